@@ -1,0 +1,1 @@
+"""`connector pohoda …`: encode, decode and status against POHODA mServer."""

@@ -1,0 +1,248 @@
+"""Configuration: one TOML file, overridden key by key from the environment.
+
+Secrets come only from the environment. Every error names the file (or variable), the key
+and what is wrong, so that a cron job's mail says exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args, get_type_hints
+
+from connector.errors import ConfigError
+
+ENV_PREFIX = "CONNECTOR_"
+CONFIG_ENV = "CONNECTOR_CONFIG"
+
+# Secrets: read from these variables only; a secret in the file is refused.
+SECRET_ENV = {
+    "pohoda_password": "CONNECTOR_POHODA_PASSWORD",
+    "eshop_token": "CONNECTOR_ESHOP_TOKEN",
+    "webhook_secrets": "CONNECTOR_WEBHOOK_SECRETS",
+    "admin_token": "CONNECTOR_ADMIN_TOKEN",
+}
+_SECRET_KEYS_IN_FILE = {("pohoda", "password"), ("eshop", "token"), ("web", "webhook_secrets"), ("web", "admin_token")}
+
+CreateMode = Literal["sync", "async"]
+LogFormat = Literal["auto", "json", "console"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PohodaConfig:
+    url: str | None = None
+    user: str | None = None
+    ico: str | None = None
+    ex_system: str = "eshop"
+    batch_size: int = 200
+    application: str = "connector"
+    check_duplicity: bool = True
+    gzip: bool = True
+    # A directory holding STORMWARE's full XSD set, to validate against instead of schemas/pohoda.
+    schema_dir: str | None = None
+    # Cut values longer than POHODA's field limits (with a warning) instead of refusing the item.
+    truncate_long_values: bool = False
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 120.0
+    # The retry policy gives up after this many seconds in all (then: PohodaUnreachable).
+    retry_max_s: float = 60.0
+    # Largest response accepted, in megabytes.
+    max_response_mb: int = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class EshopConfig:
+    url: str | None = None
+    batch_size: int = 100
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
+    retry_max_s: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreConfig:
+    # SQLAlchemy URL; default: connector.db beside the configuration file (or in the cwd).
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncConfig:
+    create_mode: CreateMode = "sync"
+    # Region used to read phone numbers written without a country code.
+    default_region: str = "CZ"
+
+
+@dataclasses.dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"
+    format: LogFormat = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class Secrets:
+    pohoda_password: str | None = None
+    eshop_token: str | None = None
+    webhook_secrets: tuple[str, ...] = ()
+    admin_token: str | None = None
+
+    def __repr__(self) -> str:  # never print a secret, even in a traceback
+        present = [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
+        return f"Secrets(set={present})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    pohoda: PohodaConfig
+    eshop: EshopConfig
+    store: StoreConfig
+    sync: SyncConfig
+    log: LogConfig
+    secrets: Secrets
+    source: str = "<defaults>"
+
+    def require(self, *keys: str) -> None:
+        """Fail with a ConfigError naming each required `section.key` that has no value."""
+        for key in keys:
+            if key in SECRET_ENV:
+                if not getattr(self.secrets, key):
+                    raise ConfigError(f"{self.source}: the environment variable {SECRET_ENV[key]} is not set")
+                continue
+            section, _, name = key.partition(".")
+            if getattr(getattr(self, section), name) in (None, ""):
+                env = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
+                raise ConfigError(f"{self.source}: [{section}] {name} is required (set it in the file or as {env})")
+
+    @property
+    def store_url(self) -> str:
+        if self.store.url:
+            return self.store.url
+        base = Path(self.source).parent if self.source not in ("<defaults>", "<environment>") else Path.cwd()
+        return f"sqlite:///{(base / 'connector.db').resolve()}"
+
+
+_SECTIONS: dict[str, type] = {
+    "pohoda": PohodaConfig,
+    "eshop": EshopConfig,
+    "store": StoreConfig,
+    "sync": SyncConfig,
+    "log": LogConfig,
+}
+
+
+def _coerce(value: Any, annotation: Any, *, where: str) -> Any:
+    """Turn a TOML or environment value into the field's type, or say what is wrong."""
+    origin_args = get_args(annotation)
+    if origin_args and all(isinstance(a, str) for a in origin_args):  # a Literal
+        if value not in origin_args:
+            choices = ", ".join(repr(a) for a in origin_args)
+            raise ConfigError(f"{where}: must be one of {choices}, got {value!r}")
+        return value
+    allow_none = type(None) in origin_args
+    base = next((a for a in origin_args if a is not type(None)), annotation) if origin_args else annotation
+    if value is None and allow_none:
+        return None
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{where}: must be true or false, got {value!r}")
+    if base is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: must be a whole number, got {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: must be a whole number, got {value!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{where}: must be greater than 0, got {number}")
+        return number
+    if base is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: must be a number, got {value!r}")
+        try:
+            number_f = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: must be a number, got {value!r}") from None
+        if number_f <= 0:
+            raise ConfigError(f"{where}: must be greater than 0, got {number_f}")
+        return number_f
+    if base is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported value {value!r}")  # pragma: no cover
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the configuration file is not UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the file (optional), apply CONNECTOR_<SECTION>_<KEY> overrides, read the secrets."""
+    environ = os.environ if env is None else env
+    if path is None and environ.get(CONFIG_ENV):
+        path = environ[CONFIG_ENV]
+    data: dict[str, Any] = {}
+    source = "<environment>"
+    if path is not None:
+        source = str(path)
+        data = _read_file(Path(path))
+
+    for section in data:
+        if section not in _SECTIONS:
+            if isinstance(data[section], dict):
+                raise ConfigError(f"{source}: unknown section [{section}]")
+            raise ConfigError(f"{source}: unknown key {section!r} outside any section")
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {section!r} must be a table [{section}]")
+        hints = get_type_hints(cls)
+        for key in table:
+            if (section, key) in _SECRET_KEYS_IN_FILE:
+                env_name = {
+                    ("pohoda", "password"): SECRET_ENV["pohoda_password"],
+                    ("eshop", "token"): SECRET_ENV["eshop_token"],
+                    ("web", "webhook_secrets"): SECRET_ENV["webhook_secrets"],
+                    ("web", "admin_token"): SECRET_ENV["admin_token"],
+                }[(section, key)]
+                raise ConfigError(
+                    f"{source}: [{section}] {key} is a secret and may not be in a file; set {env_name} instead"
+                )
+            if key not in hints:
+                known = ", ".join(hints)
+                raise ConfigError(f"{source}: [{section}] unknown key {key!r} (known keys: {known})")
+        values: dict[str, Any] = {}
+        for name, annotation in hints.items():
+            env_name = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
+            if env_name in environ:
+                values[name] = _coerce(environ[env_name], annotation, where=f"environment {env_name}")
+            elif name in table:
+                values[name] = _coerce(table[name], annotation, where=f"{source}: [{section}] {name}")
+        sections[section] = cls(**values)
+
+    secrets = Secrets(
+        pohoda_password=environ.get(SECRET_ENV["pohoda_password"]) or None,
+        eshop_token=environ.get(SECRET_ENV["eshop_token"]) or None,
+        webhook_secrets=tuple(
+            s.strip() for s in environ.get(SECRET_ENV["webhook_secrets"], "").split(",") if s.strip()
+        ),
+        admin_token=environ.get(SECRET_ENV["admin_token"]) or None,
+    )
+    return Config(secrets=secrets, source=source, **sections)

@@ -1,0 +1,100 @@
+"""Logging: structlog set up once, with personal data masked in every event.
+
+JSON lines when stdout is not a terminal (cron, systemd), readable console output when it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are personal data wherever they appear in an event.
+PERSONAL_KEYS: frozenset[str] = frozenset(
+    {
+        "email",
+        "phone",
+        "mobile",
+        "mobil",
+        "name",
+        "first_name",
+        "last_name",
+        "surname",
+        "street",
+        "address",
+        "company",
+        "birth_date",
+        "note",
+    }
+)
+
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+# A run of 7+ digits, possibly with +, spaces, dashes, dots or brackets between them.
+_PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d ()./-]{5,}\d(?![\w])")
+
+
+def mask_value(value: str) -> str:
+    """A stable pseudonym: the same value gives the same mask, so logs can still be correlated."""
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    return f"<masked:{digest}>"
+
+
+def _mask_text(text: str) -> str:
+    text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_value(m.group(0)) if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+
+
+def _mask(key: str | None, value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if key is not None and key.lower() in PERSONAL_KEYS:
+        if isinstance(value, (list, tuple)):
+            return [_mask(key, v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: _mask(k, v) for k, v in value.items()}
+        return mask_value(str(value))
+    if isinstance(value, str):
+        return _mask_text(value)
+    if isinstance(value, Mapping):
+        return {k: _mask(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask(None, v) for v in value]
+    return value
+
+
+def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: personal fields by key, e-mails and phone numbers anywhere in text."""
+    for key in list(event_dict):
+        event_dict[key] = _mask(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(level: str = "info", fmt: str = "auto") -> None:
+    """Set up structlog (and the stdlib root logger it feeds) for the whole process."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            mask_personal_data,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name) if name else structlog.get_logger()

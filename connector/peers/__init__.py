@@ -1,0 +1,1 @@
+"""Peer adapters: POHODA mServer and the e-shop, each behind the same small interface."""
