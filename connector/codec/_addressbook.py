@@ -1,0 +1,232 @@
+"""The field mapping between the canonical contact and POHODA's `adb:addressbook` element.
+
+One mapping, used both ways: by the codec (import dataPacks out, exports in) and by the
+mServer simulator (imports in, exports out). Envelopes (dataPack, responsePack) live elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lxml import etree
+
+from connector.model import Consent, Contact, ShipTo
+
+NS = {
+    "dat": "http://www.stormware.cz/schema/version_2/data.xsd",
+    "rsp": "http://www.stormware.cz/schema/version_2/response.xsd",
+    "rdc": "http://www.stormware.cz/schema/version_2/documentresponse.xsd",
+    "adb": "http://www.stormware.cz/schema/version_2/addressbook.xsd",
+    "lAdb": "http://www.stormware.cz/schema/version_2/list_addBook.xsd",
+    "ftr": "http://www.stormware.cz/schema/version_2/filter.xsd",
+    "typ": "http://www.stormware.cz/schema/version_2/type.xsd",
+}
+
+
+def q(prefix: str, local: str) -> str:
+    """Clark notation for `prefix:local`, e.g. q("adb", "addressbook")."""
+    return f"{{{NS[prefix]}}}{local}"
+
+
+# contact field -> (element under typ:address, POHODA's length limit)
+ADDRESS_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("company", "company", 255),
+    ("name", "name", 64),
+    ("city", "city", 45),
+    ("street", "street", 64),
+    ("zip", "zip", 15),
+    ("ico", "ico", 15),
+    ("dic", "dic", 18),
+    ("ic_dph", "icDph", 18),
+)
+# contact field -> (element under adb:addressbookHeader, limit or 0 for none)
+HEADER_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("phone", "phone", 40),
+    ("mobile", "mobil", 24),
+    ("email", "email", 98),
+    ("note", "note", 0),
+)
+SHIP_TO_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("company", "company", 255),
+    ("name", "name", 64),
+    ("city", "city", 45),
+    ("street", "street", 64),
+    ("zip", "zip", 15),
+    ("phone", "phone", 40),
+    ("email", "email", 98),
+)
+COUNTRY_LIMIT = 19  # typ:idsType
+EXT_ID_LIMIT = 64  # typ:string64
+GROUP_LIMIT = 10  # typ:labelsType allows at most ten labels
+GDPR_NAME_LIMIT = 80  # typ:idsTypeLong
+
+# Every limited text field of a contact, by its path in the contact: used to check values
+# before building an item (a value over its limit must never be cut silently).
+FIELD_LIMITS: dict[str, int] = {
+    **{field: limit for field, _el, limit in ADDRESS_FIELDS},
+    **{field: limit for field, _el, limit in HEADER_FIELDS if limit},
+    "country": COUNTRY_LIMIT,
+    "ext_id": EXT_ID_LIMIT,
+}
+SHIP_TO_LIMITS: dict[str, int] = {
+    **{field: limit for field, _el, limit in SHIP_TO_FIELDS},
+    "country": COUNTRY_LIMIT,
+}
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None) -> etree._Element:
+    el = etree.SubElement(parent, tag)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def build_identity(contact: Contact, *, ex_system: str | None, include_empty: bool = False) -> etree._Element:
+    """`adb:identity` (typ:address): the extId, the billing address and the ship-to list.
+
+    With `include_empty`, empty fields are written as empty elements, which an update reads
+    as "clear this field"; the ship-to list is always the complete list.
+    """
+    identity = etree.Element(q("adb", "identity"), nsmap={"adb": NS["adb"], "typ": NS["typ"]})
+    if contact.ext_id and ex_system:
+        ext = _sub(identity, q("typ", "extId"), None)
+        _sub(ext, q("typ", "ids"), contact.ext_id)
+        _sub(ext, q("typ", "exSystemName"), ex_system)
+    address = _sub(identity, q("typ", "address"), None)
+    for field, element, _limit in ADDRESS_FIELDS:
+        value = getattr(contact, field)
+        if value is not None or include_empty:
+            _sub(address, q("typ", element), value or "")
+    if contact.country is not None:
+        country = _sub(address, q("typ", "country"), None)
+        _sub(country, q("typ", "ids"), contact.country)
+    for ship in contact.ship_to:
+        item = _sub(identity, q("typ", "shipToAddress"), None)
+        for field, element, _limit in SHIP_TO_FIELDS:
+            value = getattr(ship, field)
+            if value is not None:
+                _sub(item, q("typ", element), value)
+        if ship.country is not None:
+            country = _sub(item, q("typ", "country"), None)
+            _sub(country, q("typ", "ids"), ship.country)
+        _sub(item, q("typ", "defaultShipAddress"), "true" if ship.default else "false")
+    return identity
+
+
+def build_header(contact: Contact, *, ex_system: str | None, include_empty: bool = False) -> etree._Element:
+    """`adb:addressbookHeader` for an import item or an export record (with `contact.id`)."""
+    header = etree.Element(q("adb", "addressbookHeader"), nsmap={"adb": NS["adb"], "typ": NS["typ"]})
+    if contact.id is not None and contact.id.isdigit():
+        _sub(header, q("adb", "id"), contact.id)
+    header.append(build_identity(contact, ex_system=ex_system, include_empty=include_empty))
+    for field, element, _limit in HEADER_FIELDS:
+        value = getattr(contact, field)
+        if value is not None or include_empty:
+            _sub(header, q("adb", element), value or "")
+    if contact.birth_date is not None:
+        _sub(header, q("adb", "dateOfBirth"), contact.birth_date)
+    if contact.groups:
+        labels = _sub(header, q("adb", "labels"), None)
+        for group in contact.groups:
+            label = _sub(labels, q("typ", "label"), None)
+            _sub(label, q("typ", "ids"), group)
+    return header
+
+
+def build_gdpr(consents: Iterable[Consent]) -> etree._Element | None:
+    """`adb:addressbookGDPR` with one `GDPRItem` per consent, or None when there are none."""
+    consents = list(consents)
+    if not consents:
+        return None
+    gdpr = etree.Element(q("adb", "addressbookGDPR"), nsmap={"adb": NS["adb"], "typ": NS["typ"]})
+    items = _sub(gdpr, q("adb", "GDPRItems"), None)
+    for consent in consents:
+        item = _sub(items, q("adb", "GDPRItem"), None)
+        name = _sub(item, q("adb", "name"), None)
+        _sub(name, q("typ", "ids"), consent.purpose)
+        if consent.description is not None:
+            _sub(item, q("adb", "description"), consent.description)
+        if consent.date_from is not None:
+            _sub(item, q("adb", "dateFrom"), consent.date_from)
+        if consent.date_till is not None:
+            _sub(item, q("adb", "dateTill"), consent.date_till)
+    return gdpr
+
+
+def _text(parent: etree._Element | None, tag: str) -> str | None:
+    if parent is None:
+        return None
+    el = parent.find(tag)
+    if el is None or el.text is None:
+        return None
+    text = el.text.strip()
+    return text or None
+
+
+def _country(parent: etree._Element | None) -> str | None:
+    if parent is None:
+        return None
+    return _text(parent.find(q("typ", "country")), q("typ", "ids"))
+
+
+def ext_id_of(identity: etree._Element | None, ex_system: str | None) -> str | None:
+    """The extId that `ex_system` gave this record, if any."""
+    if identity is None or not ex_system:
+        return None
+    for ext in identity.iterfind(q("typ", "extId")):
+        if _text(ext, q("typ", "exSystemName")) == ex_system:
+            return _text(ext, q("typ", "ids"))
+    return None
+
+
+def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Contact:
+    """A contact from an `adb:addressbook` / `lAdb:addressbook` element (an export record).
+
+    Raises InvalidContact (naming the record and field) when a value is not acceptable.
+    """
+    header = record.find(q("adb", "addressbookHeader"))
+    identity = header.find(q("adb", "identity")) if header is not None else None
+    address = identity.find(q("typ", "address")) if identity is not None else None
+    data: dict[str, object] = {"id": _text(header, q("adb", "id")), "ext_id": ext_id_of(identity, ex_system)}
+    for field, element, _limit in ADDRESS_FIELDS:
+        data[field] = _text(address, q("typ", element))
+    data["country"] = _country(address)
+    for field, element, _limit in HEADER_FIELDS:
+        data[field] = _text(header, q("adb", element))
+    data["birth_date"] = _text(header, q("adb", "dateOfBirth"))
+    groups: list[str] = []
+    labels = header.find(q("adb", "labels")) if header is not None else None
+    if labels is not None:
+        for label in labels.iterfind(q("typ", "label")):
+            ids = _text(label, q("typ", "ids"))
+            if ids is not None:
+                groups.append(ids)
+    data["groups"] = groups
+    data["ship_to"] = (
+        [ship_to_from_element(ship).to_dict() for ship in identity.iterfind(q("typ", "shipToAddress"))]
+        if identity is not None
+        else []
+    )
+    consents: list[dict[str, object]] = []
+    gdpr_items = record.find(f"{q('adb', 'addressbookGDPR')}/{q('adb', 'GDPRItems')}")
+    if gdpr_items is not None:
+        for gi in gdpr_items.iterfind(q("adb", "GDPRItem")):
+            consents.append(
+                {
+                    "purpose": _text(gi.find(q("adb", "name")), q("typ", "ids")),
+                    "description": _text(gi, q("adb", "description")),
+                    "date_from": _text(gi, q("adb", "dateFrom")),
+                    "date_till": _text(gi, q("adb", "dateTill")),
+                }
+            )
+    data["gdpr"] = consents
+    record_name = str(data["id"] or data["ext_id"] or "?")
+    return Contact.from_dict(data, record=f"POHODA {record_name}")
+
+
+def ship_to_from_element(ship: etree._Element) -> ShipTo:
+    """One ship-to address from a `typ:shipToAddress` element."""
+    item: dict[str, object] = {field: _text(ship, q("typ", el)) for field, el, _l in SHIP_TO_FIELDS}
+    item["country"] = _country(ship)
+    item["default"] = _text(ship, q("typ", "defaultShipAddress")) == "true"
+    return ShipTo.from_dict(item)
