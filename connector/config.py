@@ -142,7 +142,7 @@ def _coerce(value: Any, annotation: Any, *, where: str) -> Any:
         return value
     allow_none = type(None) in origin_args
     base = next((a for a in origin_args if a is not type(None)), annotation) if origin_args else annotation
-    if value is None and allow_none:
+    if allow_none and (value is None or value == ""):
         return None
     if base is bool:
         if isinstance(value, bool):

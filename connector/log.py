@@ -46,7 +46,12 @@ def mask_value(value: str) -> str:
 
 def _mask_text(text: str) -> str:
     text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
-    return _PHONE.sub(lambda m: mask_value(m.group(0)) if sum(c.isdigit() for c in m.group(0)) >= 7 else m.group(0), text)
+    return _PHONE.sub(_mask_phone, text)
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return mask_value(found) if sum(c.isdigit() for c in found) >= 7 else found
 
 
 def _mask(key: str | None, value: Any) -> Any:
