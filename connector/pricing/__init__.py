@@ -1,0 +1,61 @@
+"""The pricing wing: cart model, cart-batch XML, batch pricing engine, worker and push client.
+
+Large B2B carts are priced in one batch per command; the naive mode is the line-by-line reference.
+"""
+
+from connector.pricing._codec import (
+    CartBatch,
+    ConfiguratorCart,
+    encode_cart_batch,
+    encode_configurator_cart,
+    load_catalog,
+    load_catalog_file,
+    parse_cart_batch,
+    parse_configurator_cart,
+)
+from connector.pricing._engine import Mode, PricingEngine
+from connector.pricing._model import (
+    AddLine,
+    Address,
+    Cart,
+    CartLine,
+    Catalog,
+    Command,
+    CommandResult,
+    LineError,
+    OrderCalculate,
+    OrderItemAdd,
+    OrderItemDisplay,
+    OrderItemUpdate,
+    OrderPrepare,
+    Stats,
+    UpdateLine,
+)
+
+__all__ = [
+    "AddLine",
+    "Address",
+    "Cart",
+    "CartBatch",
+    "CartLine",
+    "Catalog",
+    "Command",
+    "CommandResult",
+    "ConfiguratorCart",
+    "LineError",
+    "Mode",
+    "OrderCalculate",
+    "OrderItemAdd",
+    "OrderItemDisplay",
+    "OrderItemUpdate",
+    "OrderPrepare",
+    "PricingEngine",
+    "Stats",
+    "UpdateLine",
+    "encode_cart_batch",
+    "encode_configurator_cart",
+    "load_catalog",
+    "load_catalog_file",
+    "parse_cart_batch",
+    "parse_configurator_cart",
+]
