@@ -1,0 +1,85 @@
+"""`connector sim …`: run a loopback simulator in the foreground (POHODA mServer for now)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from connector.cli._main import EXIT_USAGE, fail, handle_errors, root
+from connector.model import read_jsonl
+from connector.sim import pohoda as pohoda_sim
+
+
+@root.group()
+def sim() -> None:
+    """Loopback simulators of the peers, with fault injection (for tests and demos)."""
+
+
+@sim.command("pohoda")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON lines of contacts to start the address book with (ids 1, 2, … in order).",
+)
+@click.option("--user", default=pohoda_sim.DEFAULT_USER, show_default=True, help="mServer user.")
+@click.option(
+    "--password",
+    default=pohoda_sim.DEFAULT_PASSWORD,
+    envvar="CONNECTOR_POHODA_PASSWORD",
+    help="mServer password (default: $CONNECTOR_POHODA_PASSWORD, else 'admin').",
+)
+@click.option("--ico", default=pohoda_sim.DEFAULT_ICO, show_default=True, help="The company's IČO (dataPack@ico).")
+@click.option(
+    "--ex-system",
+    default=pohoda_sim.DEFAULT_EX_SYSTEM,
+    show_default=True,
+    help="External system whose extId the seed's ext_id is and /_sim/contacts shows.",
+)
+@click.option(
+    "--schema-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="XSDs to validate dataPacks against (data.xsd); default: the project's schemas/pohoda/ if present.",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness.")
+@handle_errors
+def sim_pohoda(
+    host: str,
+    port: int,
+    seed_file: Path | None,
+    user: str,
+    password: str,
+    ico: str,
+    ex_system: str,
+    schema_dir: Path | None,
+    fault_seed: int,
+) -> None:
+    """Run a POHODA mServer simulator: POST /xml, GET /status, control under /_sim."""
+    import uvicorn
+
+    contacts = []
+    if seed_file is not None:
+        with seed_file.open(encoding="utf-8") as stream:
+            contacts = list(read_jsonl(stream))
+    try:
+        simulator = pohoda_sim.PohodaSimulator(
+            user=user,
+            password=password,
+            ico=ico,
+            seed_contacts=contacts,
+            schema_dir=schema_dir,
+            ex_system=ex_system,
+            seed=fault_seed,
+        )
+    except FileNotFoundError as exc:
+        fail(str(exc), EXIT_USAGE)
+    validation = f"validating against {simulator.schema_dir}" if simulator.schema_dir else "no schema validation"
+    click.echo(
+        f"POHODA simulator on http://{host}:{port} (user {user!r}, IČO {ico}, "
+        f"{len(contacts)} seed contacts, {validation}); Ctrl+C stops it",
+        err=True,
+    )
+    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
