@@ -89,6 +89,8 @@ class AddressBook:
         self._clock = clock or dt.datetime.now
         self.lock = threading.RLock()
         self._records: dict[int, Record] = {}
+        # (system, extId) -> record id: upserts keyed by extId must not scan the whole book.
+        self._by_ext_id: dict[tuple[str, str], int] = {}
         self._next_id = 1
         self._last_tick: dt.datetime | None = None
 
@@ -107,6 +109,7 @@ class AddressBook:
     def clear(self) -> None:
         with self.lock:
             self._records.clear()
+            self._by_ext_id.clear()
             self._next_id = 1
 
     def get(self, record_id: int) -> Record | None:
@@ -127,14 +130,22 @@ class AddressBook:
                 # The usual case (update by id) without a scan of the whole book.
                 record = self._records.get(criteria.id)
                 return [record] if record is not None and criteria.matches(record) else []
+            if criteria.ext_id is not None:
+                owner = self._records.get(self._by_ext_id.get(criteria.ext_id, 0))
+                return [owner] if owner is not None and criteria.matches(owner) else []
             return [r for r in self.all() if criteria.matches(r)]
 
     def owner_of(self, system: str, ids: str) -> int | None:
         with self.lock:
-            for record in self._records.values():
-                if record.ext_ids.get(system) == ids:
-                    return record.id
-            return None
+            return self._by_ext_id.get((system, ids))
+
+    def _index(self, old: Record | None, new: Record | None) -> None:
+        if old is not None:
+            for system, ids in old.ext_ids.items():
+                self._by_ext_id.pop((system, ids), None)
+        if new is not None:
+            for system, ids in new.ext_ids.items():
+                self._by_ext_id[(system, ids)] = new.id
 
     def _check_ext_ids(self, ext_ids: Mapping[str, str], record_id: int | None) -> None:
         for system, ids in ext_ids.items():
@@ -156,6 +167,7 @@ class AddressBook:
                 created=now,
             )
             self._records[record.id] = record
+            self._index(None, record)
             self._next_id += 1
             return record
 
@@ -169,11 +181,14 @@ class AddressBook:
                 old, contact=contact.replace(id=None, ext_id=None), ext_ids=ext, modified=self._tick()
             )
             self._records[record_id] = record
+            self._index(old, record)
             return record
 
     def delete(self, record_id: int) -> Record | None:
         with self.lock:
-            return self._records.pop(record_id, None)
+            record = self._records.pop(record_id, None)
+            self._index(record, None)
+            return record
 
     def load(self, contacts: Iterable[tuple[Contact, Mapping[str, str]]]) -> list[Record]:
         with self.lock:
