@@ -361,6 +361,46 @@ def test_gzip_both_ways(pohoda: Harness) -> None:
     assert broken.status_code == 400
 
 
+PROJECT_XSD_DIR = Path(__file__).resolve().parent.parent / "schemas" / "pohoda"
+
+
+@pytest.mark.parametrize("which", ["official", "project"])
+def test_every_kind_of_answer_validates(pohoda: Harness, which: str) -> None:
+    """Official response.xsd is the contract; the project's own is what the codec checks at run time."""
+    xsd_dir = pohoda.xsd_dir if which == "official" else PROJECT_XSD_DIR
+    if not (xsd_dir / "response.xsd").is_file():
+        pytest.skip(f"no response.xsd in {xsd_dir} yet")
+    schema = load_schema(str(xsd_dir / "response.xsd"))
+    pohoda.sim.faults.configure({"item_error": [{"field": "email", "contains": "@refuse"}]})
+    with_id = addressbook(Contact(ext_id="W", name="warned"), update=True, where={"ext_id": "W"})
+    _sub(with_id.find("adb:addressbookHeader", NS), q("adb", "id"), "5")
+    kinds = {
+        "import ok": data_pack(upsert(FULL), pack_id="dup"),
+        "import warning": data_pack(with_id),
+        "item errors": data_pack(
+            addressbook(action="delete", where={"id": 99}), upsert(Contact(ext_id="R", email="x@refuse.cz"))
+        ),
+        "duplicity": data_pack(upsert(FULL), pack_id="dup"),
+        "export": data_pack(list_request(), list_request(ext_system=None, id_from=1, count=1)),
+        "empty export": data_pack(list_request(id=999)),
+        "pack error": data_pack(list_request(), ico="1"),
+        "broken request": b"<dat:dataPack",
+    }
+    for kind, body in kinds.items():
+        response = pohoda.post(body, headers={"STW-Check-Duplicity": "true"})
+        assert response.status_code == 200, kind
+        assert schema.validate(etree.fromstring(response.content)), (kind, schema.error_log)
+
+
+def test_an_id_in_an_import_is_ignored_with_a_warning(pohoda: Harness) -> None:
+    ab = addressbook(Contact(ext_id="W", name="warned"), update=True, where={"ext_id": "W"})
+    _sub(ab.find("adb:addressbookHeader", NS), q("adb", "id"), "5")
+    result = pohoda.one(ab)
+    assert (result.state, result.produced_id) == ("ok", 1)
+    assert result.details[0]["state"] == "warning"
+    assert result.details[0]["XPath"].endswith("adb:addressbookHeader/adb:id")
+
+
 # -- imports ----------------------------------------------------------------------------
 
 
