@@ -16,13 +16,16 @@ from typing import IO, Any
 
 from lxml import etree
 
-from connector.errors import MalformedXML, SchemaViolation
+from connector.errors import BadData, MalformedXML, SchemaViolation
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _PROLOG_LIMIT = 64 * 1024
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-_ROOT_START = re.compile(rb"<[A-Za-z_]")
 _CP1250_NAMES = frozenset({"windows-1250", "cp1250", "x-cp1250"})
+# POHODA speaks Windows-1250 or UTF-8; any other declaration is a sender's mistake that would
+# otherwise turn letters into other letters without an error (e.g. ISO-8859-2 for cp1250).
+_ACCEPTED_ENCODINGS = _CP1250_NAMES | {"utf-8", "utf8", "us-ascii", "ascii"}
+_WHITESPACE = b" \t\r\n"
 
 
 def _parser() -> etree.XMLParser:
@@ -41,21 +44,53 @@ def declared_encoding(head: bytes) -> str | None:
     return match.group(1).decode("ascii").lower() if match else None
 
 
-def check_prolog(head: bytes, *, what: str) -> None:
-    """Refuse a DOCTYPE (entity bombs, external entities) and a lying encoding declaration.
+def _root_offset(head: bytes, *, what: str) -> int | None:
+    """Where the root element starts in `head`, or None when `head` ends before it.
 
-    `head` is the beginning of the document; only the part before the root element and the
-    first bytes after it are looked at.
+    Walks the prolog token by token (XML declaration, processing instructions, comments,
+    whitespace) so that a DOCTYPE hidden after a comment that mentions "<a" is still seen.
+    """
+    i = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    n = len(head)
+    while True:
+        while i < n and head[i] in _WHITESPACE:
+            i += 1
+        if i >= n:
+            return None
+        if head[i] != ord("<"):
+            raise MalformedXML(f"{what}: not well-formed XML: text before the root element")
+        if head.startswith(b"<?", i):
+            end = head.find(b"?>", i + 2)
+            if end < 0:
+                return None
+            i = end + 2
+        elif head.startswith(b"<!--", i):
+            end = head.find(b"-->", i + 4)
+            if end < 0:
+                return None
+            i = end + 3
+        elif head.startswith(b"<!", i):
+            raise MalformedXML(f"{what}: a DOCTYPE is not allowed (no DTDs, no entities)")
+        else:
+            return i
+
+
+def check_prolog(head: bytes, *, what: str, complete: bool = False) -> None:
+    """Refuse a DOCTYPE (entity bombs, external entities) and a wrong encoding declaration.
+
+    `head` is the beginning of the document (`complete` when it is the whole document);
+    only the prolog before the root element and the first bytes after it are looked at.
     """
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00"):
         raise MalformedXML(f"{what}: UTF-16/32 documents are not accepted; send Windows-1250 or UTF-8")
-    root = _ROOT_START.search(head, 0, _PROLOG_LIMIT)
-    prolog = head[: root.start()] if root else head[:_PROLOG_LIMIT]
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-        raise MalformedXML(f"{what}: a DOCTYPE is not allowed (no DTDs, no entities)")
-    if root is None and len(head) >= _PROLOG_LIMIT:
-        raise MalformedXML(f"{what}: no root element in the first {_PROLOG_LIMIT} bytes")
+    root = _root_offset(head[:_PROLOG_LIMIT], what=what)
+    if root is None and not complete:
+        raise MalformedXML(f"{what}: no root element in the first {min(len(head), _PROLOG_LIMIT)} bytes")
     encoding = declared_encoding(head)
+    if encoding is not None and encoding not in _ACCEPTED_ENCODINGS:
+        raise MalformedXML(
+            f"{what}: the document declares encoding {encoding!r}; only Windows-1250 and UTF-8 are accepted"
+        )
     if encoding in _CP1250_NAMES:
         sample = head[: 256 * 1024]
         if _looks_like_utf8(sample):
@@ -77,17 +112,43 @@ def _looks_like_utf8(sample: bytes) -> bool:
     return True
 
 
+def _syntax_error(what: str, exc: etree.XMLSyntaxError) -> BadData:
+    """MalformedXML for a well-formedness error; SchemaViolation for a streaming validation one."""
+    log = getattr(exc, "error_log", None)
+    errors = [e for e in log if e.level >= etree.ErrorLevels.ERROR] if log is not None else []
+    if errors and all(e.domain == etree.ErrorDomains.SCHEMASV for e in errors):
+        return SchemaViolation(f"{what}: schema violation: {errors[0].message}")
+    return MalformedXML(f"{what}: not well-formed XML: {exc}")
+
+
 def parse_bytes(data: bytes, *, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
     """Parse a whole document held in memory, safely."""
     if len(data) > max_bytes:
         raise MalformedXML(f"{what}: {len(data)} bytes is more than the limit of {max_bytes} bytes")
     if not data.strip():
         raise MalformedXML(f"{what}: the document is empty")
-    check_prolog(data[:_PROLOG_LIMIT * 4], what=what)
+    check_prolog(data[: _PROLOG_LIMIT * 4], what=what, complete=len(data) <= _PROLOG_LIMIT * 4)
     try:
-        return etree.parse(io.BytesIO(data), _parser())
+        tree = etree.parse(io.BytesIO(data), _parser())
     except etree.XMLSyntaxError as exc:
         raise MalformedXML(f"{what}: not well-formed XML: {exc}") from None
+    if tree.docinfo.doctype:
+        # Belt and braces: the prolog check should have refused it already.
+        raise MalformedXML(f"{what}: a DOCTYPE is not allowed (no DTDs, no entities)")
+    return tree
+
+
+def _read_head(stream: IO[bytes], size: int) -> bytes:
+    """Up to `size` bytes; a socket-like stream may hand them out in smaller pieces."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = stream.read(size - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 class _LimitedReader(io.RawIOBase):
@@ -112,6 +173,67 @@ class _LimitedReader(io.RawIOBase):
         return n
 
 
+class XMLStream:
+    """An iterparse over a byte stream, safe, optionally validating as it goes.
+
+    Iterate it for (event, element) pairs of `tag`; the caller frees elements. With a
+    `schema`, libxml2 validates the whole document while it is parsed (no tree is kept for
+    it); `schema_errors()` tells whether a violation has been seen in the input read so far,
+    which runs ahead of the events handed out (the parser reads in chunks).
+    """
+
+    def __init__(
+        self,
+        source: bytes | IO[bytes],
+        *,
+        tag: str | tuple[str, ...],
+        what: str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        events: tuple[str, ...] = ("end",),
+        schema: etree.XMLSchema | None = None,
+    ) -> None:
+        self.what = what
+        if isinstance(source, bytes) and len(source) > max_bytes:
+            # Known size: refuse at once instead of parsing up to the limit.
+            raise MalformedXML(f"{what}: {len(source)} bytes is more than the limit of {max_bytes} bytes")
+        stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
+        head = _read_head(stream, _PROLOG_LIMIT)
+        if not head.strip():
+            raise MalformedXML(f"{what}: the document is empty")
+        check_prolog(head, what=what, complete=len(head) < _PROLOG_LIMIT)
+        rest = _LimitedReader(stream, max_bytes - len(head), what)
+        combined = io.BufferedReader(_Chain(head, rest), buffer_size=256 * 1024)
+        options: dict[str, Any] = {"schema": schema} if schema is not None else {}
+        self._context = etree.iterparse(
+            combined,
+            events=events,
+            tag=tag,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_blank_text=True,
+            **options,
+        )
+        self._validating = schema is not None
+
+    def __iter__(self) -> Iterator[tuple[str, etree._Element]]:
+        try:
+            yield from self._context
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_error(self.what, exc) from None
+
+    def schema_errors(self) -> list[str]:
+        """Schema violations found so far (empty when not validating or all is well)."""
+        if not self._validating:
+            return []
+        return [
+            e.message
+            for e in self._context.error_log
+            if e.domain == etree.ErrorDomains.SCHEMASV and e.level >= etree.ErrorLevels.ERROR
+        ]
+
+
 def iterparse(
     source: bytes | IO[bytes],
     *,
@@ -119,33 +241,14 @@ def iterparse(
     what: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     events: tuple[str, ...] = ("end",),
-) -> Iterator[tuple[str, etree._Element]]:
+    schema: etree.XMLSchema | None = None,
+) -> XMLStream:
     """Stream a document, yielding (event, element) for `tag`; the caller frees elements.
 
     Hostile input is refused before parsing starts; a size overrun or a syntax error raises
-    MalformedXML in the middle of the stream.
+    MalformedXML in the middle of the stream, a violation of `schema` SchemaViolation.
     """
-    stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
-    head = stream.read(_PROLOG_LIMIT)
-    if not head.strip():
-        raise MalformedXML(f"{what}: the document is empty")
-    check_prolog(head, what=what)
-    rest = _LimitedReader(stream, max_bytes - len(head), what)
-    combined = io.BufferedReader(_Chain(head, rest), buffer_size=256 * 1024)
-    context = etree.iterparse(
-        combined,
-        events=events,
-        tag=tag,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_blank_text=True,
-    )
-    try:
-        yield from context
-    except etree.XMLSyntaxError as exc:
-        raise MalformedXML(f"{what}: not well-formed XML: {exc}") from None
+    return XMLStream(source, tag=tag, what=what, max_bytes=max_bytes, events=events, schema=schema)
 
 
 class _Chain(io.RawIOBase):
@@ -164,7 +267,7 @@ class _Chain(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        return self._rest.readinto(buffer)  # type: ignore[no-any-return]
+        return self._rest.readinto(buffer)
 
 
 def free(element: etree._Element) -> None:
