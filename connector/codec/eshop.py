@@ -1,0 +1,846 @@
+"""The e-shop protocol's XML (schemas/eshop/eshop.xsd) to and from the canonical model.
+
+Every document is validated against the schema when built and when read; field limits are
+checked before building so that a value too long is refused naming its field, never cut.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, cast
+
+from lxml import etree
+
+from connector._paths import schemas_dir
+from connector.codec._xml import load_schema, parse_bytes, validate
+from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
+from connector.model import Contact
+
+NS = "urn:connector:eshop:1"
+CONTENT_TYPE = "application/xml; charset=utf-8"
+MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+MAX_BATCH_ITEMS = 1000
+
+SyncState = Literal["synced", "pending_sync"]
+SYNC_STATES: tuple[str, ...] = ("synced", "pending_sync")
+WriteKind = Literal["create", "update", "link"]
+
+# Canonical field -> (element name, character limit); the order is the schema's sequence.
+CONTACT_ELEMENTS: tuple[tuple[str, str, int | None], ...] = (
+    ("company", "company", 255),
+    ("name", "name", 128),
+    ("email", "email", 254),
+    ("phone", "phone", 40),
+    ("mobile", "mobile", 40),
+    ("street", "street", 128),
+    ("city", "city", 64),
+    ("zip", "zip", 16),
+    ("country", "country", 2),
+    ("ico", "ico", 16),
+    ("dic", "dic", 20),
+    ("ic_dph", "icDph", 20),
+    ("birth_date", "birthDate", None),
+    ("note", "note", 4000),
+)
+SHIP_TO_ELEMENTS: tuple[tuple[str, str, int | None], ...] = (
+    ("company", "company", 255),
+    ("name", "name", 128),
+    ("street", "street", 128),
+    ("city", "city", 64),
+    ("zip", "zip", 16),
+    ("country", "country", 2),
+    ("phone", "phone", 40),
+    ("email", "email", 254),
+)
+CONSENT_ELEMENTS: tuple[tuple[str, str, int | None], ...] = (
+    ("purpose", "purpose", 64),
+    ("date_from", "from", None),
+    ("date_till", "till", None),
+    ("description", "description", 255),
+)
+LABEL_LIMIT = 64
+MAX_GROUPS = 50
+MAX_SHIP_TO = 20
+MAX_CONSENTS = 20
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+VERSION_PATTERN = re.compile(r"^[!#-~]{1,64}$")
+TOKEN_PATTERN = re.compile(r"^[!-~]{1,64}$")
+KEY_PATTERN = re.compile(r"^[!-~]{1,128}$")
+
+# XML element name -> canonical field name, for error messages that name the field.
+_CANONICAL = {
+    **{element: field for field, element, _ in CONTACT_ELEMENTS},
+    "group": "groups",
+    "shipTo": "ship_to",
+    "consent": "gdpr",
+    "from": "date_from",
+    "till": "date_till",
+    "hqId": "hq_id",
+    "syncState": "sync_state",
+    "idempotencyKey": "idempotency_key",
+    "sendWelcome": "send_welcome",
+}
+# Characters XML 1.0 cannot carry at all (lxml would refuse them with a vague message).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _q(tag: str) -> str:
+    return f"{{{NS}}}{tag}"
+
+
+def schema() -> etree.XMLSchema:
+    """The compiled protocol schema (compiled once per process)."""
+    return load_schema(str(schemas_dir() / "eshop" / "eshop.xsd"))
+
+
+# -- the protocol's data ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EshopCustomer:
+    """A customer as the e-shop stores it: the canonical contact (`contact.id` is the e-shop's
+    id) plus the e-shop's version, the HQ link and the last write's time."""
+
+    contact: Contact
+    version: str
+    updated_at: dt.datetime
+    hq_id: str | None = None
+    sync_state: SyncState | None = None
+
+    @property
+    def id(self) -> str:
+        assert self.contact.id is not None
+        return self.contact.id
+
+
+@dataclasses.dataclass(frozen=True)
+class EshopChange:
+    """One entry of the change feed: a customer's latest state, or a tombstone (`customer` None)."""
+
+    id: str
+    version: str | None
+    at: dt.datetime  # updatedAt, or deletedAt for a tombstone
+    customer: EshopCustomer | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.customer is None
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangePage:
+    """One page of the feed; resume from `next_cursor` (also when `has_more` is false)."""
+
+    changes: tuple[EshopChange, ...]
+    next_cursor: str
+    has_more: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class EshopWrite:
+    """One write for `POST /batch`; build it with `create`, `update` or `link`."""
+
+    kind: WriteKind
+    id: str | None = None
+    contact: Contact | None = None
+    idempotency_key: str | None = None
+    expected_version: str | None = None
+    send_welcome: bool = False
+    hq_id: str | None = None
+    sync_state: SyncState | None = None
+
+    @classmethod
+    def create(
+        cls,
+        contact: Contact,
+        idempotency_key: str,
+        *,
+        send_welcome: bool = False,
+        hq_id: str | None = None,
+        sync_state: SyncState | None = None,
+    ) -> EshopWrite:
+        """A new customer; the same key replayed gets the same answer and no second customer."""
+        return cls(
+            kind="create",
+            contact=contact,
+            idempotency_key=idempotency_key,
+            send_welcome=send_welcome,
+            hq_id=hq_id,
+            sync_state=sync_state,
+        )
+
+    @classmethod
+    def update(cls, id: str, contact: Contact, expected_version: str) -> EshopWrite:
+        """Replace a customer's content if it is still at `expected_version` (else 409)."""
+        return cls(kind="update", id=id, contact=contact, expected_version=expected_version)
+
+    @classmethod
+    def link(cls, id: str, hq_id: str | None, sync_state: SyncState | None) -> EshopWrite:
+        """Set (None: clear) the customer's HQ id and sync state."""
+        return cls(kind="link", id=id, hq_id=hq_id, sync_state=sync_state)
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorReport:
+    """The e-shop's `<error>`: a code a program can act on, a message, the field at fault,
+    and the customer's current state where that helps (a version conflict)."""
+
+    code: str
+    message: str
+    field: str | None = None
+    customer: EshopCustomer | None = None
+
+
+Outcome = Literal["ok", "conflict", "not_found", "rejected"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EshopResult:
+    """The answer to one write, in the order of the writes.
+
+    `status` is the item's HTTP-like status (200/201 ok, 404, 409, 422, 400). `customer` is
+    the customer after the write, or its current state on a conflict. `sent` is false for a
+    write refused before sending (a field too long); `replayed` is true when a create was
+    answered from its idempotency key (no second customer was made).
+    """
+
+    ref: str
+    status: int
+    id: str | None = None
+    customer: EshopCustomer | None = None
+    error: ErrorReport | None = None
+    replayed: bool = False
+    sent: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def conflict(self) -> bool:
+        return self.status in (409, 412)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.ok:
+            return "ok"
+        if self.conflict:
+            return "conflict"
+        if self.status == 404:
+            return "not_found"
+        return "rejected"
+
+    @property
+    def version(self) -> str | None:
+        """The new version after success; the current one after a conflict."""
+        return self.customer.version if self.customer is not None else None
+
+    @property
+    def field(self) -> str | None:
+        return self.error.field if self.error is not None else None
+
+    @property
+    def message(self) -> str | None:
+        return self.error.message if self.error is not None else None
+
+
+# -- checks before building -------------------------------------------------------------------
+
+
+def _check_text(value: str | None, *, field: str, limit: int | None, record: str | None) -> None:
+    if value is None:
+        return
+    if _NOT_XML.search(value):
+        raise BadData(
+            f"record {record or '?'}: field {field!r} holds a control character XML cannot carry",
+            record=record,
+            field=field,
+        )
+    if limit is not None and len(value) > limit:
+        raise FieldTooLong(
+            f"record {record or '?'}: field {field!r} is {len(value)} characters long; the e-shop's limit is {limit}",
+            record=record,
+            field=field,
+            limit=limit,
+            length=len(value),
+        )
+
+
+def check_contact(contact: Contact, *, record: str | None = None) -> None:
+    """Refuse a contact the protocol cannot carry, naming the field (BadData / FieldTooLong)."""
+    for field, _, limit in CONTACT_ELEMENTS:
+        _check_text(getattr(contact, field), field=field, limit=limit, record=record)
+    if len(contact.groups) > MAX_GROUPS:
+        raise BadData(f"record {record or '?'}: more than {MAX_GROUPS} groups", record=record, field="groups")
+    for i, group in enumerate(contact.groups):
+        _check_text(group, field=f"groups[{i}]", limit=LABEL_LIMIT, record=record)
+    if len(contact.ship_to) > MAX_SHIP_TO:
+        raise BadData(
+            f"record {record or '?'}: more than {MAX_SHIP_TO} delivery addresses", record=record, field="ship_to"
+        )
+    for i, ship in enumerate(contact.ship_to):
+        for field, _, limit in SHIP_TO_ELEMENTS:
+            _check_text(getattr(ship, field), field=f"ship_to[{i}].{field}", limit=limit, record=record)
+    if len(contact.gdpr) > MAX_CONSENTS:
+        raise BadData(f"record {record or '?'}: more than {MAX_CONSENTS} consents", record=record, field="gdpr")
+    for i, consent in enumerate(contact.gdpr):
+        for field, _, limit in CONSENT_ELEMENTS:
+            _check_text(getattr(consent, field), field=f"gdpr[{i}].{field}", limit=limit, record=record)
+
+
+def _check_token(value: str | None, pattern: re.Pattern[str], *, field: str, record: str | None) -> None:
+    if value is not None and not pattern.match(value):
+        raise BadData(
+            f"record {record or '?'}: {field} {value!r} is not valid (printable ASCII, no spaces, "
+            f"pattern {pattern.pattern})",
+            record=record,
+            field=field,
+        )
+
+
+def check_write(write: EshopWrite) -> None:
+    """Refuse a write that could not be encoded, naming the field; nothing is sent for it."""
+    record = write.id or write.idempotency_key
+    if write.kind in ("update", "link"):
+        if not write.id:
+            raise BadData(f"a {write.kind} needs the customer's id", record=record, field="id")
+        _check_token(write.id, ID_PATTERN, field="id", record=record)
+    if write.kind == "create":
+        if not write.idempotency_key:
+            raise BadData("a create needs an idempotency key", record=record, field="idempotency_key")
+        _check_token(write.idempotency_key, KEY_PATTERN, field="idempotency_key", record=record)
+    if write.kind == "update":
+        if not write.expected_version:
+            raise BadData("an update needs the expected version", record=record, field="version")
+        _check_token(write.expected_version, VERSION_PATTERN, field="version", record=record)
+    if write.kind in ("create", "link"):
+        _check_token(write.hq_id, TOKEN_PATTERN, field="hq_id", record=record)
+        if write.sync_state is not None and write.sync_state not in SYNC_STATES:
+            raise BadData(
+                f"record {record or '?'}: sync_state must be one of {', '.join(SYNC_STATES)}",
+                record=record,
+                field="sync_state",
+            )
+    if write.kind in ("create", "update"):
+        if write.contact is None:
+            raise BadData(f"a {write.kind} needs a contact", record=record, field="contact")
+        check_contact(write.contact, record=record)
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def _text(parent: etree._Element, tag: str, value: str | None) -> None:
+    if value is not None:
+        etree.SubElement(parent, _q(tag)).text = value
+
+
+def _fill_content(element: etree._Element, contact: Contact) -> etree._Element:
+    for field, tag, _ in CONTACT_ELEMENTS:
+        _text(element, tag, getattr(contact, field))
+    for group in contact.groups:
+        _text(element, "group", group)
+    for ship in contact.ship_to:
+        ship_el = etree.SubElement(element, _q("shipTo"))
+        if ship.default:
+            ship_el.set("default", "true")
+        for field, tag, _ in SHIP_TO_ELEMENTS:
+            _text(ship_el, tag, getattr(ship, field))
+    for consent in contact.gdpr:
+        consent_el = etree.SubElement(element, _q("consent"))
+        for field, tag, _ in CONSENT_ELEMENTS:
+            _text(consent_el, tag, getattr(consent, field))
+    return element
+
+
+def _set_link(element: etree._Element, hq_id: str | None, sync_state: str | None) -> None:
+    if hq_id:
+        element.set("hqId", hq_id)
+    if sync_state:
+        element.set("syncState", sync_state)
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def customer_element(customer: EshopCustomer, tag: str = "customer") -> etree._Element:
+    element = etree.Element(_q(tag), nsmap={None: NS})
+    element.set("id", customer.id)
+    element.set("version", customer.version)
+    element.set("updatedAt", _timestamp(customer.updated_at))
+    _set_link(element, customer.hq_id, customer.sync_state)
+    return _fill_content(element, customer.contact)
+
+
+def _error_element(report: ErrorReport) -> etree._Element:
+    element = etree.Element(_q("error"), nsmap={None: NS})
+    element.set("code", report.code)
+    if report.field:
+        element.set("field", report.field)
+    etree.SubElement(element, _q("message")).text = _NOT_XML.sub("?", report.message)
+    if report.customer is not None:
+        element.append(customer_element(report.customer))
+    return element
+
+
+def _serialize(root: etree._Element, *, what: str) -> bytes:
+    # Validating what we send too: a bug here must not reach a peer as a puzzling 400.
+    validate(root, schema(), what=what)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def encode_customer(customer: EshopCustomer) -> bytes:
+    """`<customer>`: the answer of GET/PUT /customers/{id} and of POST /customers."""
+    return _serialize(customer_element(customer), what="customer")
+
+
+def encode_new_customer(
+    contact: Contact, *, send_welcome: bool = False, hq_id: str | None = None, sync_state: str | None = None
+) -> bytes:
+    """`<newCustomer>`: the body of POST /customers."""
+    check_contact(contact, record="new")
+    element = etree.Element(_q("newCustomer"), nsmap={None: NS})
+    if send_welcome:
+        element.set("sendWelcome", "true")
+    _set_link(element, hq_id, sync_state)
+    return _serialize(_fill_content(element, contact), what="newCustomer")
+
+
+def encode_customer_update(contact: Contact, *, version: str | None = None) -> bytes:
+    """`<customerUpdate>`: the body of PUT /customers/{id}."""
+    check_contact(contact, record=contact.id)
+    element = etree.Element(_q("customerUpdate"), nsmap={None: NS})
+    if version is not None:
+        element.set("version", version)
+    return _serialize(_fill_content(element, contact), what="customerUpdate")
+
+
+def encode_hq_link(hq_id: str | None, sync_state: str | None) -> bytes:
+    """`<hqLink>`: the body of PUT /customers/{id}/hq-link."""
+    element = etree.Element(_q("hqLink"), nsmap={None: NS})
+    _set_link(element, hq_id, sync_state)
+    return _serialize(element, what="hqLink")
+
+
+def encode_changes(page: ChangePage) -> bytes:
+    """`<changes>`: the answer of GET /customers/changes."""
+    root = etree.Element(_q("changes"), nsmap={None: NS})
+    root.set("nextCursor", page.next_cursor)
+    root.set("hasMore", "true" if page.has_more else "false")
+    for change in page.changes:
+        if change.customer is not None:
+            root.append(customer_element(change.customer))
+        else:
+            deleted = etree.SubElement(root, _q("deleted"))
+            deleted.set("id", change.id)
+            if change.version:
+                deleted.set("version", change.version)
+            deleted.set("deletedAt", _timestamp(change.at))
+    return _serialize(root, what="changes")
+
+
+def encode_batch(writes: Sequence[EshopWrite], refs: Sequence[str]) -> bytes:
+    """`<batch>`: the body of POST /batch; check each write with `check_write` first."""
+    root = etree.Element(_q("batch"), nsmap={None: NS})
+    for ref, write in zip(refs, writes, strict=True):
+        item = etree.SubElement(root, _q(write.kind))
+        item.set("ref", ref)
+        if write.kind == "create":
+            assert write.idempotency_key is not None and write.contact is not None
+            item.set("idempotencyKey", write.idempotency_key)
+            if write.send_welcome:
+                item.set("sendWelcome", "true")
+            _set_link(item, write.hq_id, write.sync_state)
+            _fill_content(item, write.contact)
+        elif write.kind == "update":
+            assert write.id is not None and write.expected_version is not None and write.contact is not None
+            item.set("id", write.id)
+            item.set("version", write.expected_version)
+            _fill_content(item, write.contact)
+        else:
+            assert write.id is not None
+            item.set("id", write.id)
+            _set_link(item, write.hq_id, write.sync_state)
+    return _serialize(root, what="batch")
+
+
+def encode_batch_result(results: Iterable[EshopResult]) -> bytes:
+    """`<batchResult>`: the answer of POST /batch."""
+    root = etree.Element(_q("batchResult"), nsmap={None: NS})
+    for result in results:
+        item = etree.SubElement(root, _q("result"))
+        item.set("ref", result.ref)
+        item.set("status", str(result.status))
+        if result.replayed:
+            item.set("replayed", "true")
+        if result.customer is not None:
+            item.append(customer_element(result.customer))
+        if result.error is not None:
+            item.append(_error_element(dataclasses.replace(result.error, customer=None)))
+    return _serialize(root, what="batchResult")
+
+
+def encode_error(report: ErrorReport) -> bytes:
+    """`<error>`: the body of every 4xx answer."""
+    return _serialize(_error_element(report), what="error")
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _readable_path(element: etree._Element) -> str:
+    """'batch/create[2]/shipTo/city' for an element (positions among same-named siblings)."""
+    parts: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            if len(same) > 1:
+                name = f"{name}[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    return "/".join(reversed(parts))
+
+
+def _strict_validate(root: etree._Element, *, what: str) -> None:
+    """Validate; a violation names the element by a readable path and the canonical field."""
+    compiled = schema()
+    try:
+        validate(root, compiled, what=what)
+    except SchemaViolation as exc:
+        first = compiled.error_log[0] if compiled.error_log else None
+        if first is None:
+            raise
+        located: list[Any] = root.getroottree().xpath(first.path) if first.path else []
+        element = located[0] if located and isinstance(located[0], etree._Element) else None
+        message = first.message.replace(f"{{{NS}}}", "")
+        field = None
+        record = None
+        if element is not None:
+            field = _field_path(element)
+            record = _record_of(element)
+            where = _readable_path(element)
+            message = f"{what}: {where}: {message}"
+        else:
+            message = f"{what}: {message}"
+        attribute = re.search(r"attribute '(\w+)'", first.message)
+        if attribute and attribute.group(1) not in ("ref",):
+            name = attribute.group(1)
+            field = _CANONICAL.get(name, name)
+        raise SchemaViolation(message, record=record, field=field) from exc
+
+
+_RECORD_TAGS = frozenset({"customer", "newCustomer", "customerUpdate", "hqLink", "create", "update", "link"})
+
+
+def _field_path(element: etree._Element) -> str | None:
+    """The canonical field an element holds: 'street', 'ship_to[0].city', 'gdpr[1].purpose'."""
+    parts: list[str] = []
+    node: etree._Element | None = element
+    while node is not None and etree.QName(node).localname not in _RECORD_TAGS:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        if parent is None:
+            break
+        if name in ("shipTo", "consent", "group"):
+            index = [sibling for sibling in parent if sibling.tag == node.tag].index(node)
+            parts.append(f"{_CANONICAL[name]}[{index}]")
+        else:
+            parts.append(_CANONICAL.get(name, name))
+        node = parent
+    return ".".join(reversed(parts)) or None
+
+
+def _record_of(element: etree._Element) -> str | None:
+    """The batch item's ref (or the customer's id) an element belongs to."""
+    node: etree._Element | None = element
+    while node is not None:
+        ref = node.get("ref") or (node.get("id") if etree.QName(node).localname == "customer" else None)
+        if ref:
+            return ref
+        node = node.getparent()
+    return None
+
+
+def _parse(data: bytes, *, root_tag: str, what: str) -> etree._Element:
+    tree = parse_bytes(data, what=what, max_bytes=MAX_DOCUMENT_BYTES)
+    root = tree.getroot()
+    if root.tag != _q(root_tag):
+        qname = etree.QName(root)
+        got = f"{{{qname.namespace}}}{qname.localname}" if qname.namespace else qname.localname
+        raise SchemaViolation(f"{what}: expected a <{root_tag}> in namespace {NS}, got <{got}>")
+    _strict_validate(root, what=what)
+    return root
+
+
+def _bool(value: str | None) -> bool:
+    return value in ("true", "1")
+
+
+def _content(element: etree._Element, *, record: str | None) -> Contact:
+    """The canonical contact held by a customerContent element (already schema-valid)."""
+    data: dict[str, Any] = {"groups": [], "ship_to": [], "gdpr": []}
+    by_tag = {tag: field for field, tag, _ in CONTACT_ELEMENTS}
+    for child in element:
+        tag = etree.QName(child).localname
+        if tag in by_tag:
+            data[by_tag[tag]] = child.text
+        elif tag == "group":
+            data["groups"].append(child.text)
+        elif tag == "shipTo":
+            ship: dict[str, Any] = {"default": _bool(child.get("default"))}
+            ship_tags = {t: f for f, t, _ in SHIP_TO_ELEMENTS}
+            for part in child:
+                ship[ship_tags[etree.QName(part).localname]] = part.text
+            data["ship_to"].append(ship)
+        elif tag == "consent":
+            consent_tags = {t: f for f, t, _ in CONSENT_ELEMENTS}
+            data["gdpr"].append({consent_tags[etree.QName(part).localname]: part.text for part in child})
+    data["id"] = element.get("id")
+    try:
+        return Contact.from_dict(data, record=record)
+    except InvalidContact:
+        raise
+    except ValueError as exc:  # pragma: no cover - from_dict raises InvalidContact for bad values
+        raise InvalidContact(f"record {record or '?'}: {exc}", record=record) from None
+
+
+def _timestamp_of(value: str | None, *, what: str) -> dt.datetime:
+    assert value is not None
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        # xs:dateTime may omit the zone; the protocol means UTC then.
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+def _customer(element: etree._Element, *, what: str) -> EshopCustomer:
+    record = element.get("id")
+    return EshopCustomer(
+        contact=_content(element, record=record),
+        version=cast(str, element.get("version")),
+        updated_at=_timestamp_of(element.get("updatedAt"), what=what),
+        hq_id=element.get("hqId") or None,
+        sync_state=cast("SyncState | None", element.get("syncState") or None),
+    )
+
+
+def decode_customer(data: bytes, *, what: str = "customer") -> EshopCustomer:
+    return _customer(_parse(data, root_tag="customer", what=what), what=what)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewCustomer:
+    """A decoded `<newCustomer>` (POST /customers) or batch `<create>`."""
+
+    contact: Contact
+    send_welcome: bool
+    hq_id: str | None
+    sync_state: SyncState | None
+
+
+def _new_customer(element: etree._Element, *, record: str) -> NewCustomer:
+    return NewCustomer(
+        contact=_content(element, record=record).replace(id=None),
+        send_welcome=_bool(element.get("sendWelcome")),
+        hq_id=element.get("hqId") or None,
+        sync_state=cast("SyncState | None", element.get("syncState") or None),
+    )
+
+
+def decode_new_customer(data: bytes) -> NewCustomer:
+    return _new_customer(_parse(data, root_tag="newCustomer", what="newCustomer"), record="new")
+
+
+def decode_customer_update(data: bytes, *, record: str) -> tuple[Contact, str | None]:
+    """The content and the expected version (None when the body does not say it)."""
+    root = _parse(data, root_tag="customerUpdate", what="customerUpdate")
+    return _content(root, record=record).replace(id=record), root.get("version")
+
+
+def decode_hq_link(data: bytes) -> tuple[str | None, SyncState | None]:
+    root = _parse(data, root_tag="hqLink", what="hqLink")
+    return root.get("hqId") or None, cast("SyncState | None", root.get("syncState") or None)
+
+
+def decode_changes(data: bytes) -> ChangePage:
+    root = _parse(data, root_tag="changes", what="changes")
+    changes: list[EshopChange] = []
+    for child in root:
+        if child.tag == _q("customer"):
+            customer = _customer(child, what="changes")
+            changes.append(EshopChange(customer.id, customer.version, customer.updated_at, customer))
+        else:
+            changes.append(
+                EshopChange(
+                    id=cast(str, child.get("id")),
+                    version=child.get("version"),
+                    at=_timestamp_of(child.get("deletedAt"), what="changes"),
+                    customer=None,
+                )
+            )
+    return ChangePage(tuple(changes), cast(str, root.get("nextCursor")), _bool(root.get("hasMore")))
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchItem:
+    """One decoded operation of a `<batch>` (the e-shop's side), or the reason it is invalid."""
+
+    ref: str
+    kind: WriteKind
+    write: EshopWrite | None
+    error: BadData | None = None
+
+
+def _batch_item(element: etree._Element) -> EshopWrite:
+    kind = cast(WriteKind, etree.QName(element).localname)
+    ref = cast(str, element.get("ref"))
+    if kind == "create":
+        new = _new_customer(element, record=ref)
+        return EshopWrite.create(
+            new.contact,
+            cast(str, element.get("idempotencyKey")),
+            send_welcome=new.send_welcome,
+            hq_id=new.hq_id,
+            sync_state=new.sync_state,
+        )
+    customer_id = cast(str, element.get("id"))
+    if kind == "update":
+        contact = _content(element, record=customer_id).replace(id=customer_id)
+        return EshopWrite.update(customer_id, contact, cast(str, element.get("version")))
+    return EshopWrite.link(
+        customer_id, element.get("hqId") or None, cast("SyncState | None", element.get("syncState") or None)
+    )
+
+
+def decode_batch(data: bytes) -> list[BatchItem]:
+    """The operations of a `<batch>`. An item that alone fails the schema (a field too long)
+    comes back with its error and the others stay usable: one bad item fails only itself."""
+    tree = parse_bytes(data, what="batch", max_bytes=MAX_DOCUMENT_BYTES)
+    root = tree.getroot()
+    if root.tag != _q("batch"):
+        _parse(data, root_tag="batch", what="batch")  # raises the usual message
+    try:
+        _strict_validate(root, what="batch")
+        bad: dict[int, BadData] = {}
+    except SchemaViolation as whole:
+        bad = _item_errors(root)
+        if not bad:
+            # The envelope itself is wrong (no items, too many, a duplicate ref).
+            raise whole from None
+    items: list[BatchItem] = []
+    for index, element in enumerate(root):
+        ref = element.get("ref") or str(index)
+        kind = cast(WriteKind, etree.QName(element).localname)
+        if index in bad:
+            items.append(BatchItem(ref, kind, None, bad[index]))
+            continue
+        try:
+            items.append(BatchItem(ref, kind, _batch_item(element)))
+        except BadData as exc:
+            items.append(BatchItem(ref, kind, None, exc))
+    return items
+
+
+def _item_errors(root: etree._Element) -> dict[int, BadData]:
+    """Validate each item alone in a batch of one; the failing ones, by position."""
+    errors: dict[int, BadData] = {}
+    for index, element in enumerate(root):
+        single = etree.Element(_q("batch"), nsmap={None: NS})
+        copy = etree.fromstring(etree.tostring(element))
+        single.append(copy)
+        try:
+            _strict_validate(single, what="batch")
+        except SchemaViolation as exc:
+            message = str(exc)
+            if len(root) > 1:
+                # Point at the item in the batch as sent, not at the batch of one.
+                message = message.replace("batch: batch/", f"batch: item {index + 1}: ", 1)
+            errors[index] = SchemaViolation(message, record=element.get("ref"), field=exc.field)
+    return errors
+
+
+def _error_report(element: etree._Element) -> ErrorReport:
+    message_el = element.find(_q("message"))
+    customer_el = element.find(_q("customer"))
+    return ErrorReport(
+        code=cast(str, element.get("code")),
+        message=(message_el.text or "") if message_el is not None else "",
+        field=element.get("field") or None,
+        customer=_customer(customer_el, what="error") if customer_el is not None else None,
+    )
+
+
+def decode_batch_result(data: bytes) -> list[EshopResult]:
+    root = _parse(data, root_tag="batchResult", what="batchResult")
+    results: list[EshopResult] = []
+    for item in root:
+        customer_el = item.find(_q("customer"))
+        error_el = item.find(_q("error"))
+        customer = _customer(customer_el, what="batchResult") if customer_el is not None else None
+        results.append(
+            EshopResult(
+                ref=cast(str, item.get("ref")),
+                status=int(cast(str, item.get("status"))),
+                id=customer.id if customer is not None else None,
+                customer=customer,
+                error=_error_report(error_el) if error_el is not None else None,
+                replayed=_bool(item.get("replayed")),
+            )
+        )
+    return results
+
+
+def decode_error(data: bytes) -> ErrorReport:
+    return _error_report(_parse(data, root_tag="error", what="error"))
+
+
+def looks_like_error(data: bytes) -> bool:
+    """Whether an answer body is the protocol's `<error>` (vs. a web server's own error page)."""
+    try:
+        decode_error(data)
+    except (MalformedXML, SchemaViolation, BadData):
+        return False
+    return True
+
+
+__all__ = [
+    "CONTENT_TYPE",
+    "NS",
+    "SYNC_STATES",
+    "BatchItem",
+    "ChangePage",
+    "ErrorReport",
+    "EshopChange",
+    "EshopCustomer",
+    "EshopResult",
+    "EshopWrite",
+    "NewCustomer",
+    "SyncState",
+    "check_contact",
+    "check_write",
+    "decode_batch",
+    "decode_batch_result",
+    "decode_changes",
+    "decode_customer",
+    "decode_customer_update",
+    "decode_error",
+    "decode_hq_link",
+    "decode_new_customer",
+    "encode_batch",
+    "encode_batch_result",
+    "encode_changes",
+    "encode_customer",
+    "encode_customer_update",
+    "encode_error",
+    "encode_hq_link",
+    "encode_new_customer",
+    "looks_like_error",
+    "schema",
+]
