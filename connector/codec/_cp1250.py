@@ -50,6 +50,10 @@ def _equivalent(char: str) -> str | None:
     # NFKD splits "ș" into "s" + a combining comma, "ﬁ" into "fi", a full-width "Ａ" into "A";
     # dropping the combining marks leaves the Latin base letters.
     decomposed = unicodedata.normalize("NFKD", char)
+    # Recomposed, a compatibility form may land on letters Windows-1250 has ("Ǆ" -> "DŽ").
+    recomposed = unicodedata.normalize("NFC", decomposed)
+    if recomposed != char and is_cp1250(recomposed):
+        return recomposed
     base = "".join(c for c in decomposed if not unicodedata.category(c).startswith("M"))
     if not base or base == char:
         return None
