@@ -217,7 +217,8 @@ class PohodaSimulator:
         if scheme.lower() != "basic" or not token:
             return False
         try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+            # POHODA is a Windows-1250 program: credentials travel in that code page, like the XML.
+            decoded = base64.b64decode(token.strip(), validate=True).decode("cp1250")
         except (binascii.Error, UnicodeDecodeError):
             return False
         user, sep, password = decoded.partition(":")

@@ -1,0 +1,241 @@
+"""The POHODA mServer client: address-book writes in batches, exports, and status.
+
+One request in flight at a time (mServer serves one at a time), every exchange through the
+shared transport's retry policy, every message built and read by the POHODA codec.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import gzip
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from connector.codec.pohoda import (
+    AddressBookWrite,
+    ItemResult,
+    PohodaCodec,
+)
+from connector.config import Config, PohodaConfig
+from connector.errors import (
+    ConfigError,
+    MalformedXML,
+    PohodaRefused,
+    PohodaUnreachable,
+)
+from connector.log import get_logger
+from connector.model import Contact
+from connector.transport import RetryPolicy, make_client, send
+
+log = get_logger(__name__)
+
+PEER = "POHODA mServer"
+EXPORT_PAGE_SIZE = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class PohodaStatus:
+    """What `GET {base}/status` said."""
+
+    up: bool
+    http_status: int | None
+    detail: str
+
+
+@dataclasses.dataclass
+class RequestCounter:
+    """Requests this client sent (attempts, retries included), by endpoint."""
+
+    xml: int = 0
+    status: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.xml + self.status
+
+
+class PohodaClient:
+    """Talks to one POHODA mServer as one user, for one company (ICO)."""
+
+    def __init__(
+        self,
+        config: PohodaConfig,
+        password: str,
+        *,
+        run_id: str | None = None,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not config.url:
+            raise ConfigError("[pohoda] url is required (set it in the file or as CONNECTOR_POHODA_URL)")
+        if not config.user:
+            raise ConfigError("[pohoda] user is required (set it in the file or as CONNECTOR_POHODA_USER)")
+        if not config.ico:
+            raise ConfigError("[pohoda] ico is required (set it in the file or as CONNECTOR_POHODA_ICO)")
+        self.config = config
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.policy = policy or RetryPolicy(max_total_s=config.retry_max_s)
+        self.codec = PohodaCodec(
+            ico=config.ico,
+            ex_system=config.ex_system,
+            application=config.application,
+            schema_dir=config.schema_dir,
+            truncate_long_values=config.truncate_long_values,
+        )
+        credentials = f"{config.user}:{password}".encode("cp1250", errors="strict")
+        headers = {
+            "STW-Authorization": "Basic " + base64.b64encode(credentials).decode("ascii"),
+            "STW-Application": config.application,
+            "STW-Instance": self.run_id,
+            "Content-Type": "text/xml",
+            "Accept-Encoding": "gzip",
+        }
+        if config.check_duplicity:
+            headers["STW-Check-Duplicity"] = "true"
+        self._http = make_client(
+            config.url.rstrip("/"),
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+            headers=headers,
+            transport=transport,
+        )
+        self._one_at_a_time = threading.Lock()
+        self._pack_seq = 0
+        self.requests = RequestCounter()
+        self.max_response_bytes = config.max_response_mb * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> PohodaClient:
+        config.require("pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password")
+        assert config.secrets.pohoda_password is not None
+        return cls(config.pohoda, config.secrets.pohoda_password, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PohodaClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def status(self) -> PohodaStatus:
+        """Ask `GET /status`; never raises for a down server, says so instead."""
+
+        def attempt() -> httpx.Response:
+            self.requests.status += 1
+            return self._http.get("/status")
+
+        try:
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+        except PohodaUnreachable as exc:
+            return PohodaStatus(up=False, http_status=None, detail=str(exc))
+        return PohodaStatus(up=True, http_status=response.status_code, detail=response.text.strip()[:200])
+
+    def post_xml(self, body: bytes) -> bytes:
+        """POST one dataPack to `/xml` and return the responsePack's bytes (gunzipped)."""
+        payload = gzip.compress(body, compresslevel=5) if self.config.gzip else body
+        headers = {"Content-Encoding": "gzip"} if self.config.gzip else {}
+
+        def attempt() -> httpx.Response:
+            self.requests.xml += 1
+            return self._http.post("/xml", content=payload, headers=headers)
+
+        with self._one_at_a_time:
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+        content = response.content  # httpx has already undone Content-Encoding: gzip
+        if len(content) > self.max_response_bytes:
+            raise MalformedXML(f"{PEER}: the answer is larger than {self.config.max_response_mb} MB")
+        return content
+
+    def _next_pack_id(self, kind: str) -> str:
+        self._pack_seq += 1
+        return f"{kind}-{self.run_id}-{self._pack_seq}"
+
+    # -- writes -------------------------------------------------------------------------
+
+    def apply(self, writes: Sequence[AddressBookWrite]) -> list[ItemResult]:
+        """Send writes in dataPacks of `batch_size` items; one result per write, in order.
+
+        A write the codec cannot encode (a field too long, characters Windows-1250 cannot
+        carry) gets an error result naming the field and is not sent; the others go on. A
+        pack-level refusal raises PohodaRefused; an unreachable server PohodaUnreachable.
+        """
+        results: list[ItemResult] = []
+        size = self.config.batch_size
+        for start in range(0, len(writes), size):
+            chunk = writes[start : start + size]
+            results.extend(self._apply_chunk(chunk))
+        return results
+
+    def _apply_chunk(self, writes: Sequence[AddressBookWrite]) -> list[ItemResult]:
+        encoded = self.codec.encode_import(writes, pack_id=self._pack_id_for(writes))
+        by_item: dict[str, ItemResult] = {}
+        if encoded.item_count:
+            answer = self.codec.decode_response(self.post_xml(encoded.body))
+            if answer.state == "error":
+                raise PohodaRefused(f"{PEER} refused the whole dataPack: {answer.note}", note=answer.note or "")
+            by_item = {item.item_id: item for item in answer.items}
+        results = []
+        for report in encoded.reports:
+            if report.error is not None:
+                results.append(ItemResult.refused_locally(report))
+                continue
+            item = by_item.get(report.item_id)
+            if item is None:
+                item = ItemResult.missing(report)
+            results.append(item.with_report(report))
+        return results
+
+    def _pack_id_for(self, writes: Sequence[AddressBookWrite]) -> str:
+        # The pack id is derived from its items (record, version) so that a replay of the same
+        # batch after a crash carries the same (pack id, item id) pairs and POHODA refuses it
+        # as a duplicate instead of importing it twice.
+        return self.codec.pack_id(writes)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def snapshot(self, *, page_size: int = EXPORT_PAGE_SIZE) -> Iterator[Contact]:
+        """Every contact in the address book, page by page, in id order."""
+        return self._paged(last_changes=None, page_size=page_size)
+
+    def changes_since(self, since: dt.datetime, *, page_size: int = EXPORT_PAGE_SIZE) -> Iterator[Contact]:
+        """Contacts changed at or after `since` (POHODA's lastChanges; no deletions)."""
+        return self._paged(last_changes=since, page_size=page_size)
+
+    def _paged(self, *, last_changes: dt.datetime | None, page_size: int) -> Iterator[Contact]:
+        id_from = 1
+        while True:
+            body = self.codec.encode_list_request(
+                pack_id=self._next_pack_id("list"),
+                last_changes=last_changes,
+                id_from=id_from,
+                count=page_size,
+            )
+            seen = 0
+            last_id = 0
+            for contact in self.codec.iter_export(self.post_xml(body)):
+                seen += 1
+                if contact.id is not None and contact.id.isdigit():
+                    last_id = max(last_id, int(contact.id))
+                yield contact
+            if seen < page_size or last_id == 0:
+                return
+            id_from = last_id + 1
+
+    def get(self, *, pohoda_id: str | None = None, ext_id: str | None = None) -> Contact | None:
+        """One contact by POHODA id or by the e-shop's extId, or None."""
+        body = self.codec.encode_list_request(
+            pack_id=self._next_pack_id("get"), pohoda_id=pohoda_id, ext_id=ext_id
+        )
+        for contact in self.codec.iter_export(self.post_xml(body)):
+            return contact
+        return None
