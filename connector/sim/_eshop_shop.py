@@ -1,0 +1,415 @@
+"""The e-shop simulator's in-memory customers: the protocol's operations, the feed, idempotency.
+
+Pure Python under one lock, no HTTP: `connector.sim.eshop` puts it on the wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from connector.codec.eshop import (
+    ID_PATTERN,
+    SYNC_STATES,
+    ChangePage,
+    ErrorReport,
+    EshopChange,
+    EshopCustomer,
+    EshopResult,
+    EshopWrite,
+    SyncState,
+    check_contact,
+)
+from connector.errors import BadData, InvalidContact
+from connector.model import Contact
+from connector.sim._faults import Faults
+
+MAX_FEED_PAGE = 1000
+
+
+class UnknownCustomer(KeyError):
+    """No customer with this id (never was, or deleted)."""
+
+
+class EmailTaken(ValueError):
+    """Another customer already has this e-mail address (compared case-folded)."""
+
+    def __init__(self, email: str, existing_id: str) -> None:
+        super().__init__(f"the e-mail address is already registered (customer {existing_id})")
+        self.email = email
+        self.existing_id = existing_id
+
+
+class BadCursor(ValueError):
+    """A cursor this e-shop never handed out."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclasses.dataclass
+class StoredCustomer:
+    contact: Contact  # contact.id is the e-shop id
+    seq: int  # the feed position of the last write; also the version
+    updated_at: dt.datetime
+    hq_id: str | None = None
+    sync_state: SyncState | None = None
+
+    def public(self) -> EshopCustomer:
+        return EshopCustomer(self.contact, str(self.seq), self.updated_at, self.hq_id, self.sync_state)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tombstone:
+    id: str
+    seq: int
+    last_version: str
+    deleted_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Remembered:
+    """A successful create, kept under its idempotency key."""
+
+    fingerprint: str
+    status: int
+    customer_id: str
+    snapshot: EshopCustomer
+
+
+def _fingerprint(write: EshopWrite) -> str:
+    assert write.contact is not None
+    blob = json.dumps(
+        [write.contact.content(), write.send_welcome, write.hq_id, write.sync_state],
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _refused(status: int, code: str, message: str, *, field: str | None = None, id: str | None = None) -> EshopResult:
+    return EshopResult(ref="", status=status, id=id, error=ErrorReport(code, message, field))
+
+
+class Shop:
+    """The customers of one e-shop, their change feed, idempotency keys and welcome e-mails.
+
+    Every write takes the next number of one sequence: that number is the customer's new
+    version and its position in the feed (so a cursor is just the last number seen).
+    """
+
+    def __init__(self, *, faults: Faults | None = None, unique_emails: bool = True) -> None:
+        self.lock = threading.RLock()
+        self.faults = faults or Faults()
+        self.unique_emails = unique_emails
+        self.counters: Counter[str] = Counter()
+        self.notifications: list[dict[str, Any]] = []
+        self._customers: dict[str, StoredCustomer] = {}
+        self._tombstones: dict[str, Tombstone] = {}
+        self._keys: dict[str, Remembered] = {}
+        self._seq = 0
+        self._next_id = 1
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        with self.lock:
+            self._customers.clear()
+            self._tombstones.clear()
+            self._keys.clear()
+            self.notifications.clear()
+            self.counters.clear()
+            self._seq = 0
+            self._next_id = 1
+
+    def __len__(self) -> int:
+        return len(self._customers)
+
+    def _bump(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _new_id(self) -> str:
+        while str(self._next_id) in self._customers or str(self._next_id) in self._tombstones:
+            self._next_id += 1
+        new_id = str(self._next_id)
+        self._next_id += 1
+        return new_id
+
+    def _owner_of_email(self, email: str | None, *, other_than: str | None = None) -> str | None:
+        if not self.unique_emails or not email:
+            return None
+        folded = email.casefold()
+        for customer in self._customers.values():
+            if customer.contact.id != other_than and (customer.contact.email or "").casefold() == folded:
+                return customer.contact.id
+        return None
+
+    def _store(
+        self, contact: Contact, *, hq_id: str | None = None, sync_state: SyncState | None = None
+    ) -> StoredCustomer:
+        customer_id = contact.id or self._new_id()
+        stored = StoredCustomer(contact.replace(id=customer_id, ext_id=None), self._bump(), _now(), hq_id, sync_state)
+        self._customers[customer_id] = stored
+        return stored
+
+    # -- the storefront (control API) --------------------------------------------------------
+
+    def seed(self, contact: Contact, *, hq_id: str | None = None, sync_state: SyncState | None = None) -> str:
+        """Load a customer as it already exists (its id kept when it has one); no checks on e-mails."""
+        with self.lock:
+            if contact.id is not None:
+                if not ID_PATTERN.match(contact.id):
+                    raise InvalidContact(f"record {contact.id}: not a valid e-shop id", record=contact.id, field="id")
+                if contact.id in self._customers:
+                    raise InvalidContact(f"record {contact.id}: the id appears twice", record=contact.id, field="id")
+            return self._store(contact, hq_id=hq_id, sync_state=sync_state).contact.id or ""
+
+    def register(self, contact: Contact) -> str:
+        """A registration through the storefront's form; raises EmailTaken like the form would."""
+        with self.lock:
+            check_contact(contact, record="registration")
+            owner = self._owner_of_email(contact.email)
+            if owner is not None:
+                raise EmailTaken(contact.email or "", owner)
+            self.counters["registrations"] += 1
+            return self._store(contact.replace(id=None)).contact.id or ""
+
+    def edit(self, customer_id: str, changes: Mapping[str, Any]) -> EshopCustomer:
+        """The customer edits their profile (canonical field names); a no-op keeps the version."""
+        with self.lock:
+            stored = self._customers.get(customer_id)
+            if stored is None:
+                raise UnknownCustomer(customer_id)
+            data = {**stored.contact.to_dict(), **changes, "id": customer_id}
+            contact = Contact.from_dict(data, record=customer_id)
+            check_contact(contact, record=customer_id)
+            if contact == stored.contact:
+                return stored.public()
+            owner = self._owner_of_email(contact.email, other_than=customer_id)
+            if owner is not None:
+                raise EmailTaken(contact.email or "", owner)
+            stored.contact, stored.seq, stored.updated_at = contact, self._bump(), _now()
+            self.counters["profile_edits"] += 1
+            return stored.public()
+
+    def delete(self, customer_id: str) -> bool:
+        """The customer closes the account: gone, and a tombstone in the feed."""
+        with self.lock:
+            stored = self._customers.pop(customer_id, None)
+            if stored is None:
+                return False
+            self._tombstones[customer_id] = Tombstone(customer_id, self._bump(), str(stored.seq), _now())
+            return True
+
+    def get(self, customer_id: str) -> EshopCustomer | None:
+        with self.lock:
+            stored = self._customers.get(customer_id)
+            return stored.public() if stored is not None else None
+
+    def customers(self) -> list[EshopCustomer]:
+        """Every customer, in id order (numeric ids by number)."""
+        with self.lock:
+            items = [stored.public() for stored in self._customers.values()]
+        return sorted(items, key=lambda c: (0, int(c.id), "") if c.id.isdigit() else (1, 0, c.id))
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def changes(self, cursor: str | None, limit: int) -> ChangePage:
+        """Customers and tombstones written after `cursor`, oldest first, one entry each."""
+        after = _parse_cursor(cursor)
+        with self.lock:
+            entries: list[tuple[int, EshopChange]] = [
+                (s.seq, EshopChange(s.contact.id or "", str(s.seq), s.updated_at, s.public()))
+                for s in self._customers.values()
+                if s.seq > after
+            ]
+            entries.extend(
+                (t.seq, EshopChange(t.id, t.last_version, t.deleted_at, None))
+                for t in self._tombstones.values()
+                if t.seq > after
+            )
+        entries.sort(key=lambda entry: entry[0])
+        page = entries[:limit]
+        next_cursor = str(page[-1][0]) if page else str(after)
+        return ChangePage(tuple(change for _, change in page), next_cursor, len(entries) > limit)
+
+    def apply(self, write: EshopWrite) -> EshopResult:
+        """One create, update or link, answered as the protocol says (status, customer, error)."""
+        self.counters["writes"] += 1
+        with self.lock:
+            if write.kind == "create":
+                result = self._create(write)
+            elif write.kind == "update":
+                result = self._update(write)
+            else:
+                result = self._link(write)
+        self.counters[f"status_{result.status}"] += 1
+        return result
+
+    def _check_link(self, hq_id: str | None, sync_state: str | None) -> EshopResult | None:
+        if sync_state is not None and sync_state not in SYNC_STATES:
+            return _refused(422, "invalid", f"syncState must be one of {', '.join(SYNC_STATES)}", field="sync_state")
+        if sync_state == "synced" and not hq_id:
+            return _refused(422, "invalid", "syncState synced needs an hqId (the POHODA id)", field="hq_id")
+        return None
+
+    def _refused_by_fault(self, contact: Contact) -> EshopResult | None:
+        note = self.faults.item_error_for(contact.to_dict())
+        if note is None:
+            return None
+        return _refused(422, "refused", note, id=contact.id)
+
+    def _check_content(self, contact: Contact, *, record: str) -> EshopResult | None:
+        try:
+            check_contact(contact, record=record)
+        except BadData as exc:
+            return _refused(422, "invalid", str(exc), field=exc.field)
+        return None
+
+    def _create(self, write: EshopWrite) -> EshopResult:
+        assert write.contact is not None and write.idempotency_key is not None
+        fingerprint = _fingerprint(write)
+        remembered = self._keys.get(write.idempotency_key)
+        if remembered is not None:
+            if remembered.fingerprint != fingerprint:
+                self.counters["key_reuse"] += 1
+                return _refused(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different customer; use a new key per new customer",
+                    field="idempotency_key",
+                )
+            self.counters["replays"] += 1
+            current = self._customers.get(remembered.customer_id)
+            customer = current.public() if current is not None else remembered.snapshot
+            return EshopResult("", remembered.status, customer.id, customer, replayed=True)
+        refusal = (
+            self._check_content(write.contact, record="new")
+            or self._check_link(write.hq_id, write.sync_state)
+            or self._refused_by_fault(write.contact)
+        )
+        if refusal is not None:
+            return refusal
+        if write.send_welcome and not write.contact.email:
+            return _refused(422, "invalid", "sendWelcome needs an e-mail address to send to", field="email")
+        owner = self._owner_of_email(write.contact.email)
+        if owner is not None:
+            existing = self._customers[owner].public()
+            return EshopResult(
+                "",
+                422,
+                owner,
+                existing,
+                ErrorReport("email_taken", f"the e-mail address is already registered (customer {owner})", "email"),
+            )
+        stored = self._store(write.contact.replace(id=None), hq_id=write.hq_id, sync_state=write.sync_state)
+        customer = stored.public()
+        self._keys[write.idempotency_key] = Remembered(fingerprint, 201, customer.id, customer)
+        self.counters["creates"] += 1
+        if write.send_welcome:
+            self.notifications.append(
+                {"customer_id": customer.id, "email": customer.contact.email, "at": _now().isoformat()}
+            )
+        return EshopResult("", 201, customer.id, customer)
+
+    def _current(self, customer_id: str) -> StoredCustomer | EshopResult:
+        stored = self._customers.get(customer_id)
+        if stored is not None:
+            return stored
+        if customer_id in self._tombstones:
+            return _refused(404, "deleted", f"customer {customer_id} was deleted", id=customer_id)
+        return _refused(404, "not_found", f"no customer {customer_id}", id=customer_id)
+
+    def _update(self, write: EshopWrite) -> EshopResult:
+        assert write.id is not None and write.contact is not None
+        stored = self._current(write.id)
+        if isinstance(stored, EshopResult):
+            return stored
+        contact = write.contact.replace(id=write.id, ext_id=None)
+        if contact == stored.contact:
+            # Nothing would change: a success whatever the version said (a replay after a lost
+            # answer lands here), and no new version, so no echo in the feed.
+            self.counters["noops"] += 1
+            return EshopResult("", 200, write.id, stored.public())
+        if write.expected_version != str(stored.seq):
+            self.counters["conflicts"] += 1
+            return EshopResult(
+                "",
+                409,
+                write.id,
+                stored.public(),
+                ErrorReport(
+                    "version_conflict",
+                    f"customer {write.id} is at version {stored.seq}, not {write.expected_version}",
+                    "version",
+                ),
+            )
+        refusal = self._check_content(contact, record=write.id) or self._refused_by_fault(contact)
+        if refusal is not None:
+            return dataclasses.replace(refusal, id=write.id)
+        owner = self._owner_of_email(contact.email, other_than=write.id)
+        if owner is not None:
+            return _refused(
+                422,
+                "email_taken",
+                f"the e-mail address is already registered (customer {owner})",
+                field="email",
+                id=write.id,
+            )
+        stored.contact, stored.seq, stored.updated_at = contact, self._bump(), _now()
+        self.counters["updates"] += 1
+        return EshopResult("", 200, write.id, stored.public())
+
+    def _link(self, write: EshopWrite) -> EshopResult:
+        assert write.id is not None
+        stored = self._current(write.id)
+        if isinstance(stored, EshopResult):
+            return stored
+        refusal = self._check_link(write.hq_id, write.sync_state)
+        if refusal is not None:
+            return dataclasses.replace(refusal, id=write.id)
+        if (stored.hq_id, stored.sync_state) != (write.hq_id, write.sync_state):
+            stored.hq_id, stored.sync_state = write.hq_id, write.sync_state
+            stored.seq, stored.updated_at = self._bump(), _now()
+            self.counters["links"] += 1
+        else:
+            self.counters["noops"] += 1
+        return EshopResult("", 200, write.id, stored.public())
+
+
+def _parse_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise BadCursor(f"the cursor {cursor!r} was not handed out by this e-shop")
+    return int(cursor)
+
+
+def seed_shop(shop: Shop, seeds: Iterable[Contact | Mapping[str, Any]]) -> int:
+    """Load seeds: contacts, or JSON objects that may also carry `hq_id` and `sync_state`."""
+    count = 0
+    for index, seed in enumerate(seeds, start=1):
+        hq_id: str | None = None
+        sync_state: Any = None
+        if isinstance(seed, Contact):
+            contact = seed
+        else:
+            data = dict(seed)
+            hq_id = data.pop("hq_id", None) or None
+            sync_state = data.pop("sync_state", None) or None
+            if sync_state is not None and sync_state not in SYNC_STATES:
+                raise InvalidContact(
+                    f"seed {index}: sync_state must be one of {', '.join(SYNC_STATES)}", field="sync_state"
+                )
+            contact = Contact.from_dict(data, record=f"seed {index}")
+        shop.seed(contact, hq_id=hq_id, sync_state=sync_state)
+        count += 1
+    return count
