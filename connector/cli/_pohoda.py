@@ -1,1 +1,164 @@
-"""`connector pohoda …`: encode, decode and status against POHODA mServer."""
+"""`connector pohoda …`: encode contacts to a dataPack, decode POHODA's answers, ask status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+import click
+
+from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
+from connector.codec.pohoda import AddressBookWrite, PohodaCodec
+from connector.config import Config
+from connector.errors import ConfigError, InvalidContact, PohodaRefused
+from connector.model import read_jsonl
+from connector.peers.pohoda import PohodaClient
+
+_HEAD = 64 * 1024
+_LIST_NS = b"http://www.stormware.cz/schema/version_2/list_addBook.xsd"
+
+
+@root.group("pohoda")
+def pohoda() -> None:
+    """Talk POHODA's XML: encode, decode, and ask mServer whether it is up."""
+
+
+def _codec(app: AppContext, ex_system: str | None, ico: str | None) -> PohodaCodec:
+    config: Config | None
+    try:
+        config = app.config()
+    except ConfigError:
+        if ex_system and ico:
+            config = None  # everything needed was given on the command line
+        else:
+            raise
+    pohoda_config = config.pohoda if config else None
+    ico = ico or (pohoda_config.ico if pohoda_config else None)
+    if not ico:
+        raise ConfigError("give --ico, or set [pohoda] ico in the configuration (or CONNECTOR_POHODA_ICO)")
+    return PohodaCodec(
+        ico=ico,
+        ex_system=ex_system or (pohoda_config.ex_system if pohoda_config else "eshop"),
+        application=pohoda_config.application if pohoda_config else "connector",
+        schema_dir=pohoda_config.schema_dir if pohoda_config else None,
+        truncate_long_values=pohoda_config.truncate_long_values if pohoda_config else False,
+    )
+
+
+@pohoda.command("encode")
+@click.option("--ex-system", help="Name of the e-shop in POHODA's extId (default: [pohoda] ex_system).")
+@click.option("--ico", help="IČO of the company in POHODA (default: [pohoda] ico).")
+@click.pass_obj
+@handle_errors
+def encode(app: AppContext, ex_system: str | None, ico: str | None) -> None:
+    """Contacts as JSON lines on stdin -> the address-book import dataPack on stdout.
+
+    A contact with `ext_id` becomes an upsert keyed by it; one with only a POHODA `id`
+    an update of that record. A record that cannot be encoded (a value too long,
+    characters Windows-1250 cannot carry) is reported on stderr and left out (exit 1).
+    """
+    codec = _codec(app, ex_system, ico)
+    writes: list[AddressBookWrite] = []
+    try:
+        contacts = list(read_jsonl(sys.stdin))
+    except InvalidContact as exc:
+        fail(str(exc))
+    for number, contact in enumerate(contacts, start=1):
+        # A one-shot encode has no sync history: the content's hash is the record's version.
+        version = contact.content_hash()[:16]
+        if contact.ext_id:
+            writes.append(AddressBookWrite.upsert(contact, version=version))
+        elif contact.id:
+            writes.append(AddressBookWrite.update(contact, version=version, pohoda_id=contact.id))
+        else:
+            fail(f"line {number}: a contact needs ext_id (upsert) or id (update of a POHODA record)")
+    encoded = codec.encode_import(writes)
+    for report in encoded.reports:
+        for warning in report.warnings:
+            click.echo(f"warning: record {report.record_key}: {warning.message}", err=True)
+        if report.error is not None:
+            click.echo(f"refused: {report.error}", err=True)
+    if encoded.body is not None:
+        sys.stdout.buffer.write(encoded.body)
+        sys.stdout.buffer.flush()
+    if encoded.refused:
+        sys.exit(EXIT_FAILED)
+
+
+def _emit(obj: dict[str, Any], out: IO[str]) -> None:
+    out.write(json.dumps(obj, ensure_ascii=False))
+    out.write("\n")
+
+
+@pohoda.command("decode")
+@click.argument("file", type=click.File("rb"))
+@click.option("--ex-system", help="Name of the e-shop in POHODA's extId (default: [pohoda] ex_system).")
+@click.option("--ico", default="00000000", show_default=True, help="IČO used only to set up the codec.")
+@click.pass_obj
+@handle_errors
+def decode(app: AppContext, file: IO[bytes], ex_system: str | None, ico: str) -> None:
+    """A responsePack or a bare lAdb:listAddressBook -> JSON lines on stdout.
+
+    An export gives one contact per line; an import answer one result per item. A pack
+    POHODA refused as a whole gives one object with its state and note, and exit 1.
+    """
+    codec = _codec(app, ex_system or "eshop", ico)
+    head = file.read(_HEAD)
+    rest_is_export = _LIST_NS in head and b"listAddressBook" in head
+    out = sys.stdout
+    if rest_is_export:
+        # Stream the file itself when it can be rewound; a pipe is read whole.
+        source: bytes | IO[bytes]
+        if file.seekable():
+            file.seek(0)
+            source = file
+        else:
+            source = head + file.read()
+        try:
+            for contact in codec.iter_export(source):
+                out.write(contact.to_json())
+                out.write("\n")
+        except PohodaRefused as exc:
+            _emit({"state": "error", "note": exc.note or str(exc)}, out)
+            sys.exit(EXIT_FAILED)
+        return
+    answer = codec.decode_response(head + file.read())
+    if answer.state != "ok":
+        _emit({"state": answer.state, "note": answer.note}, out)
+        sys.exit(EXIT_FAILED)
+    for item in answer.items:
+        _emit(
+            {
+                "item_id": item.item_id,
+                "state": item.state,
+                "ok": item.ok,
+                "duplicate": item.duplicate,
+                "pohoda_id": item.pohoda_id,
+                "ext_id": item.ext_id,
+                "action": item.action,
+                "note": item.note,
+                "details": [
+                    {"state": d.state, "errno": d.errno, "note": d.note, "xpath": d.xpath} for d in item.details
+                ],
+            },
+            out,
+        )
+
+
+@pohoda.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handle_errors
+def status(app: AppContext, as_json: bool) -> None:
+    """Ask POHODA mServer whether it is up (exit 0 up, 1 down, 2 configuration error)."""
+    config = app.config("pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password")
+    with PohodaClient.from_config(config) as client:
+        answer = client.status()
+    if as_json:
+        _emit({"up": answer.up, "http_status": answer.http_status, "detail": answer.detail}, sys.stdout)
+    else:
+        click.echo(f"POHODA mServer at {config.pohoda.url}: {'up' if answer.up else 'DOWN'} — {answer.detail}")
+    if not answer.up:
+        sys.exit(EXIT_FAILED)
+

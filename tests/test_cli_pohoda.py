@@ -1,0 +1,149 @@
+"""`connector pohoda encode|decode|status` as a person or a script runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.cli._main import root
+from connector.sim._server import RunningServer
+from connector.sim.pohoda import PohodaSimulator
+
+ICO = "12345678"
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    from connector.cli._main import _register_commands
+
+    _register_commands()
+    return CliRunner()
+
+
+@pytest.fixture
+def server(official_xsd_dir: Path) -> Iterator[RunningServer]:
+    simulator = PohodaSimulator(user="shop", password="pw", ico=ICO, schema_dir=official_xsd_dir)
+    running = RunningServer(simulator.app).start()
+    yield running
+    running.stop()
+
+
+def contacts_jsonl() -> str:
+    rows = [
+        {"ext_id": "E1", "name": "Ján Kováč", "email": "jan@example.sk", "groups": ["VIP"],
+         "ship_to": [{"city": "Brno", "default": True}, {"city": "Žilina"}]},
+        {"ext_id": "E2", "name": "Ödön Fűzfa", "company": "Fűzfa Kft.", "ico": "12345679"},
+    ]
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def test_encode_post_decode_through_the_simulator(runner: CliRunner, server: RunningServer, tmp_path: Path) -> None:
+    encoded = runner.invoke(root, ["pohoda", "encode", "--ico", ICO, "--ex-system", "eshop"], input=contacts_jsonl())
+    assert encoded.exit_code == 0, encoded.output
+    pack = encoded.stdout_bytes
+    assert pack.startswith(b"<?xml version='1.0' encoding='Windows-1250'?>")
+    answer = httpx.post(f"{server.url}/xml", content=pack,
+                        headers={"STW-Authorization": "Basic c2hvcDpwdw==", "Content-Type": "text/xml"})
+    (tmp_path / "answer.xml").write_bytes(answer.content)
+    decoded = runner.invoke(root, ["pohoda", "decode", str(tmp_path / "answer.xml")])
+    assert decoded.exit_code == 0, decoded.output
+    results = [json.loads(line) for line in decoded.stdout.splitlines()]
+    assert [r["ok"] for r in results] == [True, True]
+    assert all(r["pohoda_id"] for r in results)
+
+    listing = httpx.post(
+        f"{server.url}/xml",
+        content=(
+            "<?xml version='1.0' encoding='Windows-1250'?>"
+            '<dat:dataPack xmlns:dat="http://www.stormware.cz/schema/version_2/data.xsd" '
+            'xmlns:lAdb="http://www.stormware.cz/schema/version_2/list_addBook.xsd" '
+            f'version="2.0" id="l1" ico="{ICO}" application="t" note="">'
+            '<dat:dataPackItem version="2.0" id="i1"><lAdb:listAddressBookRequest version="2.0" '
+            'addressBookVersion="2.0" extSystem="eshop"><lAdb:requestAddressBook/>'
+            "</lAdb:listAddressBookRequest></dat:dataPackItem></dat:dataPack>"
+        ).encode("cp1250"),
+        headers={"STW-Authorization": "Basic c2hvcDpwdw=="},
+    )
+    (tmp_path / "export.xml").write_bytes(listing.content)
+    exported = runner.invoke(root, ["pohoda", "decode", str(tmp_path / "export.xml")])
+    assert exported.exit_code == 0, exported.output
+    contacts = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [c["name"] for c in contacts] == ["Ján Kováč", "Ödön Fűzfa"]
+    assert contacts[0]["ext_id"] == "E1"
+    assert [s["city"] for s in contacts[0]["ship_to"]] == ["Brno", "Žilina"]
+
+
+def test_encode_reports_a_refused_record_and_keeps_the_others(runner: CliRunner) -> None:
+    rows = '{"ext_id":"E1","name":"Jan"}\n{"ext_id":"E2","email":"' + "x" * 99 + '"}\n'
+    result = runner.invoke(root, ["pohoda", "encode", "--ico", ICO, "--ex-system", "eshop"], input=rows)
+    assert result.exit_code == 1
+    assert "record ext:E2" in result.stderr and "email" in result.stderr
+    assert result.stdout_bytes.count(b"<dat:dataPackItem ") == 1
+
+
+def test_decode_pack_error_prints_state_and_note(runner: CliRunner, tmp_path: Path) -> None:
+    pack = (
+        '<?xml version="1.0" encoding="Windows-1250"?>'
+        '<rsp:responsePack xmlns:rsp="http://www.stormware.cz/schema/version_2/response.xsd" '
+        'version="2.0" id="p1" state="error" note="Účetní jednotka nenalezena"/>'
+    )
+    (tmp_path / "error.xml").write_bytes(pack.encode("cp1250"))
+    result = runner.invoke(root, ["pohoda", "decode", str(tmp_path / "error.xml")])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {"state": "error", "note": "Účetní jednotka nenalezena"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><r>&b;</r>',
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+        b'<?xml version="1.0" encoding="Windows-1250"?><rsp:responsePack xmlns:rsp="x"',
+        "<?xml version='1.0' encoding='Windows-1250'?><r>Žluťoučký</r>".encode(),
+    ],
+    ids=["entities", "external-entity", "truncated", "wrong-encoding"],
+)
+def test_decode_hostile_input_exits_2_with_one_line(runner: CliRunner, tmp_path: Path, body: bytes) -> None:
+    (tmp_path / "in.xml").write_bytes(body)
+    result = runner.invoke(root, ["pohoda", "decode", str(tmp_path / "in.xml")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "root:" not in result.stdout
+
+
+def test_bad_json_line_exits_2(runner: CliRunner) -> None:
+    result = runner.invoke(root, ["pohoda", "encode", "--ico", ICO, "--ex-system", "e"], input='{"nme": "x"}\n')
+    assert result.exit_code == 2
+    assert "unknown key 'nme'" in result.stderr
+
+
+def test_status_up_and_down(server: RunningServer, tmp_path: Path) -> None:
+    env = {"CONNECTOR_POHODA_URL": server.url, "CONNECTOR_POHODA_USER": "shop", "CONNECTOR_POHODA_ICO": ICO,
+           "CONNECTOR_POHODA_PASSWORD": "pw", "CONNECTOR_POHODA_RETRY_MAX_S": "0.3"}
+    command = [sys.executable, "-m", "connector", "pohoda", "status", "--json"]
+    up = subprocess.run(command, env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["up"] is True
+    httpx.post(f"{server.url}/_sim/faults", json={"down": True})
+    down = subprocess.run(command, env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1
+    assert json.loads(down.stdout)["up"] is False
+
+
+def test_status_without_configuration_names_the_missing_key() -> None:
+    command = [sys.executable, "-m", "connector", "pohoda", "status"]
+    result = subprocess.run(command, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "[pohoda] url is required" in result.stderr
+
+
+def test_main_is_importable() -> None:
+    assert callable(main)
