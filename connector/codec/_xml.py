@@ -114,10 +114,10 @@ def _looks_like_utf8(sample: bytes) -> bool:
 
 def _syntax_error(what: str, exc: etree.XMLSyntaxError) -> BadData:
     """MalformedXML for a well-formedness error; SchemaViolation for a streaming validation one."""
-    log = getattr(exc, "error_log", None)
-    errors = [e for e in log if e.level >= etree.ErrorLevels.ERROR] if log is not None else []
-    if errors and all(e.domain == etree.ErrorDomains.SCHEMASV for e in errors):
-        return SchemaViolation(f"{what}: schema violation: {errors[0].message}")
+    # libxml2 numbers schema validity errors 1800-1899 (XML_SCHEMAV_*); the exception's own
+    # error log is often empty in streaming mode, its code is not.
+    if 1800 <= (getattr(exc, "code", 0) or 0) < 1900:
+        return SchemaViolation(f"{what}: schema violation: {exc.msg}")
     return MalformedXML(f"{what}: not well-formed XML: {exc}")
 
 
@@ -208,7 +208,10 @@ class XMLStream:
             combined,
             events=events,
             tag=tag,
-            resolve_entities=False,
+            # With a schema plugged in, resolve_entities=False makes lxml (6.x) end a truncated
+            # document without an error. "internal" never loads an external entity, and
+            # check_prolog has refused any DOCTYPE, so no entity can be declared at all.
+            resolve_entities="internal" if schema is not None else False,
             no_network=True,
             load_dtd=False,
             huge_tree=False,

@@ -40,6 +40,7 @@ from connector.errors import (
     BadData,
     ConfigError,
     FieldTooLong,
+    MalformedXML,
     PohodaRefused,
     SchemaViolation,
     UnencodableCharacters,
@@ -341,8 +342,14 @@ class ExportStream:
         ex_system = self._codec.ex_system
         suspect = False  # a schema violation was seen in the input read so far
         lists = 0
+        root: str | None = None
+        closed = False  # the root element's end was read: the document is complete
         for event, el in self._stream:
             tag = el.tag
+            if root is None:
+                root = tag
+            elif event == "end" and tag == root:
+                closed = True
             if tag == _RECORD:
                 if event == "start":
                     continue
@@ -385,6 +392,10 @@ class ExportStream:
                 self.parts = tuple((p.text or "") for p in el)
         if self._stream.schema_errors():
             raise SchemaViolation(f"{self._what}: schema violation: {self._stream.schema_errors()[0]}")
+        if root is not None and not closed:
+            # Belt and braces: lxml reports a truncated document itself, but a cut stream
+            # must never pass for a complete export.
+            raise MalformedXML(f"{self._what}: not well-formed XML: the document ends before its root element")
         if lists == 0:
             raise SchemaViolation(f"{self._what}: the answer holds no lAdb:listAddressBook", field="listAddressBook")
 
