@@ -561,9 +561,9 @@ def _record_of(element: etree._Element) -> str | None:
     """The batch item's ref (or the customer's id) an element belongs to."""
     node: etree._Element | None = element
     while node is not None:
-        ref = node.get("ref") or (node.get("id") if etree.QName(node).localname == "customer" else None)
+        ref: str | None = node.get("ref") or (node.get("id") if etree.QName(node).localname == "customer" else None)
         if ref:
-            return ref
+            return str(ref)
         node = node.getparent()
     return None
 

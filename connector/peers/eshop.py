@@ -1,0 +1,231 @@
+"""The e-shop client: the change feed, a full snapshot, one customer, and writes in batches.
+
+Speaks docs/eshop-protocol.md through the shared transport's retry policy; every body it
+sends or reads is built or read by `connector.codec.eshop` and so checked against the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from connector.codec import eshop as codec
+from connector.codec.eshop import (
+    ChangePage,
+    ErrorReport,
+    EshopChange,
+    EshopCustomer,
+    EshopResult,
+    EshopWrite,
+    SyncState,
+)
+from connector.config import Config, EshopConfig
+from connector.errors import BadData, ConfigError, EshopUnreachable, MalformedXML, PeerConfigurationError
+from connector.log import get_logger
+from connector.transport import RetryPolicy, make_client, send
+
+log = get_logger(__name__)
+
+PEER = "e-shop"
+FEED_PAGE_SIZE = 500
+
+
+@dataclasses.dataclass
+class RequestCounter:
+    """Requests this client sent (attempts, retries included), by endpoint."""
+
+    changes: int = 0
+    get: int = 0
+    batch: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.changes + self.get + self.batch
+
+
+class EshopClient:
+    """Talks to one e-shop with one bearer token.
+
+    - `changes(cursor)` yields the feed's pages after `cursor` (None or "": from the start);
+      resume later from the last page's `next_cursor`.
+    - `snapshot()` yields every customer.
+    - `get(id)` returns one customer, or None when the e-shop does not know it.
+    - `apply(writes)` sends creates, updates and links in `POST /batch` calls of
+      `config.batch_size`, and returns one `EshopResult` per write, in order.
+
+    Transport failures follow the shared policy: EshopUnreachable after the bounded retries,
+    PeerConfigurationError at once on 401/403/404/405; an answer that fails the schema raises
+    MalformedXML or SchemaViolation.
+    """
+
+    def __init__(
+        self,
+        config: EshopConfig,
+        token: str,
+        *,
+        policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not config.url:
+            raise ConfigError("[eshop] url is required (set it in the file or as CONNECTOR_ESHOP_URL)")
+        if not token:
+            raise ConfigError("the e-shop token is empty (set CONNECTOR_ESHOP_TOKEN)")
+        self.config = config
+        self.policy = policy or RetryPolicy(max_total_s=config.retry_max_s)
+        self.requests = RequestCounter()
+        self._http = make_client(
+            config.url.rstrip("/"),
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": codec.CONTENT_TYPE,
+                "Content-Type": codec.CONTENT_TYPE,
+            },
+            transport=transport,
+        )
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> EshopClient:
+        config.require("eshop.url", "eshop_token")
+        assert config.secrets.eshop_token is not None
+        return cls(config.eshop, config.secrets.eshop_token, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> EshopClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def changes(self, cursor: str | None = None, *, page_size: int = FEED_PAGE_SIZE) -> Iterator[ChangePage]:
+        """Every page of the feed after `cursor`, in order, until the e-shop says no more.
+
+        The last page's `next_cursor` is where the next run starts; store it only once the
+        changes are safely persisted (the feed may be read again from an older cursor).
+        """
+        current = cursor or ""
+        while True:
+            params = {"cursor": current, "limit": str(page_size)}
+
+            def attempt(params: dict[str, str] = params) -> httpx.Response:
+                self.requests.changes += 1
+                return self._http.get("/customers/changes", params=params)
+
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+            page = codec.decode_changes(response.content)
+            log.debug("eshop.changes", changes=len(page.changes), has_more=page.has_more)
+            yield page
+            if not page.has_more:
+                return
+            if page.next_cursor == current and not page.changes:
+                # A feed that says "more" without moving would be read forever.
+                raise MalformedXML(f"{PEER}: the change feed says hasMore but its cursor does not advance")
+            current = page.next_cursor
+
+    def snapshot(self, *, page_size: int = FEED_PAGE_SIZE) -> Iterator[EshopCustomer]:
+        """Every existing customer: the whole feed from its start, tombstones left out."""
+        for page in self.changes(None, page_size=page_size):
+            for change in page.changes:
+                if change.customer is not None:
+                    yield change.customer
+
+    def get(self, customer_id: str) -> EshopCustomer | None:
+        """One customer with its current version, or None when the e-shop answers 404 not_found."""
+        last: list[httpx.Response] = []
+
+        def attempt() -> httpx.Response:
+            self.requests.get += 1
+            response = self._http.get(f"/customers/{customer_id}")
+            last[:] = [response]
+            return response
+
+        try:
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+        except PeerConfigurationError as exc:
+            # A 404 carrying the protocol's <error> means "no such customer"; any other 404
+            # (a web server's page) means the URL is wrong, which the transport says already.
+            if exc.status_code == 404 and last and codec.looks_like_error(last[0].content):
+                return None
+            raise
+        return codec.decode_customer(response.content)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, writes: Sequence[EshopWrite]) -> list[EshopResult]:
+        """Send the writes in batches of `batch_size`; one result per write, in order.
+
+        A write that cannot be encoded (a field too long, a bad id) gets a result with
+        `sent=False`, status 422 and the field named, and the others go on. Results carry
+        `ref` = the write's position in `writes`.
+        """
+        results: list[EshopResult] = []
+        size = self.config.batch_size
+        for start in range(0, len(writes), size):
+            results.extend(self._apply_chunk(writes[start : start + size], offset=start))
+        return results
+
+    def _apply_chunk(self, writes: Sequence[EshopWrite], *, offset: int) -> list[EshopResult]:
+        refs = [str(offset + i) for i in range(len(writes))]
+        local: dict[str, EshopResult] = {}
+        to_send: list[tuple[str, EshopWrite]] = []
+        for ref, write in zip(refs, writes, strict=True):
+            try:
+                codec.check_write(write)
+            except BadData as exc:
+                local[ref] = EshopResult(
+                    ref, 422, id=write.id, error=ErrorReport("invalid", str(exc), exc.field), sent=False
+                )
+            else:
+                to_send.append((ref, write))
+        answered: dict[str, EshopResult] = {}
+        if to_send:
+            body = codec.encode_batch([w for _, w in to_send], [r for r, _ in to_send])
+
+            def attempt() -> httpx.Response:
+                self.requests.batch += 1
+                return self._http.post("/batch", content=body)
+
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+            answered = {result.ref: result for result in codec.decode_batch_result(response.content)}
+        results: list[EshopResult] = []
+        for ref, write in zip(refs, writes, strict=True):
+            if ref in local:
+                results.append(local[ref])
+                continue
+            result = answered.get(ref)
+            if result is None:
+                # The e-shop skipped the item: not known to be applied; safe to send again.
+                result = EshopResult(ref, 502, error=ErrorReport("no_answer", f"{PEER} gave no result for this item"))
+            if result.id is None and write.id is not None:
+                result = dataclasses.replace(result, id=write.id)
+            results.append(result)
+        log.info(
+            "eshop.batch",
+            items=len(writes),
+            ok=sum(r.ok for r in results),
+            conflicts=sum(r.conflict for r in results),
+            refused=sum(not r.ok and not r.conflict for r in results),
+        )
+        return results
+
+
+__all__ = [
+    "FEED_PAGE_SIZE",
+    "ChangePage",
+    "ErrorReport",
+    "EshopChange",
+    "EshopClient",
+    "EshopCustomer",
+    "EshopResult",
+    "EshopWrite",
+    "RequestCounter",
+    "SyncState",
+]
