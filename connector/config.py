@@ -68,11 +68,31 @@ class StoreConfig:
     url: str | None = None
 
 
+Winner = Literal["pohoda", "eshop"]
+
+
 @dataclasses.dataclass(frozen=True)
 class SyncConfig:
     create_mode: CreateMode = "sync"
     # Region used to read phone numbers written without a country code.
     default_region: str = "CZ"
+    # Create an e-shop account (with its welcome e-mail) for a POHODA contact with a valid e-mail.
+    auto_register: bool = True
+    # Deleting a customer on the e-shop deletes the contact in POHODA too (default: keep it).
+    delete_in_pohoda: bool = False
+    # Who wins a field changed on both sides, per field group.
+    winner_company_ids: Winner = "pohoda"
+    winner_billing_address: Winner = "pohoda"
+    winner_contact: Winner = "eshop"
+    winner_consents: Winner = "eshop"
+    winner_delivery: Winner = "eshop"
+    winner_other: Winner = "pohoda"
+
+    def winners(self) -> dict[str, str]:
+        prefix = "winner_"
+        return {
+            f.name[len(prefix) :]: getattr(self, f.name) for f in dataclasses.fields(self) if f.name.startswith(prefix)
+        }
 
 
 @dataclasses.dataclass(frozen=True)

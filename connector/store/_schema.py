@@ -1,0 +1,163 @@
+"""The sync state's tables and their versioned migrations.
+
+A migration is a numbered step run once, in order, inside a transaction; `schema_migrations`
+records which have run, so an old store is brought up to date by `migrate(engine)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.String(40), nullable=False),
+)
+
+# One row per person known on either side: which e-shop customer is which POHODA contact.
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("eshop_id", sa.String(64), unique=True),
+    sa.Column("pohoda_id", sa.String(32), unique=True),
+    # A temporary GUID standing in for the POHODA id while the customer is pending (async).
+    sa.Column("temp_hq_id", sa.String(64), unique=True),
+    # linked | creating_pohoda | creating_eshop | pending_sync | deleted_eshop | deleted_pohoda
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+# The content both sides last agreed on: the base of the three-way merge.
+synced_versions = sa.Table(
+    "synced_versions",
+    metadata,
+    sa.Column("link_id", sa.Integer, sa.ForeignKey("links.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("synced_at", sa.String(40), nullable=False),
+)
+
+# The last content seen on each side, per record: the echo filter and the dedup index.
+mirror = sa.Table(
+    "mirror",
+    metadata,
+    sa.Column("side", sa.String(8), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(64)),
+    sa.Column("ext_id", sa.String(64)),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
+    sa.Column("seen_at", sa.String(40), nullable=False),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+# Operations planned and not yet confirmed by the other side, delivered in id order.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("link_id", sa.Integer, sa.ForeignKey("links.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("side", sa.String(8), nullable=False),  # pohoda | eshop
+    sa.Column("kind", sa.String(16), nullable=False),  # create | update | link | delete
+    sa.Column("payload", sa.Text, nullable=False),
+    # pending | done | refused | superseded
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("done_at", sa.String(40)),
+)
+sa.Index("ix_outbox_state", outbox.c.state, outbox.c.id)
+sa.Index("ix_outbox_link", outbox.c.link_id)
+
+# Every operation's outcome, for people: when, who, what, on which side, result, note.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(40)),
+    sa.Column("link_id", sa.Integer),
+    sa.Column("outbox_id", sa.Integer),
+    sa.Column("eshop_id", sa.String(64)),
+    sa.Column("pohoda_id", sa.String(32)),
+    sa.Column("operation", sa.String(24), nullable=False),
+    sa.Column("side", sa.String(8)),
+    sa.Column("before_hash", sa.String(64)),
+    sa.Column("after_hash", sa.String(64)),
+    # done | refused | pending | conflict | skipped | review
+    sa.Column("result", sa.String(12), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("detail", sa.Text),
+)
+sa.Index("ix_audit_link", audit.c.link_id)
+sa.Index("ix_audit_eshop", audit.c.eshop_id)
+
+# Likely duplicates a person must decide on: accept = link the two, reject = create.
+review_queue = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("side", sa.String(8), nullable=False),  # the side the new record is on
+    sa.Column("record_id", sa.String(64), nullable=False),
+    sa.Column("candidate_side", sa.String(8), nullable=False),
+    sa.Column("candidate_id", sa.String(64), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),  # open | accepted | rejected
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("decided_at", sa.String(40)),
+)
+sa.Index("ix_review_record", review_queue.c.side, review_queue.c.record_id)
+
+run_locks = sa.Table(
+    "run_locks",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.String(40), nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40)),
+    sa.Column("state", sa.String(12), nullable=False),  # running | done | failed
+    sa.Column("summary", sa.Text),
+)
+
+
+Migration = Callable[[sa.Connection], None]
+
+
+def _initial(conn: sa.Connection) -> None:
+    tables = [links, synced_versions, mirror, cursors, outbox, audit, review_queue, run_locks, runs]
+    metadata.create_all(conn, tables=tables)
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "links, synced versions, mirror, cursors, outbox, audit, review queue, run locks, runs", _initial),
+]

@@ -1,0 +1,614 @@
+"""Reading and writing the sync state: one `Store` over one engine, transactions explicit.
+
+Every method that writes takes the connection of the caller's transaction, so that a sync
+run persists its operations and advances its cursors in one commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.errors import ConfigError
+from connector.store._engine import open_engine
+from connector.store._schema import (
+    MIGRATIONS,
+    audit,
+    cursors,
+    links,
+    mirror,
+    outbox,
+    review_queue,
+    run_locks,
+    runs,
+    schema_migrations,
+    synced_versions,
+)
+
+# A lock whose holder has not beaten its heart for this long is taken over.
+LOCK_STALE_S = 600.0
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    id: int
+    eshop_id: str | None
+    pohoda_id: str | None
+    temp_hq_id: str | None
+    state: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorRecord:
+    side: str
+    record_id: str
+    content: dict[str, Any]
+    content_hash: str
+    version: str | None
+    ext_id: str | None
+    deleted: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    run_id: str
+    link_id: int
+    side: str
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str
+    run_id: str | None
+    link_id: int | None
+    outbox_id: int | None
+    eshop_id: str | None
+    pohoda_id: str | None
+    operation: str
+    side: str | None
+    before_hash: str | None
+    after_hash: str | None
+    result: str
+    note: str | None
+    detail: dict[str, Any] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewItem:
+    id: int
+    side: str
+    record_id: str
+    candidate_side: str
+    candidate_id: str
+    score: float
+    reasons: list[str]
+    state: str
+    created_at: str
+
+
+class RunLockHeld(Exception):
+    """Another live run holds the lock; its owner is in the message."""
+
+
+class Store:
+    """The sync state in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        store = cls(open_engine(url))
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Run the migrations this store has not had yet; returns their numbers."""
+        applied: list[int] = []
+        with self.engine.begin() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+            done = {row[0] for row in conn.execute(sa.select(schema_migrations.c.version))}
+            for version, description, step in MIGRATIONS:
+                if version in done:
+                    continue
+                step(conn)
+                conn.execute(
+                    schema_migrations.insert().values(version=version, description=description, applied_at=now_iso())
+                )
+                applied.append(version)
+            newest = max(done | set(applied), default=0)
+            if newest > MIGRATIONS[-1][0]:
+                raise ConfigError(
+                    f"[store] url: the store was written by a newer connector (schema {newest}); upgrade the connector"
+                )
+        return applied
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    # -- run lock -----------------------------------------------------------------------
+
+    def acquire_lock(self, name: str, owner: str) -> None:
+        """Take the named lock or raise RunLockHeld; a dead or silent holder is replaced."""
+        host, pid = socket.gethostname(), os.getpid()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(run_locks).where(run_locks.c.name == name)).mappings().first()
+            if row is not None:
+                stale = time.time() - row["heartbeat_at"] > LOCK_STALE_S
+                dead = row["host"] == host and not _pid_alive(row["pid"])
+                if not (stale or dead):
+                    raise RunLockHeld(f"{row['owner']} (pid {row['pid']} on {row['host']}, since {row['acquired_at']})")
+                conn.execute(run_locks.delete().where(run_locks.c.name == name, run_locks.c.owner == row["owner"]))
+            try:
+                conn.execute(
+                    run_locks.insert().values(
+                        name=name, owner=owner, host=host, pid=pid, acquired_at=now_iso(), heartbeat_at=time.time()
+                    )
+                )
+            except sa.exc.IntegrityError:
+                raise RunLockHeld("another run took the lock at the same moment") from None
+
+    def heartbeat(self, name: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                run_locks.update()
+                .where(run_locks.c.name == name, run_locks.c.owner == owner)
+                .values(heartbeat_at=time.time())
+            )
+
+    def release_lock(self, name: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(run_locks.delete().where(run_locks.c.name == name, run_locks.c.owner == owner))
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, kind: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(runs.insert().values(id=run_id, kind=kind, started_at=now_iso(), state="running"))
+
+    def finish_run(self, run_id: str, state: str, summary: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(finished_at=now_iso(), state=state, summary=json.dumps(summary))
+            )
+
+    def last_run(self, kind: str | None = None) -> dict[str, Any] | None:
+        query = sa.select(runs).order_by(runs.c.started_at.desc()).limit(1)
+        if kind:
+            query = query.where(runs.c.kind == kind)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["summary"] = json.loads(out["summary"]) if out["summary"] else None
+        return out
+
+    # -- cursors ------------------------------------------------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
+
+    def all_cursors(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {r.name: r.value for r in conn.execute(sa.select(cursors.c.name, cursors.c.value))}
+
+    @staticmethod
+    def set_cursor(conn: sa.Connection, name: str, value: str) -> None:
+        updated = conn.execute(cursors.update().where(cursors.c.name == name).values(value=value, updated_at=now_iso()))
+        if updated.rowcount == 0:
+            conn.execute(cursors.insert().values(name=name, value=value, updated_at=now_iso()))
+
+    # -- links --------------------------------------------------------------------------
+
+    def all_links(self) -> list[Link]:
+        with self.engine.connect() as conn:
+            return [_link(r) for r in conn.execute(sa.select(links)).mappings()]
+
+    def link(self, link_id: int) -> Link | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(links).where(links.c.id == link_id)).mappings().first()
+        return _link(row) if row else None
+
+    def find_link(self, *, eshop_id: str | None = None, pohoda_id: str | None = None) -> Link | None:
+        query = sa.select(links)
+        if eshop_id is not None:
+            query = query.where(links.c.eshop_id == eshop_id)
+        elif pohoda_id is not None:
+            query = query.where(links.c.pohoda_id == pohoda_id)
+        else:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _link(row) if row else None
+
+    @staticmethod
+    def insert_link(
+        conn: sa.Connection,
+        *,
+        state: str,
+        eshop_id: str | None = None,
+        pohoda_id: str | None = None,
+        temp_hq_id: str | None = None,
+    ) -> int:
+        stamp = now_iso()
+        result = conn.execute(
+            links.insert().values(
+                eshop_id=eshop_id,
+                pohoda_id=pohoda_id,
+                temp_hq_id=temp_hq_id,
+                state=state,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    @staticmethod
+    def update_link(conn: sa.Connection, link_id: int, **values: Any) -> None:
+        conn.execute(links.update().where(links.c.id == link_id).values(updated_at=now_iso(), **values))
+
+    # -- synced versions ----------------------------------------------------------------
+
+    def all_bases(self) -> dict[int, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(synced_versions.c.link_id, synced_versions.c.content))
+            return {r.link_id: json.loads(r.content) for r in rows}
+
+    @staticmethod
+    def set_base(conn: sa.Connection, link_id: int, content: dict[str, Any], content_hash: str) -> None:
+        blob = json.dumps(content, ensure_ascii=False, sort_keys=True)
+        updated = conn.execute(
+            synced_versions.update()
+            .where(synced_versions.c.link_id == link_id)
+            .values(content=blob, content_hash=content_hash, synced_at=now_iso())
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                synced_versions.insert().values(
+                    link_id=link_id, content=blob, content_hash=content_hash, synced_at=now_iso()
+                )
+            )
+
+    # -- mirror -------------------------------------------------------------------------
+
+    def mirror_of(self, side: str) -> dict[str, MirrorRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(mirror).where(mirror.c.side == side)).mappings()
+            return {r["record_id"]: _mirror(r) for r in rows}
+
+    @staticmethod
+    def put_mirror(conn: sa.Connection, records: Sequence[MirrorRecord]) -> None:
+        if not records:
+            return
+        stamp = now_iso()
+        keys = [(r.side, r.record_id) for r in records]
+        for chunk_start in range(0, len(keys), 500):
+            chunk = records[chunk_start : chunk_start + 500]
+            for side in {r.side for r in chunk}:
+                conn.execute(
+                    mirror.delete().where(
+                        mirror.c.side == side, mirror.c.record_id.in_([r.record_id for r in chunk if r.side == side])
+                    )
+                )
+            conn.execute(
+                mirror.insert(),
+                [
+                    {
+                        "side": r.side,
+                        "record_id": r.record_id,
+                        "content": json.dumps(r.content, ensure_ascii=False, sort_keys=True),
+                        "content_hash": r.content_hash,
+                        "version": r.version,
+                        "ext_id": r.ext_id,
+                        "deleted": r.deleted,
+                        "seen_at": stamp,
+                    }
+                    for r in chunk
+                ],
+            )
+
+    # -- outbox -------------------------------------------------------------------------
+
+    @staticmethod
+    def enqueue(
+        conn: sa.Connection, *, run_id: str, link_id: int, side: str, kind: str, payload: dict[str, Any]
+    ) -> int:
+        result = conn.execute(
+            outbox.insert().values(
+                run_id=run_id,
+                link_id=link_id,
+                side=side,
+                kind=kind,
+                payload=json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                state="pending",
+                attempts=0,
+                created_at=now_iso(),
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def pending(self, side: str | None = None) -> list[OutboxEntry]:
+        query = sa.select(outbox).where(outbox.c.state == "pending").order_by(outbox.c.id)
+        if side is not None:
+            query = query.where(outbox.c.side == side)
+        with self.engine.connect() as conn:
+            return [_outbox(r) for r in conn.execute(query).mappings()]
+
+    def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(outbox).where(outbox.c.id == entry_id)).mappings().first()
+        return _outbox(row) if row else None
+
+    def outbox_for_link(self, link_id: int) -> list[OutboxEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(outbox).where(outbox.c.link_id == link_id).order_by(outbox.c.id)).mappings()
+            return [_outbox(r) for r in rows]
+
+    @staticmethod
+    def finish_outbox(
+        conn: sa.Connection, entry_id: int, state: str, *, error: str | None = None, attempted: bool = True
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "last_error": error}
+        if attempted:
+            values["attempts"] = outbox.c.attempts + 1
+        if state in ("done", "superseded"):
+            values["done_at"] = now_iso()
+        conn.execute(outbox.update().where(outbox.c.id == entry_id).values(**values))
+
+    @staticmethod
+    def update_payload(conn: sa.Connection, entry_id: int, payload: dict[str, Any]) -> None:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id == entry_id)
+            .values(payload=json.dumps(payload, ensure_ascii=False, sort_keys=True))
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state))
+            return {r[0]: int(r[1]) for r in rows}
+
+    # -- audit --------------------------------------------------------------------------
+
+    @staticmethod
+    def add_audit(
+        conn: sa.Connection,
+        *,
+        operation: str,
+        result: str,
+        run_id: str | None = None,
+        link_id: int | None = None,
+        outbox_id: int | None = None,
+        eshop_id: str | None = None,
+        pohoda_id: str | None = None,
+        side: str | None = None,
+        before_hash: str | None = None,
+        after_hash: str | None = None,
+        note: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> int:
+        row = conn.execute(
+            audit.insert().values(
+                at=now_iso(),
+                run_id=run_id,
+                link_id=link_id,
+                outbox_id=outbox_id,
+                eshop_id=eshop_id,
+                pohoda_id=pohoda_id,
+                operation=operation,
+                side=side,
+                before_hash=before_hash,
+                after_hash=after_hash,
+                result=result,
+                note=note,
+                detail=json.dumps(detail, ensure_ascii=False) if detail is not None else None,
+            )
+        )
+        return int(row.inserted_primary_key[0])
+
+    def audit_entries(
+        self,
+        *,
+        customer: str | None = None,
+        result: str | None = None,
+        since: str | None = None,
+        operation: str | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
+        query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
+        if customer is not None:
+            query = query.where(sa.or_(audit.c.eshop_id == customer, audit.c.pohoda_id == customer))
+        if result is not None:
+            query = query.where(audit.c.result == result)
+        if since is not None:
+            query = query.where(audit.c.at >= since)
+        if operation is not None:
+            query = query.where(audit.c.operation == operation)
+        with self.engine.connect() as conn:
+            return [_audit(r) for r in conn.execute(query).mappings()]
+
+    def audit_entry(self, entry_id: int) -> AuditEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(audit).where(audit.c.id == entry_id)).mappings().first()
+        return _audit(row) if row else None
+
+    def audit_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(audit.c.result, sa.func.count()).group_by(audit.c.result))
+            return {r[0]: int(r[1]) for r in rows}
+
+    # -- review queue -------------------------------------------------------------------
+
+    @staticmethod
+    def add_review(
+        conn: sa.Connection,
+        *,
+        side: str,
+        record_id: str,
+        candidate_side: str,
+        candidate_id: str,
+        score: float,
+        reasons: Iterable[str],
+    ) -> int | None:
+        """Queue a likely duplicate once; an open item for the same pair is not repeated."""
+        existing = conn.execute(
+            sa.select(review_queue.c.id).where(
+                review_queue.c.side == side,
+                review_queue.c.record_id == record_id,
+                review_queue.c.candidate_id == candidate_id,
+            )
+        ).first()
+        if existing is not None:
+            return None
+        result = conn.execute(
+            review_queue.insert().values(
+                side=side,
+                record_id=record_id,
+                candidate_side=candidate_side,
+                candidate_id=candidate_id,
+                score=score,
+                reasons=json.dumps(list(reasons)),
+                state="open",
+                created_at=now_iso(),
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def reviews(self, state: str | None = "open") -> list[ReviewItem]:
+        query = sa.select(review_queue).order_by(review_queue.c.id)
+        if state is not None:
+            query = query.where(review_queue.c.state == state)
+        with self.engine.connect() as conn:
+            return [_review(r) for r in conn.execute(query).mappings()]
+
+    def review(self, review_id: int) -> ReviewItem | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(review_queue).where(review_queue.c.id == review_id)).mappings().first()
+        return _review(row) if row else None
+
+    @staticmethod
+    def decide_review(conn: sa.Connection, review_id: int, state: str) -> None:
+        conn.execute(
+            review_queue.update().where(review_queue.c.id == review_id).values(state=state, decided_at=now_iso())
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _link(row: Any) -> Link:
+    return Link(
+        id=row["id"],
+        eshop_id=row["eshop_id"],
+        pohoda_id=row["pohoda_id"],
+        temp_hq_id=row["temp_hq_id"],
+        state=row["state"],
+    )
+
+
+def _mirror(row: Any) -> MirrorRecord:
+    return MirrorRecord(
+        side=row["side"],
+        record_id=row["record_id"],
+        content=json.loads(row["content"]),
+        content_hash=row["content_hash"],
+        version=row["version"],
+        ext_id=row["ext_id"],
+        deleted=bool(row["deleted"]),
+    )
+
+
+def _outbox(row: Any) -> OutboxEntry:
+    return OutboxEntry(
+        id=row["id"],
+        run_id=row["run_id"],
+        link_id=row["link_id"],
+        side=row["side"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        state=row["state"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+    )
+
+
+def _audit(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        run_id=row["run_id"],
+        link_id=row["link_id"],
+        outbox_id=row["outbox_id"],
+        eshop_id=row["eshop_id"],
+        pohoda_id=row["pohoda_id"],
+        operation=row["operation"],
+        side=row["side"],
+        before_hash=row["before_hash"],
+        after_hash=row["after_hash"],
+        result=row["result"],
+        note=row["note"],
+        detail=json.loads(row["detail"]) if row["detail"] else None,
+    )
+
+
+def _review(row: Any) -> ReviewItem:
+    return ReviewItem(
+        id=row["id"],
+        side=row["side"],
+        record_id=row["record_id"],
+        candidate_side=row["candidate_side"],
+        candidate_id=row["candidate_id"],
+        score=row["score"],
+        reasons=json.loads(row["reasons"]),
+        state=row["state"],
+        created_at=row["created_at"],
+    )

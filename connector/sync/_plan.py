@@ -1,0 +1,426 @@
+"""The planner: what changed on each side, the links and the last synced versions in; the
+operations that bring both sides together out. Pure: no network, no database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from connector.model import Contact
+from connector.store import Link, MirrorRecord, ReviewItem
+from connector.sync._merge import MergePolicy, merge
+from connector.sync.dedup import DedupIndex, email_key
+
+SideName = Literal["eshop", "pohoda"]
+_VALID_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class SideRecord:
+    """One record as a side reported it: its content, or None for a deletion (tombstone)."""
+
+    side: SideName
+    record_id: str
+    contact: Contact | None
+    version: str | None = None
+    ext_id: str | None = None  # POHODA: the e-shop id kept as typ:extId
+
+    def content(self) -> dict[str, Any] | None:
+        return self.contact.content() if self.contact is not None else None
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanSettings:
+    policy: MergePolicy = dataclasses.field(default_factory=MergePolicy)
+    region: str = "CZ"
+    # The e-shop's account id for a POHODA contact is created only for contacts with a valid
+    # e-mail (the e-shop's login); others stay in POHODA only.
+    auto_register: bool = True
+    delete_in_pohoda: bool = False
+    ico: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanState:
+    """What the store knows before this run."""
+
+    links: tuple[Link, ...]
+    bases: Mapping[int, dict[str, Any]]
+    mirror_eshop: Mapping[str, MirrorRecord]
+    mirror_pohoda: Mapping[str, MirrorRecord]
+    decided_reviews: tuple[ReviewItem, ...] = ()
+
+
+@dataclasses.dataclass
+class NewLink:
+    ref: int  # negative: a link created by this plan; resolved to a real id when persisted
+    state: str
+    eshop_id: str | None = None
+    pohoda_id: str | None = None
+
+
+@dataclasses.dataclass
+class PlannedOp:
+    link_ref: int
+    side: SideName
+    kind: str  # create | update | link | delete
+    payload: dict[str, Any]
+
+
+@dataclasses.dataclass
+class PlannedAudit:
+    operation: str
+    result: str
+    link_ref: int | None = None
+    side: SideName | None = None
+    eshop_id: str | None = None
+    pohoda_id: str | None = None
+    note: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass
+class PlannedReview:
+    side: SideName
+    record_id: str
+    candidate_side: SideName
+    candidate_id: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class Plan:
+    new_links: list[NewLink] = dataclasses.field(default_factory=list)
+    link_updates: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    ops: list[PlannedOp] = dataclasses.field(default_factory=list)
+    bases: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    audits: list[PlannedAudit] = dataclasses.field(default_factory=list)
+    reviews: list[PlannedReview] = dataclasses.field(default_factory=list)
+    applied_reviews: list[int] = dataclasses.field(default_factory=list)
+    mirror: list[MirrorRecord] = dataclasses.field(default_factory=list)
+
+    def count(self, side: str, kind: str) -> int:
+        return sum(1 for op in self.ops if op.side == side and op.kind == kind)
+
+
+def _hash(content: Mapping[str, Any]) -> str:
+    return Contact.from_dict(dict(content)).content_hash()
+
+
+def to_mirror(record: SideRecord) -> MirrorRecord:
+    content = record.content()
+    return MirrorRecord(
+        side=record.side,
+        record_id=record.record_id,
+        content=content or {},
+        content_hash=_hash(content) if content is not None else "",
+        version=record.version,
+        ext_id=record.ext_id,
+        deleted=content is None,
+    )
+
+
+def auto_registrable(contact: Contact) -> bool:
+    """The default rule for creating an e-shop account from a POHODA contact."""
+    return bool(contact.email and _VALID_EMAIL.match(contact.email))
+
+
+class _Planner:
+    def __init__(self, state: PlanState, settings: PlanSettings) -> None:
+        self.settings = settings
+        self.plan = Plan()
+        self.by_eshop: dict[str, Link] = {}
+        self.by_pohoda: dict[str, Link] = {}
+        self.links: dict[int, Link] = {}
+        for link in state.links:
+            self._index(link)
+        self.bases = state.bases
+        self.m_e: dict[str, MirrorRecord] = dict(state.mirror_eshop)
+        self.m_p: dict[str, MirrorRecord] = dict(state.mirror_pohoda)
+        self.decided = state.decided_reviews
+        self._next_ref = -1
+
+    def _index(self, link: Link) -> None:
+        self.links[link.id] = link
+        if link.eshop_id is not None:
+            self.by_eshop[link.eshop_id] = link
+        if link.pohoda_id is not None:
+            self.by_pohoda[link.pohoda_id] = link
+
+    def _new_link(self, state: str, *, eshop_id: str | None = None, pohoda_id: str | None = None) -> int:
+        ref = self._next_ref
+        self._next_ref -= 1
+        self.plan.new_links.append(NewLink(ref, state, eshop_id, pohoda_id))
+        link = Link(id=ref, eshop_id=eshop_id, pohoda_id=pohoda_id, temp_hq_id=None, state=state)
+        self._index(link)
+        return ref
+
+    def _update_link(self, link: Link, **values: Any) -> None:
+        self.plan.link_updates.setdefault(link.id, {}).update(values)
+        self._index(dataclasses.replace(link, **values))
+
+    def run(self, eshop_changes: Iterable[SideRecord], pohoda_changes: Iterable[SideRecord]) -> Plan:
+        touched: set[int] = set()
+        new_eshop: list[str] = []
+        new_pohoda: list[str] = []
+
+        for change in eshop_changes:
+            record = to_mirror(change)
+            self.m_e[change.record_id] = record
+            self.plan.mirror.append(record)
+            link = self.by_eshop.get(change.record_id)
+            if change.contact is None:
+                if link is not None:
+                    self._eshop_deleted(link)
+                continue
+            if link is not None:
+                touched.add(link.id)
+            elif change.record_id not in new_eshop:
+                new_eshop.append(change.record_id)
+
+        for change in pohoda_changes:
+            record = to_mirror(change)
+            self.m_p[change.record_id] = record
+            self.plan.mirror.append(record)
+            link = self.by_pohoda.get(change.record_id)
+            if link is None and change.ext_id:
+                link = self._claim_by_ext_id(change)
+            if link is not None:
+                touched.add(link.id)
+            elif change.record_id not in new_pohoda:
+                new_pohoda.append(change.record_id)
+
+        for link_id in sorted(touched):
+            self._reconcile_link(self.links[link_id])
+        self._apply_decided_reviews(new_eshop)
+        self._registrations(new_eshop)
+        self._counter_contacts(new_pohoda)
+        return self.plan
+
+    # -- existing links -----------------------------------------------------------------
+
+    def _claim_by_ext_id(self, change: SideRecord) -> Link | None:
+        """A POHODA record carrying an e-shop id as extId belongs to that customer's link."""
+        assert change.ext_id is not None
+        link = self.by_eshop.get(change.ext_id)
+        if link is not None:
+            if link.pohoda_id is None:
+                # Our own creation, whose answer was lost (a crash) or not yet recorded.
+                self._update_link(link, pohoda_id=change.record_id, state="linked")
+                return self.links[link.id]
+            self.plan.audits.append(
+                PlannedAudit(
+                    "duplicate_ext_id",
+                    "review",
+                    link_ref=link.id,
+                    side="pohoda",
+                    eshop_id=change.ext_id,
+                    pohoda_id=change.record_id,
+                    note=f"POHODA record {change.record_id} carries the e-shop id of a customer already linked to "
+                    f"POHODA record {link.pohoda_id}",
+                )
+            )
+            return None
+        eshop = self.m_e.get(change.ext_id)
+        if eshop is not None and not eshop.deleted:
+            # Both records know each other (e.g. the store was restored from an old backup).
+            ref = self._new_link("linked", eshop_id=change.ext_id, pohoda_id=change.record_id)
+            return self.links[ref]
+        return None
+
+    def _reconcile_link(self, link: Link) -> None:
+        if link.state.startswith("deleted"):
+            return
+        e = self.m_e.get(link.eshop_id) if link.eshop_id else None
+        p = self.m_p.get(link.pohoda_id) if link.pohoda_id else None
+        base = self.bases.get(link.id)
+        if e is None or e.deleted:
+            if p is not None and link.state == "creating_eshop":
+                # The e-shop account is being created; what changed meanwhile is sent after it.
+                self.plan.bases[link.id] = p.content
+            return
+        if p is None:
+            # POHODA's copy is being created: send the newest content by extId (an upsert).
+            if base != e.content:
+                self.plan.ops.append(PlannedOp(link.id, "pohoda", "create", {"contact": e.content}))
+                self.plan.bases[link.id] = e.content
+            return
+        result = merge(base, e.content, p.content, self.settings.policy)
+        for conflict in result.conflicts:
+            self.plan.audits.append(
+                PlannedAudit(
+                    "conflict",
+                    "conflict",
+                    link_ref=link.id,
+                    eshop_id=link.eshop_id,
+                    pohoda_id=link.pohoda_id,
+                    note=f"field {conflict.field!r} changed on both sides; {conflict.winner} wins",
+                    detail={"field": conflict.field, "winner": conflict.winner},
+                )
+            )
+        self._write_both(link, result.content, e, p, base)
+
+    def _write_both(
+        self,
+        link: Link,
+        target: dict[str, Any],
+        e: MirrorRecord,
+        p: MirrorRecord,
+        base: Mapping[str, Any] | None,
+    ) -> None:
+        if target != p.content or (p.ext_id != link.eshop_id and link.eshop_id is not None):
+            self.plan.ops.append(PlannedOp(link.id, "pohoda", "update", {"contact": target}))
+        if target != e.content:
+            self.plan.ops.append(
+                PlannedOp(link.id, "eshop", "update", {"contact": target, "expected_version": e.version})
+            )
+        if base != target:
+            self.plan.bases[link.id] = target
+
+    def _eshop_deleted(self, link: Link) -> None:
+        if link.state.startswith("deleted"):
+            return
+        self._update_link(link, state="deleted_eshop")
+        if self.settings.delete_in_pohoda and link.pohoda_id is not None:
+            self.plan.ops.append(PlannedOp(link.id, "pohoda", "delete", {}))
+            note = "deleted on the e-shop; deleting in POHODA (deletion policy)"
+        else:
+            note = "deleted on the e-shop; kept in POHODA (deletion policy), link marked"
+        self.plan.audits.append(
+            PlannedAudit(
+                "delete",
+                "done" if not self.settings.delete_in_pohoda else "pending",
+                link_ref=link.id,
+                side="eshop",
+                eshop_id=link.eshop_id,
+                pohoda_id=link.pohoda_id,
+                note=note,
+            )
+        )
+
+    # -- new records --------------------------------------------------------------------
+
+    def _unlinked(self, mirror: Mapping[str, MirrorRecord], linked: Mapping[str, Link]) -> list[tuple[str, Contact]]:
+        return [
+            (record_id, Contact.from_dict(record.content))
+            for record_id, record in mirror.items()
+            if not record.deleted and record_id not in linked
+        ]
+
+    def _link_pair(self, eshop_id: str, pohoda_id: str, reasons: Iterable[str], *, link_ref: int | None = None) -> None:
+        e, p = self.m_e[eshop_id], self.m_p[pohoda_id]
+        if link_ref is None:
+            link_ref = self._new_link("linked", eshop_id=eshop_id, pohoda_id=pohoda_id)
+        link = self.links[link_ref]
+        result = merge(None, e.content, p.content, self.settings.policy)
+        self.plan.audits.append(
+            PlannedAudit(
+                "link",
+                "done",
+                link_ref=link_ref,
+                eshop_id=eshop_id,
+                pohoda_id=pohoda_id,
+                note="linked as the same customer: " + ", ".join(reasons),
+                detail={"reasons": list(reasons), "differing_fields": [c.field for c in result.conflicts]},
+            )
+        )
+        self._write_both(link, result.content, e, p, None)
+        self.plan.ops.append(PlannedOp(link_ref, "eshop", "link", {"hq_id": pohoda_id, "sync_state": "synced"}))
+
+    def _apply_decided_reviews(self, new_eshop: list[str]) -> None:
+        for review in self.decided:
+            self.plan.applied_reviews.append(review.id)
+            if review.side != "eshop" or review.record_id in self.by_eshop:
+                continue
+            if review.record_id not in self.m_e or self.m_e[review.record_id].deleted:
+                continue
+            if review.state == "accepted" and review.candidate_id not in self.by_pohoda:
+                self._link_pair(review.record_id, review.candidate_id, ["accepted by a person in review"])
+            else:
+                self._create_in_pohoda(review.record_id, note="created after review: not the same customer")
+            if review.record_id in new_eshop:
+                new_eshop.remove(review.record_id)
+
+    def _registrations(self, new_eshop: list[str]) -> None:
+        if not new_eshop:
+            return
+        index = DedupIndex(self._unlinked(self.m_p, self.by_pohoda), region=self.settings.region)
+        for eshop_id in new_eshop:
+            contact = Contact.from_dict(self.m_e[eshop_id].content)
+            match = index.best_match(contact)
+            if match is not None and match.band == "link":
+                self._link_pair(eshop_id, match.candidate_id, match.reasons)
+                index.remove(match.candidate_id)
+            elif match is not None:
+                self.plan.reviews.append(
+                    PlannedReview("eshop", eshop_id, "pohoda", match.candidate_id, match.score, match.reasons)
+                )
+                self.plan.audits.append(
+                    PlannedAudit(
+                        "review",
+                        "review",
+                        side="eshop",
+                        eshop_id=eshop_id,
+                        pohoda_id=match.candidate_id,
+                        note="likely duplicate held for review: " + ", ".join(match.reasons),
+                    )
+                )
+            else:
+                self._create_in_pohoda(eshop_id)
+
+    def _create_in_pohoda(self, eshop_id: str, note: str | None = None) -> None:
+        content = self.m_e[eshop_id].content
+        ref = self._new_link("creating_pohoda", eshop_id=eshop_id)
+        self.plan.ops.append(PlannedOp(ref, "pohoda", "create", {"contact": content}))
+        self.plan.bases[ref] = content
+        if note:
+            self.plan.audits.append(PlannedAudit("review_decision", "done", link_ref=ref, eshop_id=eshop_id, note=note))
+
+    def _counter_contacts(self, new_pohoda: list[str]) -> None:
+        if not new_pohoda or not self.settings.auto_register:
+            return
+        by_email: dict[str, str] = {}
+        for record_id, contact in self._unlinked(self.m_e, self.by_eshop):
+            key = email_key(contact.email)
+            if key is not None:
+                by_email.setdefault(key, record_id)
+        for pohoda_id in new_pohoda:
+            record = self.m_p[pohoda_id]
+            contact = Contact.from_dict(record.content)
+            if not auto_registrable(contact):
+                continue
+            key = email_key(contact.email)
+            existing = by_email.pop(key, None) if key is not None else None
+            if existing is not None and existing not in self.by_eshop:
+                self._link_pair(existing, pohoda_id, ["same e-mail (auto-registration found the account)"])
+                continue
+            ref = self._new_link("creating_eshop", pohoda_id=pohoda_id)
+            self.plan.ops.append(
+                PlannedOp(
+                    ref,
+                    "eshop",
+                    "create",
+                    {
+                        "contact": record.content,
+                        "idempotency_key": f"pohoda-{self.settings.ico}-{pohoda_id}",
+                        "send_welcome": True,
+                        "hq_id": pohoda_id,
+                        "sync_state": "synced",
+                    },
+                )
+            )
+            self.plan.bases[ref] = record.content
+
+
+def plan_operations(
+    eshop_changes: Iterable[SideRecord],
+    pohoda_changes: Iterable[SideRecord],
+    state: PlanState,
+    settings: PlanSettings,
+) -> Plan:
+    """The operations that bring both sides together; a pure function of its inputs."""
+    return _Planner(state, settings).run(eshop_changes, pohoda_changes)

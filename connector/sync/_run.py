@@ -1,0 +1,439 @@
+"""The sync run: lock, pull both sides, plan, persist in one transaction, deliver in batches.
+
+Nothing is acknowledged before the commit that holds the planned operations and the new
+cursors; delivery is at least once, and every write is idempotent on the other side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.codec.eshop import EshopWrite
+from connector.codec.pohoda import AddressBookWrite, ItemResult
+from connector.errors import EshopUnreachable, PohodaRefused, PohodaUnreachable
+from connector.log import get_logger
+from connector.model import Contact
+from connector.peers.eshop import EshopClient
+from connector.peers.pohoda import PohodaClient
+from connector.store import Link, OutboxEntry, RunLockHeld, Store
+from connector.sync._plan import Plan, PlanSettings, PlanState, SideRecord, plan_operations
+
+log = get_logger(__name__)
+
+LOCK_NAME = "sync"
+# Re-read this much of POHODA's history on each poll: its lastChanges has one-second
+# resolution and the two clocks may differ a little. What is seen twice is an echo.
+POHODA_OVERLAP = dt.timedelta(seconds=2)
+MAX_DELIVERY_ROUNDS = 4
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What one run did, in counts (for people, for `--json`, and for the runs table)."""
+
+    run_id: str
+    state: str = "running"  # done | failed | skipped
+    pulled_eshop: int = 0
+    pulled_pohoda: int = 0
+    planned: dict[str, int] = dataclasses.field(default_factory=dict)
+    delivered: dict[str, int] = dataclasses.field(default_factory=dict)
+    refused: int = 0
+    conflicts: int = 0
+    linked: int = 0
+    reviews: int = 0
+    pending: int = 0
+    pohoda_unreachable: bool = False
+    eshop_unreachable: bool = False
+    message: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+class SyncRun:
+    """One run of the mirror, over one store and two peers."""
+
+    def __init__(
+        self,
+        store: Store,
+        pohoda: PohodaClient,
+        eshop: EshopClient,
+        settings: PlanSettings,
+        *,
+        run_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.pohoda = pohoda
+        self.eshop = eshop
+        self.settings = settings
+        self.run_id = run_id or f"sync-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.summary = RunSummary(self.run_id)
+        self.progress = progress or (lambda _stage, _done, _total: None)
+        self.batch_size = pohoda.config.batch_size
+
+    # -- the run ------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        started = time.monotonic()
+        try:
+            self.store.acquire_lock(LOCK_NAME, self.run_id)
+        except RunLockHeld as exc:
+            self.summary.state = "skipped"
+            self.summary.message = f"another run is active: {exc}"
+            return self.summary
+        self.store.start_run(self.run_id, "sync")
+        try:
+            self._pull_plan_persist()
+            self.deliver()
+            self.summary.state = "done"
+        except Exception as exc:
+            self.summary.state = "failed"
+            self.summary.message = str(exc)
+            raise
+        finally:
+            self.summary.pending = self.store.outbox_counts().get("pending", 0)
+            self.summary.seconds = round(time.monotonic() - started, 3)
+            self.store.finish_run(self.run_id, self.summary.state, self.summary.to_dict())
+            self.store.release_lock(LOCK_NAME, self.run_id)
+        return self.summary
+
+    def _pull_plan_persist(self) -> None:
+        poll_started = dt.datetime.now(dt.UTC)
+        pohoda_cursor = self.store.cursor("pohoda")
+        try:
+            pohoda_records = self._pull_pohoda(pohoda_cursor)
+        except PohodaUnreachable as exc:
+            # The e-shop's side still moves on; POHODA's changes are read next time.
+            log.warning("sync.pohoda_unreachable", run_id=self.run_id, error=str(exc))
+            self.summary.pohoda_unreachable = True
+            pohoda_records = None
+        eshop_records, eshop_cursor = self._pull_eshop(self.store.cursor("eshop"))
+        self.summary.pulled_eshop = len(eshop_records)
+        self.summary.pulled_pohoda = len(pohoda_records or [])
+        state = PlanState(
+            links=tuple(self.store.all_links()),
+            bases=self.store.all_bases(),
+            mirror_eshop=self.store.mirror_of("eshop"),
+            mirror_pohoda=self.store.mirror_of("pohoda"),
+            decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
+        )
+        plan = plan_operations(eshop_records, pohoda_records or [], state, self.settings)
+        cursors = {"eshop": eshop_cursor}
+        if pohoda_records is not None:
+            cursors["pohoda"] = (poll_started - POHODA_OVERLAP).isoformat()
+        self._persist(plan, cursors)
+
+    def _pull_pohoda(self, cursor: str | None) -> list[SideRecord]:
+        if cursor:
+            contacts = self.pohoda.changes_since(dt.datetime.fromisoformat(cursor))
+        else:
+            contacts = self.pohoda.snapshot()
+        records = []
+        for contact in contacts:
+            assert contact.id is not None
+            records.append(
+                SideRecord("pohoda", contact.id, contact.replace(id=None, ext_id=None), ext_id=contact.ext_id)
+            )
+            if len(records) % 1000 == 0:
+                self.progress("pull POHODA", len(records), 0)
+        return records
+
+    def _pull_eshop(self, cursor: str | None) -> tuple[list[SideRecord], str]:
+        records: list[SideRecord] = []
+        next_cursor = cursor or ""
+        for page in self.eshop.changes(cursor):
+            for change in page.changes:
+                customer = change.customer
+                contact = customer.contact.replace(id=None, ext_id=None) if customer is not None else None
+                records.append(SideRecord("eshop", change.id, contact, version=change.version))
+            next_cursor = page.next_cursor
+            self.progress("pull e-shop", len(records), 0)
+        return records, next_cursor
+
+    def _persist(self, plan: Plan, cursors: dict[str, str]) -> None:
+        """The plan's operations and the new cursors, in one transaction."""
+        with self.store.transaction() as conn:
+            refs: dict[int, int] = {}
+            for new in plan.new_links:
+                refs[new.ref] = Store.insert_link(conn, state=new.state, eshop_id=new.eshop_id, pohoda_id=new.pohoda_id)
+
+            def real(ref: int | None) -> int | None:
+                return None if ref is None else refs.get(ref, ref)
+
+            for link_id, values in plan.link_updates.items():
+                Store.update_link(conn, real(link_id) or link_id, **values)
+            Store.put_mirror(conn, plan.mirror)
+            for link_id, content in plan.bases.items():
+                Store.set_base(conn, real(link_id) or link_id, content, Contact.from_dict(content).content_hash())
+            for op in plan.ops:
+                Store.enqueue(
+                    conn,
+                    run_id=self.run_id,
+                    link_id=real(op.link_ref) or op.link_ref,
+                    side=op.side,
+                    kind=op.kind,
+                    payload=op.payload,
+                )
+            for entry in plan.audits:
+                Store.add_audit(
+                    conn,
+                    run_id=self.run_id,
+                    link_id=real(entry.link_ref),
+                    operation=entry.operation,
+                    result=entry.result,
+                    side=entry.side,
+                    eshop_id=entry.eshop_id,
+                    pohoda_id=entry.pohoda_id,
+                    note=entry.note,
+                    detail=entry.detail,
+                )
+            for review in plan.reviews:
+                Store.add_review(
+                    conn,
+                    side=review.side,
+                    record_id=review.record_id,
+                    candidate_side=review.candidate_side,
+                    candidate_id=review.candidate_id,
+                    score=review.score,
+                    reasons=review.reasons,
+                )
+            for review_id in plan.applied_reviews:
+                Store.decide_review(conn, review_id, "applied")
+            for name, value in cursors.items():
+                Store.set_cursor(conn, name, value)
+        self.summary.planned = dict(Counter(f"{op.side}.{op.kind}" for op in plan.ops))
+        self.summary.conflicts += sum(1 for a in plan.audits if a.result == "conflict")
+        self.summary.linked += sum(1 for a in plan.audits if a.operation == "link")
+        self.summary.reviews += len(plan.reviews)
+
+    # -- delivery -----------------------------------------------------------------------
+
+    def deliver(self) -> None:
+        """Send what the outbox holds, side by side, until nothing new was queued."""
+        delivered: Counter[str] = Counter(self.summary.delivered)
+        for _round in range(MAX_DELIVERY_ROUNDS):
+            sent = 0
+            if not self.summary.pohoda_unreachable:
+                sent += self._deliver_pohoda(delivered)
+            if not self.summary.eshop_unreachable:
+                sent += self._deliver_eshop(delivered)
+            if sent == 0:
+                break
+        self.summary.delivered = dict(delivered)
+
+    def _links(self) -> dict[int, Link]:
+        return {link.id: link for link in self.store.all_links()}
+
+    def _deliver_pohoda(self, delivered: Counter[str]) -> int:
+        entries = self.store.pending("pohoda")
+        if not entries:
+            return 0
+        links = self._links()
+        sent = 0
+        for start in range(0, len(entries), self.batch_size):
+            chunk = entries[start : start + self.batch_size]
+            writes = [self._pohoda_write(entry, links[entry.link_id]) for entry in chunk]
+            try:
+                results = self.pohoda.apply(writes)
+            except PohodaUnreachable as exc:
+                # The breaker: no more POHODA calls in this run; the outbox keeps the rest.
+                log.warning("sync.pohoda_unreachable", run_id=self.run_id, error=str(exc))
+                self.summary.pohoda_unreachable = True
+                break
+            except PohodaRefused as exc:
+                with self.store.transaction() as conn:
+                    for entry in chunk:
+                        Store.finish_outbox(conn, entry.id, "pending", error=str(exc))
+                raise
+            with self.store.transaction() as conn:
+                for entry, result in zip(chunk, results, strict=True):
+                    self._pohoda_result(conn, entry, links[entry.link_id], result, delivered)
+            sent += len(chunk)
+            self.progress("deliver to POHODA", start + len(chunk), len(entries))
+            links = self._links()
+        return sent
+
+    @staticmethod
+    def _pohoda_write(entry: OutboxEntry, link: Link) -> AddressBookWrite:
+        if entry.kind == "delete":
+            return AddressBookWrite.delete(version=entry.id, pohoda_id=link.pohoda_id, ext_id=link.eshop_id)
+        contact = Contact.from_dict(entry.payload["contact"]).replace(ext_id=link.eshop_id)
+        if entry.kind == "create" or link.pohoda_id is None:
+            return AddressBookWrite.upsert(contact, version=entry.id)
+        return AddressBookWrite.update(contact, version=entry.id, pohoda_id=link.pohoda_id)
+
+    def _pohoda_result(
+        self, conn: sa.Connection, entry: OutboxEntry, link: Link, result: ItemResult, delivered: Counter[str]
+    ) -> None:
+        after = Contact.from_dict(entry.payload["contact"]).content_hash() if "contact" in entry.payload else None
+        if not result.ok:
+            Store.finish_outbox(conn, entry.id, "refused", error=result.note)
+            Store.add_audit(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                outbox_id=entry.id,
+                eshop_id=link.eshop_id,
+                pohoda_id=link.pohoda_id,
+                operation=entry.kind,
+                side="pohoda",
+                after_hash=after,
+                result="refused",
+                note=result.note or "refused",
+                detail={
+                    "errors": [d.note for d in result.errors],
+                    "field": result.error.field if result.error else None,
+                },
+            )
+            self.summary.refused += 1
+            return
+        Store.finish_outbox(conn, entry.id, "done")
+        pohoda_id = result.pohoda_id or link.pohoda_id
+        if link.pohoda_id is None and pohoda_id is not None:
+            Store.update_link(conn, link.id, pohoda_id=pohoda_id, state="linked")
+            if link.eshop_id is not None:
+                Store.enqueue(
+                    conn,
+                    run_id=self.run_id,
+                    link_id=link.id,
+                    side="eshop",
+                    kind="link",
+                    payload={"hq_id": pohoda_id, "sync_state": "synced"},
+                )
+        notes = [w.message for w in result.warnings]
+        Store.add_audit(
+            conn,
+            run_id=self.run_id,
+            link_id=link.id,
+            outbox_id=entry.id,
+            eshop_id=link.eshop_id,
+            pohoda_id=pohoda_id,
+            operation=entry.kind,
+            side="pohoda",
+            after_hash=after,
+            result="done",
+            note="; ".join(notes) if notes else ("already imported (replay)" if result.duplicate else None),
+        )
+        delivered[f"pohoda.{entry.kind}"] += 1
+
+    def _deliver_eshop(self, delivered: Counter[str]) -> int:
+        entries = self.store.pending("eshop")
+        if not entries:
+            return 0
+        links = self._links()
+        batch = self.eshop.config.batch_size
+        sent = 0
+        for start in range(0, len(entries), batch):
+            chunk = entries[start : start + batch]
+            writes = [self._eshop_write(entry, links[entry.link_id]) for entry in chunk]
+            try:
+                results = self.eshop.apply(writes)
+            except EshopUnreachable as exc:
+                log.warning("sync.eshop_unreachable", run_id=self.run_id, error=str(exc))
+                self.summary.eshop_unreachable = True
+                break
+            with self.store.transaction() as conn:
+                for entry, result in zip(chunk, results, strict=True):
+                    self._eshop_result(conn, entry, links[entry.link_id], result, delivered)
+            sent += len(chunk)
+            self.progress("deliver to e-shop", start + len(chunk), len(entries))
+        return sent
+
+    @staticmethod
+    def _eshop_write(entry: OutboxEntry, link: Link) -> EshopWrite:
+        payload = entry.payload
+        if entry.kind == "create":
+            return EshopWrite.create(
+                Contact.from_dict(payload["contact"]),
+                idempotency_key=payload["idempotency_key"],
+                send_welcome=payload.get("send_welcome", False),
+                hq_id=payload.get("hq_id"),
+                sync_state=payload.get("sync_state"),
+            )
+        assert link.eshop_id is not None
+        if entry.kind == "link":
+            return EshopWrite.link(link.eshop_id, payload["hq_id"], payload["sync_state"])
+        return EshopWrite.update(
+            link.eshop_id, Contact.from_dict(payload["contact"]), payload.get("expected_version") or ""
+        )
+
+    def _eshop_result(
+        self, conn: sa.Connection, entry: OutboxEntry, link: Link, result: Any, delivered: Counter[str]
+    ) -> None:
+        after = Contact.from_dict(entry.payload["contact"]).content_hash() if "contact" in entry.payload else None
+        if result.conflict:
+            # The customer changed the record after we read it: the next run merges again.
+            Store.finish_outbox(conn, entry.id, "superseded", error=result.message)
+            Store.add_audit(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                outbox_id=entry.id,
+                eshop_id=link.eshop_id,
+                pohoda_id=link.pohoda_id,
+                operation=entry.kind,
+                side="eshop",
+                after_hash=after,
+                result="conflict",
+                note="the e-shop record changed after it was read; merged again by the next run",
+            )
+            self.summary.conflicts += 1
+            return
+        if not result.ok:
+            Store.finish_outbox(conn, entry.id, "refused", error=result.message)
+            Store.add_audit(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                outbox_id=entry.id,
+                eshop_id=link.eshop_id,
+                pohoda_id=link.pohoda_id,
+                operation=entry.kind,
+                side="eshop",
+                after_hash=after,
+                result="refused",
+                note=result.message or f"HTTP {result.status}",
+                detail={"field": result.field},
+            )
+            self.summary.refused += 1
+            return
+        Store.finish_outbox(conn, entry.id, "done")
+        eshop_id = result.id or link.eshop_id
+        if entry.kind == "create" and link.eshop_id is None and eshop_id is not None:
+            Store.update_link(conn, link.id, eshop_id=eshop_id, state="linked")
+            # POHODA keeps the e-shop's id as extId: the link then exists on both sides.
+            Store.enqueue(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                side="pohoda",
+                kind="update",
+                payload={"contact": entry.payload["contact"]},
+            )
+        Store.add_audit(
+            conn,
+            run_id=self.run_id,
+            link_id=link.id,
+            outbox_id=entry.id,
+            eshop_id=eshop_id,
+            pohoda_id=link.pohoda_id,
+            operation=entry.kind,
+            side="eshop",
+            after_hash=after,
+            result="done",
+            note="welcome e-mail requested" if entry.payload.get("send_welcome") else None,
+        )
+        delivered[f"eshop.{entry.kind}"] += 1
