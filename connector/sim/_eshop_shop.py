@@ -156,6 +156,9 @@ class Shop:
         self, contact: Contact, *, hq_id: str | None = None, sync_state: SyncState | None = None
     ) -> StoredCustomer:
         customer_id = contact.id or self._new_id()
+        if customer_id.isdigit():
+            # Like an auto-increment column after an import: new ids follow the largest one.
+            self._next_id = max(self._next_id, int(customer_id) + 1)
         stored = StoredCustomer(contact.replace(id=customer_id, ext_id=None), self._bump(), _now(), hq_id, sync_state)
         self._customers[customer_id] = stored
         return stored
