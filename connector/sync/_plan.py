@@ -319,7 +319,7 @@ class _Planner:
         result = merge(None, e.content, p.content, self.settings.policy)
         self.plan.audits.append(
             PlannedAudit(
-                "link",
+                "match",
                 "done",
                 link_ref=link_ref,
                 eshop_id=eshop_id,
@@ -350,6 +350,8 @@ class _Planner:
             return
         index = DedupIndex(self._unlinked(self.m_p, self.by_pohoda), region=self.settings.region)
         for eshop_id in new_eshop:
+            if eshop_id in self.by_eshop:
+                continue
             contact = Contact.from_dict(self.m_e[eshop_id].content)
             match = index.best_match(contact)
             if match is not None and match.band == "link":
@@ -389,6 +391,8 @@ class _Planner:
             if key is not None:
                 by_email.setdefault(key, record_id)
         for pohoda_id in new_pohoda:
+            if pohoda_id in self.by_pohoda:
+                continue  # linked to a registration earlier in this run
             record = self.m_p[pohoda_id]
             contact = Contact.from_dict(record.content)
             if not auto_registrable(contact):

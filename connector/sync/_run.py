@@ -216,7 +216,7 @@ class SyncRun:
                 Store.set_cursor(conn, name, value)
         self.summary.planned = dict(Counter(f"{op.side}.{op.kind}" for op in plan.ops))
         self.summary.conflicts += sum(1 for a in plan.audits if a.result == "conflict")
-        self.summary.linked += sum(1 for a in plan.audits if a.operation == "link")
+        self.summary.linked += sum(1 for a in plan.audits if a.operation == "match")
         self.summary.reviews += len(plan.reviews)
 
     # -- delivery -----------------------------------------------------------------------
