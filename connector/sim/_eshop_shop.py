@@ -396,23 +396,28 @@ def _parse_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
+def seed_entry(data: Mapping[str, Any], *, record: str) -> tuple[Contact, str | None, SyncState | None]:
+    """A seed's JSON object as (contact, hq_id, sync_state); InvalidContact names `record` and the field."""
+    values = dict(data)
+    hq_id = values.pop("hq_id", None) or None
+    sync_state = values.pop("sync_state", None) or None
+    if hq_id is not None and not isinstance(hq_id, str):
+        raise InvalidContact(f"{record}: hq_id must be a string", record=record, field="hq_id")
+    if sync_state is not None and sync_state not in SYNC_STATES:
+        raise InvalidContact(
+            f"{record}: sync_state must be one of {', '.join(SYNC_STATES)}", record=record, field="sync_state"
+        )
+    return Contact.from_dict(values, record=record), hq_id, sync_state
+
+
 def seed_shop(shop: Shop, seeds: Iterable[Contact | Mapping[str, Any]]) -> int:
     """Load seeds: contacts, or JSON objects that may also carry `hq_id` and `sync_state`."""
     count = 0
     for index, seed in enumerate(seeds, start=1):
-        hq_id: str | None = None
-        sync_state: Any = None
         if isinstance(seed, Contact):
-            contact = seed
+            shop.seed(seed)
         else:
-            data = dict(seed)
-            hq_id = data.pop("hq_id", None) or None
-            sync_state = data.pop("sync_state", None) or None
-            if sync_state is not None and sync_state not in SYNC_STATES:
-                raise InvalidContact(
-                    f"seed {index}: sync_state must be one of {', '.join(SYNC_STATES)}", field="sync_state"
-                )
-            contact = Contact.from_dict(data, record=f"seed {index}")
-        shop.seed(contact, hq_id=hq_id, sync_state=sync_state)
+            contact, hq_id, sync_state = seed_entry(seed, record=f"seed {index}")
+            shop.seed(contact, hq_id=hq_id, sync_state=sync_state)
         count += 1
     return count

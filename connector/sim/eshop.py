@@ -25,7 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,7 +36,7 @@ from connector.codec import eshop as codec
 from connector.codec.eshop import ErrorReport, EshopCustomer, EshopResult, EshopWrite
 from connector.errors import BadData, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact
-from connector.sim._eshop_shop import BadCursor, EmailTaken, Shop, UnknownCustomer, seed_shop
+from connector.sim._eshop_shop import BadCursor, EmailTaken, Shop, UnknownCustomer, seed_entry, seed_shop
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 
 DEFAULT_TOKEN = "eshop-token"  # noqa: S105 - a loopback test double's well-known default
@@ -348,6 +348,25 @@ class EshopSimulator:
     async def _reset(self, request: Request) -> Response:
         self.reset()
         return JSONResponse({"reset": True, "contacts": len(self.shop)})
+
+
+def read_seed_jsonl(stream: IO[str]) -> list[dict[str, Any]]:
+    """Seed customers from JSON lines: canonical contacts that may carry `hq_id` and
+    `sync_state` (the output of `GET /_sim/contacts`); a bad line raises InvalidContact
+    naming its line number and the field."""
+    seeds: list[dict[str, Any]] = []
+    for lineno, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidContact(f"line {lineno}: not valid JSON ({exc.msg})", record=f"line {lineno}") from None
+        if not isinstance(data, dict):
+            raise InvalidContact(f"line {lineno}: a contact must be a JSON object", record=f"line {lineno}")
+        seed_entry(data, record=f"line {lineno}")  # the same checks as the load itself
+        seeds.append(data)
+    return seeds
 
 
 class _BadRequest(Exception):
