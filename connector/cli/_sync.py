@@ -1,0 +1,221 @@
+"""`connector sync`, `connector status` and `connector review …`: the mirror for people and cron."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, fail, handle_errors, root
+from connector.store import Store
+from connector.sync import RunSummary, run_sync
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def progress_reporter(enabled: bool) -> Iterator[Any]:
+    """A rich progress bar on a terminal; nothing in cron or with --json."""
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield report
+
+
+def summary_table(summary: RunSummary) -> Table:
+    table = Table(title=f"sync run {summary.run_id}: {summary.state}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("changes read from the e-shop", str(summary.pulled_eshop))
+    table.add_row("changes read from POHODA", str(summary.pulled_pohoda))
+    for key, value in sorted(summary.delivered.items()):
+        side, kind = key.split(".")
+        table.add_row(f"{kind} delivered to {'POHODA' if side == 'pohoda' else 'the e-shop'}", str(value))
+    table.add_row("linked as duplicates", str(summary.linked))
+    table.add_row("conflicts (resolved by policy)", str(summary.conflicts))
+    table.add_row("held for review", str(summary.reviews))
+    table.add_row("refused", str(summary.refused))
+    table.add_row("still pending", str(summary.pending))
+    table.add_row("seconds", f"{summary.seconds:.2f}")
+    return table
+
+
+def run_exit_code(summary: RunSummary) -> int:
+    if summary.state == "skipped":
+        return EXIT_OK
+    if summary.refused or summary.pohoda_unreachable or summary.eshop_unreachable or summary.state == "failed":
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@root.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as one JSON object.")
+@click.pass_obj
+@handle_errors
+def sync(app: AppContext, as_json: bool) -> None:
+    """Pull both sides, plan, and deliver: one run of the two-way mirror.
+
+    Exit 0 when done (or when another run is active), 1 when some records were refused or
+    a side could not be reached (the work waits in the outbox), 2 on a configuration error.
+    """
+    config = app.config()
+    with progress_reporter(not as_json) as report:
+        summary = run_sync(config, progress=report)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    elif summary.state == "skipped":
+        click.echo(f"nothing to do: {summary.message}")
+    else:
+        Console().print(summary_table(summary))
+        if summary.pohoda_unreachable:
+            click.echo("POHODA could not be reached; its work waits in the outbox for the next run.", err=True)
+        if summary.eshop_unreachable:
+            click.echo("The e-shop could not be reached; its work waits in the outbox for the next run.", err=True)
+    sys.exit(run_exit_code(summary))
+
+
+def status_report(store: Store) -> dict[str, Any]:
+    """What `connector status` shows, as data."""
+    outbox = store.outbox_counts()
+    audit = store.audit_counts()
+    return {
+        "last_run": store.last_run("sync"),
+        "pending": outbox.get("pending", 0),
+        "refused": outbox.get("refused", 0),
+        "in_review": len(store.reviews()),
+        "conflicts_recorded": audit.get("conflict", 0),
+        "cursors": store.all_cursors(),
+    }
+
+
+@root.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handle_errors
+def status(app: AppContext, as_json: bool) -> None:
+    """The last run, and what waits: pending, in review, refused; the cursors."""
+    config = app.config()
+    store = Store.open(config.store_url)
+    try:
+        report = status_report(store)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    out = Console()
+    last = report["last_run"]
+    if last is None:
+        out.print("No sync run yet.")
+    else:
+        out.print(f"Last run {last['id']}: {last['state']}, {last['started_at']} to {last['finished_at']}")
+    table = Table(show_header=False)
+    for key in ("pending", "in_review", "refused", "conflicts_recorded"):
+        table.add_row(key.replace("_", " "), str(report[key]))
+    for name, value in sorted(report["cursors"].items()):
+        table.add_row(f"cursor {name}", value)
+    out.print(table)
+
+
+@root.group("review")
+def review() -> None:
+    """Likely duplicates that wait for a person: list, accept (link) or reject (create)."""
+
+
+@review.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines.")
+@click.pass_obj
+@handle_errors
+def review_list(app: AppContext, as_json: bool) -> None:
+    """The open review items."""
+    store = Store.open(app.config().store_url)
+    try:
+        items = store.reviews()
+        mirror = {side: store.mirror_of(side) for side in ("eshop", "pohoda")}
+    finally:
+        store.close()
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(item.__dict__, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(items)} open review item(s)")
+    for column in ("id", "new record", "looks like", "score", "why"):
+        table.add_column(column)
+    for item in items:
+        new = mirror[item.side].get(item.record_id)
+        old = mirror[item.candidate_side].get(item.candidate_id)
+        table.add_row(
+            str(item.id),
+            f"{item.side} {item.record_id}: {_who(new.content if new else {})}",
+            f"{item.candidate_side} {item.candidate_id}: {_who(old.content if old else {})}",
+            f"{item.score:.2f}",
+            ", ".join(item.reasons),
+        )
+    Console().print(table)
+
+
+def _who(content: dict[str, Any]) -> str:
+    return " / ".join(str(content[k]) for k in ("name", "company", "city") if content.get(k)) or "?"
+
+
+def _decide(app: AppContext, review_id: int, state: str) -> None:
+    store = Store.open(app.config().store_url)
+    try:
+        item = store.review(review_id)
+        if item is None:
+            fail(f"no review item {review_id}")
+        if item.state != "open":
+            fail(f"review item {review_id} is already {item.state}")
+        with store.transaction() as conn:
+            Store.decide_review(conn, review_id, state)
+            Store.add_audit(
+                conn,
+                operation="review_decision",
+                result="done",
+                eshop_id=item.record_id,
+                pohoda_id=item.candidate_id,
+                note=f"{state} by a person; applied by the next sync run",
+            )
+    finally:
+        store.close()
+    click.echo(f"review item {review_id} {state}; the next `connector sync` applies it")
+
+
+@review.command("accept")
+@click.argument("review_id", type=int)
+@click.pass_obj
+@handle_errors
+def review_accept(app: AppContext, review_id: int) -> None:
+    """The two records are the same customer: link them."""
+    _decide(app, review_id, "accepted")
+
+
+@review.command("reject")
+@click.argument("review_id", type=int)
+@click.pass_obj
+@handle_errors
+def review_reject(app: AppContext, review_id: int) -> None:
+    """Two different customers: create the new one on the other side."""
+    _decide(app, review_id, "rejected")

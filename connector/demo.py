@@ -1,0 +1,107 @@
+"""`connector demo`: the whole mirror against both simulators, on a throwaway SQLite store.
+
+Seeds an e-shop and a POHODA that grew apart (shared customers written differently,
+contacts only in POHODA), runs the sync twice, and checks that both sides converged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from connector.model import CONTACT_FIELDS, Contact
+from connector.sim.generate import generate_contacts
+from connector.sim.sandbox import Sandbox
+from connector.sync import RunSummary, run_sync
+
+MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
+
+
+@dataclasses.dataclass
+class DemoReport:
+    runs: list[RunSummary]
+    eshop_customers: int
+    pohoda_contacts: int
+    linked: int
+    pohoda_only: int
+    differences: list[str]
+    duplicates: int
+    welcome_emails: int
+    seconds: float
+
+    @property
+    def converged(self) -> bool:
+        return not self.differences and self.duplicates == 0
+
+
+def demo_data(seed: int = 2026) -> tuple[list[Contact], list[Contact]]:
+    """(e-shop customers, POHODA contacts): 12 shared people written differently, 25 e-shop
+    only, 15 POHODA only of which 5 without an e-mail (they stay in POHODA)."""
+    rng = random.Random(seed)
+    shared = list(generate_contacts(12, seed=seed, start=0))
+    eshop_only = list(generate_contacts(25, seed=seed + 1, start=100))
+    pohoda_only = list(generate_contacts(15, seed=seed + 2, start=200))
+    eshop = [*shared, *eshop_only]
+    pohoda: list[Contact] = []
+    for contact in shared:
+        # The same person as POHODA has them: e-mail in capitals, phone without spaces or prefix.
+        twin = contact.replace(
+            email=(contact.email or "").upper() if rng.random() < 0.5 else contact.email,
+            phone=(contact.phone or "").replace(" ", ""),
+            note="Zákazník z prodejny",
+        )
+        pohoda.append(twin)
+    for number, contact in enumerate(pohoda_only):
+        pohoda.append(contact.replace(email=None) if number % 3 == 0 else contact)
+    return eshop, pohoda
+
+
+def run_demo(directory: Path, *, on_run: Callable[[int, RunSummary], None] | None = None) -> DemoReport:
+    started = time.monotonic()
+    eshop_seed, pohoda_seed = demo_data()
+    with Sandbox(directory, eshop_seed=eshop_seed, pohoda_seed=pohoda_seed) as box:
+        runs = []
+        for number in (1, 2):
+            summary = run_sync(box.config)
+            runs.append(summary)
+            if on_run is not None:
+                on_run(number, summary)
+        eshop, pohoda = box.eshop_contacts(), box.pohoda_contacts()
+        welcome = len(box.notifications())
+    return _compare(runs, eshop, pohoda, welcome, time.monotonic() - started)
+
+
+def _compare(
+    runs: list[RunSummary], eshop: list[dict[str, Any]], pohoda: list[dict[str, Any]], welcome: int, seconds: float
+) -> DemoReport:
+    pohoda_by_id = {row["id"]: row for row in pohoda}
+    differences: list[str] = []
+    linked = 0
+    for customer in eshop:
+        twin = pohoda_by_id.get(customer.get("hq_id") or "")
+        if twin is None:
+            differences.append(f"e-shop customer {customer['id']} has no POHODA contact")
+            continue
+        linked += 1
+        for field in MAPPED:
+            if customer[field] != twin[field]:
+                differences.append(f"e-shop {customer['id']} / POHODA {twin['id']}: {field} differs")
+    emails = [str(row["email"]).casefold() for row in eshop if row.get("email")]
+    duplicates = len(emails) - len(set(emails))
+    ext_ids = [row["ext_id"] for row in pohoda if row.get("ext_id")]
+    duplicates += len(ext_ids) - len(set(ext_ids))
+    return DemoReport(
+        runs=runs,
+        eshop_customers=len(eshop),
+        pohoda_contacts=len(pohoda),
+        linked=linked,
+        pohoda_only=len(pohoda) - linked,
+        differences=differences,
+        duplicates=duplicates,
+        welcome_emails=welcome,
+        seconds=round(seconds, 2),
+    )
