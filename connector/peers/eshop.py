@@ -207,7 +207,7 @@ class EshopClient:
             if result.id is None and write.id is not None:
                 result = dataclasses.replace(result, id=write.id)
             results.append(result)
-        log.info(
+        log.debug(
             "eshop.batch",
             items=len(writes),
             ok=sum(r.ok for r in results),

@@ -114,6 +114,8 @@ class Shop:
         self._customers: dict[str, StoredCustomer] = {}
         self._tombstones: dict[str, Tombstone] = {}
         self._keys: dict[str, Remembered] = {}
+        # Case-folded e-mail -> ids having it (seeds may share one): the uniqueness check in O(1).
+        self._by_email: dict[str, set[str]] = {}
         self._seq = 0
         self._next_id = 1
 
@@ -122,6 +124,7 @@ class Shop:
     def clear(self) -> None:
         with self.lock:
             self._customers.clear()
+            self._by_email.clear()
             self._tombstones.clear()
             self._keys.clear()
             self.notifications.clear()
@@ -146,11 +149,23 @@ class Shop:
     def _owner_of_email(self, email: str | None, *, other_than: str | None = None) -> str | None:
         if not self.unique_emails or not email:
             return None
-        folded = email.casefold()
-        for customer in self._customers.values():
-            if customer.contact.id != other_than and (customer.contact.email or "").casefold() == folded:
-                return customer.contact.id
-        return None
+        owners = self._by_email.get(email.casefold(), set()) - {other_than}
+        return min(owners, key=lambda i: (len(i), i)) if owners else None
+
+    def _index(self, customer_id: str, old: Contact | None, new: Contact | None) -> None:
+        if old is not None and old.email:
+            holders = self._by_email.get(old.email.casefold())
+            if holders is not None:
+                holders.discard(customer_id)
+                if not holders:
+                    del self._by_email[old.email.casefold()]
+        if new is not None and new.email:
+            self._by_email.setdefault(new.email.casefold(), set()).add(customer_id)
+
+    def _set_contact(self, stored: StoredCustomer, contact: Contact) -> None:
+        """Store new content: a write (next version, feed entry), the e-mail index kept."""
+        self._index(stored.contact.id or "", stored.contact, contact)
+        stored.contact, stored.seq, stored.updated_at = contact, self._bump(), _now()
 
     def _store(
         self, contact: Contact, *, hq_id: str | None = None, sync_state: SyncState | None = None
@@ -161,6 +176,7 @@ class Shop:
             self._next_id = max(self._next_id, int(customer_id) + 1)
         stored = StoredCustomer(contact.replace(id=customer_id, ext_id=None), self._bump(), _now(), hq_id, sync_state)
         self._customers[customer_id] = stored
+        self._index(customer_id, None, stored.contact)
         return stored
 
     # -- the storefront (control API) --------------------------------------------------------
@@ -199,7 +215,7 @@ class Shop:
             owner = self._owner_of_email(contact.email, other_than=customer_id)
             if owner is not None:
                 raise EmailTaken(contact.email or "", owner)
-            stored.contact, stored.seq, stored.updated_at = contact, self._bump(), _now()
+            self._set_contact(stored, contact)
             self.counters["profile_edits"] += 1
             return stored.public()
 
@@ -209,6 +225,7 @@ class Shop:
             stored = self._customers.pop(customer_id, None)
             if stored is None:
                 return False
+            self._index(customer_id, stored.contact, None)
             self._tombstones[customer_id] = Tombstone(customer_id, self._bump(), str(stored.seq), _now())
             return True
 
@@ -367,7 +384,7 @@ class Shop:
                 field="email",
                 id=write.id,
             )
-        stored.contact, stored.seq, stored.updated_at = contact, self._bump(), _now()
+        self._set_contact(stored, contact)
         self.counters["updates"] += 1
         return EshopResult("", 200, write.id, stored.public())
 
