@@ -223,3 +223,22 @@ def test_content_roundtrip_keeps_every_mapped_field(sandbox: Sandbox) -> None:
     run_sync(sandbox.config)
     [contact] = sandbox.pohoda_contacts()
     assert mapped(contact) == mapped(by_id(sandbox.eshop_contacts())[eshop_id])
+
+
+def test_account_registered_between_pull_and_delivery_is_linked_not_copied(sandbox: Sandbox) -> None:
+    from connector.peers.eshop import EshopClient
+    from connector.peers.pohoda import PohodaClient
+    from connector.sync import SyncRun, plan_settings
+
+    pohoda_id = sandbox.add_at_counter({"name": "Zdeňka Říhová", "email": "zdenka@example.cz"})
+    store = Store.open(sandbox.config.store_url)
+    with PohodaClient.from_config(sandbox.config) as pohoda, EshopClient.from_config(sandbox.config) as eshop:
+        run = SyncRun(store, pohoda, eshop, plan_settings(sandbox.config))
+        run._pull_plan_persist()  # plans the auto-registration
+        eshop_id = sandbox.register({"name": "Zdeňka Říhová", "email": "ZDENKA@example.cz"})
+        run.deliver()  # the e-shop refuses the e-mail as taken: link to that account instead
+    run_sync(sandbox.config)
+    assert len(sandbox.eshop_contacts()) == 1
+    assert sandbox.notifications() == []
+    assert by_id(sandbox.eshop_contacts())[eshop_id]["hq_id"] == pohoda_id
+    assert by_id(sandbox.pohoda_contacts())[pohoda_id]["ext_id"] == eshop_id

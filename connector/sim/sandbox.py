@@ -88,7 +88,8 @@ class Sandbox:
         return str(answer.json()["id"])
 
     def edit_on_eshop(self, customer_id: str, **changes: Any) -> None:
-        httpx.patch(f"{self.eshop_server.url}/_sim/customers/{customer_id}", json=changes, timeout=30).raise_for_status()
+        url = f"{self.eshop_server.url}/_sim/customers/{customer_id}"
+        httpx.patch(url, json=changes, timeout=30).raise_for_status()
 
     def add_at_counter(self, contact: Mapping[str, Any]) -> str:
         """A contact created in POHODA by a person at the counter; returns the POHODA id."""

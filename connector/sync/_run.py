@@ -234,6 +234,9 @@ class SyncRun:
                 break
         self.summary.delivered = dict(delivered)
 
+    def _linked_eshop_ids(self) -> set[str]:
+        return {link.eshop_id for link in self.store.all_links() if link.eshop_id is not None}
+
     def _links(self) -> dict[int, Link]:
         return {link.id: link for link in self.store.all_links()}
 
@@ -391,6 +394,41 @@ class SyncRun:
                 note="the e-shop record changed after it was read; merged again by the next run",
             )
             self.summary.conflicts += 1
+            return
+        taken_by = result.id if (result.error is not None and result.error.code == "email_taken") else None
+        if entry.kind == "create" and link.eshop_id is None and taken_by and taken_by not in self._linked_eshop_ids():
+            # Someone registered with this e-mail meanwhile: the same person, so link, don't copy.
+            Store.finish_outbox(conn, entry.id, "superseded", error=result.message)
+            Store.update_link(conn, link.id, eshop_id=taken_by, state="linked")
+            Store.enqueue(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                side="eshop",
+                kind="link",
+                payload={"hq_id": link.pohoda_id, "sync_state": "synced"},
+            )
+            # POHODA learns the account's id as extId; the next run merges their contents.
+            Store.enqueue(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                side="pohoda",
+                kind="update",
+                payload={"contact": entry.payload["contact"]},
+            )
+            Store.add_audit(
+                conn,
+                run_id=self.run_id,
+                link_id=link.id,
+                outbox_id=entry.id,
+                eshop_id=taken_by,
+                pohoda_id=link.pohoda_id,
+                operation="match",
+                side="eshop",
+                result="done",
+                note="linked as the same customer: the e-mail already has an e-shop account",
+            )
             return
         if not result.ok:
             Store.finish_outbox(conn, entry.id, "refused", error=result.message)
