@@ -65,7 +65,22 @@ cart_requests = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
 
-_LINE_COLUMNS = [c.name for c in cart_lines.columns if c.name not in ("cart_id", "line_id")]
+# The columns in the order of CartLine.state().
+_STATE_COLUMNS = (
+    "part_number",
+    "catentry_id",
+    "quantity",
+    "attributes",
+    "ship_mode",
+    "address_id",
+    "ffc",
+    "unit_price",
+    "line_total",
+    "price_refreshed",
+    "last_priced_ms",
+    "inventory",
+    "error",
+)
 
 
 def _line_row(cart_id: str, line: CartLine) -> dict[str, Any]:
@@ -150,13 +165,16 @@ class CartStore:
         cart: Cart,
         *,
         new_lines: list[CartLine],
-        changed_lines: list[CartLine],
+        changed_lines: list[tuple[CartLine, tuple[Any, ...]]],
         addresses_changed: bool,
         is_new_cart: bool,
         now_ms: int,
         request: tuple[str, str, dict[str, Any]] | None = None,
     ) -> None:
-        """Write what a batch changed; `request` (key, hash, answer) makes a retried batch a replay."""
+        """Write what a batch changed; `request` (key, hash, answer) makes a retried batch a replay.
+
+        `changed_lines` pairs each changed line with its `state()` before the batch.
+        """
         cart_row = {
             "customer_id": cart.customer_id,
             "next_line_id": cart.next_line_id,
@@ -185,19 +203,26 @@ class CartStore:
                     )
             if new_lines:
                 conn.execute(sa.insert(cart_lines), [_line_row(cart.cart_id, line) for line in new_lines])
-            if changed_lines:
+            # A batch usually changes one or two fields of many lines (an OrderPrepare: the
+            # allocation): write only those, one statement per set of changed fields.
+            by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for line, before in changed_lines:
+                fields = tuple(
+                    name for name, old, new in zip(_STATE_COLUMNS, before, line.state(), strict=True) if old != new
+                )
+                if not fields:
+                    continue
+                row = _line_row(cart.cart_id, line)
+                params = {f"v_{name}": row[name] for name in fields}
+                params.update(b_cart_id=cart.cart_id, b_line_id=line.line_id)
+                by_fields.setdefault(fields, []).append(params)
+            for fields, rows in by_fields.items():
                 statement = (
                     sa.update(cart_lines)
                     .where(cart_lines.c.cart_id == sa.bindparam("b_cart_id"))
                     .where(cart_lines.c.line_id == sa.bindparam("b_line_id"))
-                    .values({name: sa.bindparam(f"v_{name}") for name in _LINE_COLUMNS})
+                    .values({name: sa.bindparam(f"v_{name}") for name in fields})
                 )
-                rows = []
-                for line in changed_lines:
-                    row = _line_row(cart.cart_id, line)
-                    params = {f"v_{name}": row[name] for name in _LINE_COLUMNS}
-                    params.update(b_cart_id=cart.cart_id, b_line_id=line.line_id)
-                    rows.append(params)
                 conn.execute(statement, rows)
             if request is not None:
                 key, request_hash, answer = request

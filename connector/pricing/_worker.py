@@ -100,7 +100,9 @@ class PricingService:
 
             new_lines = [line for line_id, line in cart.lines.items() if line_id not in before]
             changed = [
-                line for line_id, line in cart.lines.items() if line_id in before and before[line_id] != line.state()
+                (line, before[line_id])
+                for line_id, line in cart.lines.items()
+                if line_id in before and before[line_id] != line.state()
             ]
             shows_cart = any(isinstance(c, (OrderItemDisplay, OrderCalculate, OrderPrepare)) for c in batch.commands)
             answer: dict[str, Any] = {
