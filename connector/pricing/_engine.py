@@ -453,7 +453,7 @@ class _Run:
         decimals = self.settings.decimals
         lines = list(self.cart.lines.values())
         priced = [line for line in lines if line.line_total is not None and line.error is None]
-        subtotal = sum((line.line_total for line in priced), Decimal(0))  # type: ignore[misc]
+        subtotal = sum((line.line_total or Decimal(0) for line in priced), Decimal(0))
         out: dict[str, Any] = {
             "currency": self.settings.currency,
             "lines": len(lines),
@@ -567,7 +567,7 @@ class _Run:
                         line=line,
                     )
                 continue
-            base = sum((line.line_total for line in group_lines), Decimal(0))  # type: ignore[misc]
+            base = sum((line.line_total or Decimal(0) for line in group_lines), Decimal(0))
             groups.append(
                 {
                     "taxCode": key[0],

@@ -74,14 +74,14 @@ class PricingService:
             if idempotency_key:
                 answered = self.store.answered(batch.cart_id, idempotency_key)
                 if answered is not None:
-                    stored_hash, answer = answered
+                    stored_hash, recorded = answered
                     if stored_hash != request_hash:
                         raise Conflict(
                             f"cart {batch.cart_id}: the idempotency key {idempotency_key!r} was used for another batch"
                         )
                     log.info("pricing.replay", cart=batch.cart_id, key=idempotency_key)
-                    answer["replayed"] = True
-                    return answer
+                    recorded["replayed"] = True
+                    return recorded
             cart = self._cached(batch.cart_id)
             is_new = cart is None
             if cart is None:
