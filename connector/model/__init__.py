@@ -5,8 +5,9 @@ from connector.model._contact import (
     Consent,
     Contact,
     ShipTo,
+    hash_content,
     read_jsonl,
     write_jsonl,
 )
 
-__all__ = ["CONTACT_FIELDS", "Consent", "Contact", "ShipTo", "read_jsonl", "write_jsonl"]
+__all__ = ["CONTACT_FIELDS", "Consent", "Contact", "ShipTo", "hash_content", "read_jsonl", "write_jsonl"]

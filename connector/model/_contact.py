@@ -261,14 +261,19 @@ class Contact:
 
     def content_hash(self) -> str:
         """A stable hash of the content; equal content gives an equal hash on either side."""
-        blob = json.dumps(self.content(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return hash_content(self.content())
 
     def replace(self, **changes: Any) -> Contact:
         return dataclasses.replace(self, **changes)
 
 
 CONTACT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Contact))
+
+
+def hash_content(content: Mapping[str, Any]) -> str:
+    """The hash of a contact's content dict (as `Contact.content()` gives it)."""
+    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _list_of(data: Mapping[str, Any], key: str, *, record: str | None) -> list[Any]:

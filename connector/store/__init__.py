@@ -13,6 +13,7 @@ from connector.store._store import (
     ReviewItem,
     RunLockHeld,
     Store,
+    WriteBatch,
     now_iso,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "ReviewItem",
     "RunLockHeld",
     "Store",
+    "WriteBatch",
     "now_iso",
     "open_engine",
 ]

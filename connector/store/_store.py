@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import socket
@@ -105,6 +106,52 @@ class ReviewItem:
     reasons: list[str]
     state: str
     created_at: str
+
+
+class WriteBatch:
+    """Writes gathered while handling one delivery chunk, flushed as a few executemany calls.
+
+    A chunk's results (hundreds of items) then cost a handful of statements, not thousands.
+    """
+
+    def __init__(self) -> None:
+        self._finished: list[dict[str, Any]] = []
+        self._audits: list[dict[str, Any]] = []
+        self._enqueued: list[dict[str, Any]] = []
+        self._links: list[tuple[int, dict[str, Any]]] = []
+
+    def finish_outbox(self, entry_id: int, state: str, *, error: str | None = None) -> None:
+        done_at = now_iso() if state in ("done", "superseded") else None
+        self._finished.append({"entry_id": entry_id, "new_state": state, "error": error, "finished_at": done_at})
+
+    def add_audit(self, *, operation: str, result: str, **fields: Any) -> None:
+        detail = fields.pop("detail", None)
+        row = {column: None for column in _AUDIT_FIELDS}
+        row.update(fields)
+        row.update(
+            at=now_iso(),
+            operation=operation,
+            result=result,
+            detail=json.dumps(detail, ensure_ascii=False) if detail is not None else None,
+        )
+        self._audits.append(row)
+
+    def enqueue(self, *, run_id: str, link_id: int, side: str, kind: str, payload: dict[str, Any]) -> None:
+        self._enqueued.append(_outbox_row(run_id, link_id, side, kind, payload))
+
+    def update_link(self, link_id: int, **values: Any) -> None:
+        self._links.append((link_id, values))
+
+    def flush(self, conn: sa.Connection) -> None:
+        if self._finished:
+            conn.execute(_FINISH_ATTEMPTED, self._finished)
+        for link_id, values in self._links:
+            Store.update_link(conn, link_id, **values)
+        if self._enqueued:
+            conn.execute(outbox.insert(), self._enqueued)
+        if self._audits:
+            conn.execute(audit.insert(), self._audits)
+        self.__init__()  # type: ignore[misc]
 
 
 class RunLockHeld(Exception):
@@ -271,22 +318,35 @@ class Store:
         pohoda_id: str | None = None,
         temp_hq_id: str | None = None,
     ) -> int:
+        return Store.insert_links(
+            conn, [{"state": state, "eshop_id": eshop_id, "pohoda_id": pohoda_id, "temp_hq_id": temp_hq_id}]
+        )[0]
+
+    @staticmethod
+    def insert_links(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert many links in one statement; their ids come back in the order of `rows`."""
+        if not rows:
+            return []
         stamp = now_iso()
-        result = conn.execute(
-            links.insert().values(
-                eshop_id=eshop_id,
-                pohoda_id=pohoda_id,
-                temp_hq_id=temp_hq_id,
-                state=state,
-                created_at=stamp,
-                updated_at=stamp,
-            )
-        )
-        return int(result.inserted_primary_key[0])
+        params = [
+            {
+                "eshop_id": row.get("eshop_id"),
+                "pohoda_id": row.get("pohoda_id"),
+                "temp_hq_id": row.get("temp_hq_id"),
+                "state": row["state"],
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            for row in rows
+        ]
+        result = conn.execute(links.insert().returning(links.c.id, sort_by_parameter_order=True), params)
+        return [int(row[0]) for row in result]
 
     @staticmethod
     def update_link(conn: sa.Connection, link_id: int, **values: Any) -> None:
-        conn.execute(links.update().where(links.c.id == link_id).values(updated_at=now_iso(), **values))
+        # One compiled statement per set of columns (cached by SQLAlchemy), values as parameters.
+        statement = _link_update(tuple(sorted(values)))
+        conn.execute(statement, {"link_id_": link_id, "updated_at": now_iso(), **values})
 
     # -- synced versions ----------------------------------------------------------------
 
@@ -297,18 +357,29 @@ class Store:
 
     @staticmethod
     def set_base(conn: sa.Connection, link_id: int, content: dict[str, Any], content_hash: str) -> None:
-        blob = json.dumps(content, ensure_ascii=False, sort_keys=True)
-        updated = conn.execute(
-            synced_versions.update()
-            .where(synced_versions.c.link_id == link_id)
-            .values(content=blob, content_hash=content_hash, synced_at=now_iso())
+        Store.set_bases(conn, [(link_id, content, content_hash)])
+
+    @staticmethod
+    def set_bases(conn: sa.Connection, bases: Sequence[tuple[int, dict[str, Any], str]]) -> None:
+        """Replace the last synced version of many links."""
+        if not bases:
+            return
+        stamp = now_iso()
+        ids = [link_id for link_id, _c, _h in bases]
+        for start in range(0, len(ids), 500):
+            conn.execute(synced_versions.delete().where(synced_versions.c.link_id.in_(ids[start : start + 500])))
+        conn.execute(
+            synced_versions.insert(),
+            [
+                {
+                    "link_id": link_id,
+                    "content": json.dumps(content, ensure_ascii=False, sort_keys=True),
+                    "content_hash": content_hash,
+                    "synced_at": stamp,
+                }
+                for link_id, content, content_hash in bases
+            ],
         )
-        if updated.rowcount == 0:
-            conn.execute(
-                synced_versions.insert().values(
-                    link_id=link_id, content=blob, content_hash=content_hash, synced_at=now_iso()
-                )
-            )
 
     # -- mirror -------------------------------------------------------------------------
 
@@ -354,18 +425,7 @@ class Store:
     def enqueue(
         conn: sa.Connection, *, run_id: str, link_id: int, side: str, kind: str, payload: dict[str, Any]
     ) -> int:
-        result = conn.execute(
-            outbox.insert().values(
-                run_id=run_id,
-                link_id=link_id,
-                side=side,
-                kind=kind,
-                payload=json.dumps(payload, ensure_ascii=False, sort_keys=True),
-                state="pending",
-                attempts=0,
-                created_at=now_iso(),
-            )
-        )
+        result = conn.execute(outbox.insert(), _outbox_row(run_id, link_id, side, kind, payload))
         return int(result.inserted_primary_key[0])
 
     def pending(self, side: str | None = None) -> list[OutboxEntry]:
@@ -389,12 +449,11 @@ class Store:
     def finish_outbox(
         conn: sa.Connection, entry_id: int, state: str, *, error: str | None = None, attempted: bool = True
     ) -> None:
-        values: dict[str, Any] = {"state": state, "last_error": error}
-        if attempted:
-            values["attempts"] = outbox.c.attempts + 1
-        if state in ("done", "superseded"):
-            values["done_at"] = now_iso()
-        conn.execute(outbox.update().where(outbox.c.id == entry_id).values(**values))
+        done_at = now_iso() if state in ("done", "superseded") else None
+        conn.execute(
+            _FINISH_ATTEMPTED if attempted else _FINISH,
+            {"entry_id": entry_id, "new_state": state, "error": error, "finished_at": done_at},
+        )
 
     @staticmethod
     def update_payload(conn: sa.Connection, entry_id: int, payload: dict[str, Any]) -> None:
@@ -429,21 +488,22 @@ class Store:
         detail: dict[str, Any] | None = None,
     ) -> int:
         row = conn.execute(
-            audit.insert().values(
-                at=now_iso(),
-                run_id=run_id,
-                link_id=link_id,
-                outbox_id=outbox_id,
-                eshop_id=eshop_id,
-                pohoda_id=pohoda_id,
-                operation=operation,
-                side=side,
-                before_hash=before_hash,
-                after_hash=after_hash,
-                result=result,
-                note=note,
-                detail=json.dumps(detail, ensure_ascii=False) if detail is not None else None,
-            )
+            audit.insert(),
+            {
+                "at": now_iso(),
+                "run_id": run_id,
+                "link_id": link_id,
+                "outbox_id": outbox_id,
+                "eshop_id": eshop_id,
+                "pohoda_id": pohoda_id,
+                "operation": operation,
+                "side": side,
+                "before_hash": before_hash,
+                "after_hash": after_hash,
+                "result": result,
+                "note": note,
+                "detail": json.dumps(detail, ensure_ascii=False) if detail is not None else None,
+            },
         )
         return int(row.inserted_primary_key[0])
 
@@ -532,6 +592,53 @@ class Store:
         conn.execute(
             review_queue.update().where(review_queue.c.id == review_id).values(state=state, decided_at=now_iso())
         )
+
+
+_AUDIT_FIELDS = (
+    "run_id",
+    "link_id",
+    "outbox_id",
+    "eshop_id",
+    "pohoda_id",
+    "side",
+    "before_hash",
+    "after_hash",
+    "note",
+)
+
+
+def _outbox_row(run_id: str, link_id: int, side: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "link_id": link_id,
+        "side": side,
+        "kind": kind,
+        "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now_iso(),
+    }
+
+
+_FINISH = (
+    outbox.update()
+    .where(outbox.c.id == sa.bindparam("entry_id"))
+    .values(
+        state=sa.bindparam("new_state"),
+        last_error=sa.bindparam("error"),
+        done_at=sa.func.coalesce(sa.bindparam("finished_at"), outbox.c.done_at),
+    )
+)
+_FINISH_ATTEMPTED = _FINISH.values(attempts=outbox.c.attempts + 1)
+
+
+@functools.lru_cache(maxsize=32)
+def _link_update(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        links.update()
+        .where(links.c.id == sa.bindparam("link_id_"))
+        .values({links.c[name]: sa.bindparam(name) for name in (*columns, "updated_at")})
+    )
 
 
 def _pid_alive(pid: int) -> bool:

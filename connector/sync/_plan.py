@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from connector.model import Contact
+from connector.model import Contact, hash_content
 from connector.store import Link, MirrorRecord, ReviewItem
 from connector.sync._merge import MergePolicy, merge
 from connector.sync.dedup import DedupIndex, email_key
@@ -107,17 +107,13 @@ class Plan:
         return sum(1 for op in self.ops if op.side == side and op.kind == kind)
 
 
-def _hash(content: Mapping[str, Any]) -> str:
-    return Contact.from_dict(dict(content)).content_hash()
-
-
 def to_mirror(record: SideRecord) -> MirrorRecord:
     content = record.content()
     return MirrorRecord(
         side=record.side,
         record_id=record.record_id,
         content=content or {},
-        content_hash=_hash(content) if content is not None else "",
+        content_hash=hash_content(content) if content is not None else "",
         version=record.version,
         ext_id=record.ext_id,
         deleted=content is None,
@@ -142,6 +138,7 @@ class _Planner:
         self.m_e: dict[str, MirrorRecord] = dict(state.mirror_eshop)
         self.m_p: dict[str, MirrorRecord] = dict(state.mirror_pohoda)
         self.decided = state.decided_reviews
+        self.contacts_e: dict[str, Contact | None] = {}
         self._next_ref = -1
 
     def _index(self, link: Link) -> None:
@@ -165,8 +162,9 @@ class _Planner:
 
     def run(self, eshop_changes: Iterable[SideRecord], pohoda_changes: Iterable[SideRecord]) -> Plan:
         touched: set[int] = set()
-        new_eshop: list[str] = []
-        new_pohoda: list[str] = []
+        # Insertion-ordered sets: records new to the link table, in the order the sides gave them.
+        new_eshop: dict[str, None] = {}
+        new_pohoda: dict[str, None] = {}
 
         for change in eshop_changes:
             record = to_mirror(change)
@@ -179,8 +177,9 @@ class _Planner:
                 continue
             if link is not None:
                 touched.add(link.id)
-            elif change.record_id not in new_eshop:
-                new_eshop.append(change.record_id)
+            else:
+                new_eshop[change.record_id] = None
+                self.contacts_e[change.record_id] = change.contact
 
         for change in pohoda_changes:
             record = to_mirror(change)
@@ -191,14 +190,14 @@ class _Planner:
                 link = self._claim_by_ext_id(change)
             if link is not None:
                 touched.add(link.id)
-            elif change.record_id not in new_pohoda:
-                new_pohoda.append(change.record_id)
+            else:
+                new_pohoda[change.record_id] = None
 
         for link_id in sorted(touched):
             self._reconcile_link(self.links[link_id])
         self._apply_decided_reviews(new_eshop)
-        self._registrations(new_eshop)
-        self._counter_contacts(new_pohoda)
+        self._registrations(list(new_eshop))
+        self._counter_contacts(list(new_pohoda))
         return self.plan
 
     # -- existing links -----------------------------------------------------------------
@@ -331,7 +330,7 @@ class _Planner:
         self._write_both(link, result.content, e, p, None)
         self.plan.ops.append(PlannedOp(link_ref, "eshop", "link", {"hq_id": pohoda_id, "sync_state": "synced"}))
 
-    def _apply_decided_reviews(self, new_eshop: list[str]) -> None:
+    def _apply_decided_reviews(self, new_eshop: dict[str, None]) -> None:
         for review in self.decided:
             self.plan.applied_reviews.append(review.id)
             if review.side != "eshop" or review.record_id in self.by_eshop:
@@ -342,8 +341,7 @@ class _Planner:
                 self._link_pair(review.record_id, review.candidate_id, ["accepted by a person in review"])
             else:
                 self._create_in_pohoda(review.record_id, note="created after review: not the same customer")
-            if review.record_id in new_eshop:
-                new_eshop.remove(review.record_id)
+            new_eshop.pop(review.record_id, None)
 
     def _registrations(self, new_eshop: list[str]) -> None:
         if not new_eshop:
@@ -352,8 +350,8 @@ class _Planner:
         for eshop_id in new_eshop:
             if eshop_id in self.by_eshop:
                 continue
-            contact = Contact.from_dict(self.m_e[eshop_id].content)
-            match = index.best_match(contact)
+            contact = self.contacts_e.get(eshop_id) or Contact.from_dict(self.m_e[eshop_id].content)
+            match = index.best_match(contact) if len(index) else None
             if match is not None and match.band == "link":
                 self._link_pair(eshop_id, match.candidate_id, match.reasons)
                 index.remove(match.candidate_id)

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import sqlalchemy as sa
 
 from connector.codec.eshop import EshopWrite
 from connector.codec.pohoda import AddressBookWrite, ItemResult
 from connector.errors import EshopUnreachable, PohodaRefused, PohodaUnreachable
 from connector.log import get_logger
-from connector.model import Contact
+from connector.model import Contact, hash_content
 from connector.peers.eshop import EshopClient
 from connector.peers.pohoda import PohodaClient
-from connector.store import Link, OutboxEntry, RunLockHeld, Store
+from connector.store import Link, OutboxEntry, RunLockHeld, Store, WriteBatch
 from connector.sync._plan import Plan, PlanSettings, PlanState, SideRecord, plan_operations
 
 log = get_logger(__name__)
@@ -83,6 +83,7 @@ class SyncRun:
         self.summary = RunSummary(self.run_id)
         self.progress = progress or (lambda _stage, _done, _total: None)
         self.batch_size = pohoda.config.batch_size
+        self._counter_lock = threading.Lock()
 
     # -- the run ------------------------------------------------------------------------
 
@@ -166,9 +167,10 @@ class SyncRun:
     def _persist(self, plan: Plan, cursors: dict[str, str]) -> None:
         """The plan's operations and the new cursors, in one transaction."""
         with self.store.transaction() as conn:
-            refs: dict[int, int] = {}
-            for new in plan.new_links:
-                refs[new.ref] = Store.insert_link(conn, state=new.state, eshop_id=new.eshop_id, pohoda_id=new.pohoda_id)
+            ids = Store.insert_links(
+                conn, [{"state": n.state, "eshop_id": n.eshop_id, "pohoda_id": n.pohoda_id} for n in plan.new_links]
+            )
+            refs = {new.ref: link_id for new, link_id in zip(plan.new_links, ids, strict=True)}
 
             def real(ref: int | None) -> int | None:
                 return None if ref is None else refs.get(ref, ref)
@@ -176,11 +178,13 @@ class SyncRun:
             for link_id, values in plan.link_updates.items():
                 Store.update_link(conn, real(link_id) or link_id, **values)
             Store.put_mirror(conn, plan.mirror)
-            for link_id, content in plan.bases.items():
-                Store.set_base(conn, real(link_id) or link_id, content, Contact.from_dict(content).content_hash())
+            Store.set_bases(
+                conn,
+                [(real(link_id) or link_id, content, hash_content(content)) for link_id, content in plan.bases.items()],
+            )
+            batch = WriteBatch()
             for op in plan.ops:
-                Store.enqueue(
-                    conn,
+                batch.enqueue(
                     run_id=self.run_id,
                     link_id=real(op.link_ref) or op.link_ref,
                     side=op.side,
@@ -188,8 +192,7 @@ class SyncRun:
                     payload=op.payload,
                 )
             for entry in plan.audits:
-                Store.add_audit(
-                    conn,
+                batch.add_audit(
                     run_id=self.run_id,
                     link_id=real(entry.link_ref),
                     operation=entry.operation,
@@ -200,6 +203,7 @@ class SyncRun:
                     note=entry.note,
                     detail=entry.detail,
                 )
+            batch.flush(conn)
             for review in plan.reviews:
                 Store.add_review(
                     conn,
@@ -222,17 +226,53 @@ class SyncRun:
     # -- delivery -----------------------------------------------------------------------
 
     def deliver(self) -> None:
-        """Send what the outbox holds, side by side, until nothing new was queued."""
-        delivered: Counter[str] = Counter(self.summary.delivered)
+        """Send what the outbox holds until a round queues nothing new.
+
+        POHODA and the e-shop are delivered to at the same time, each by its own thread: the
+        e-shop's link writes (POHODA's ids) follow POHODA's answers while POHODA, which
+        serves one request at a time, works through the next dataPack.
+        """
+        counters = [Counter[str](), Counter[str]()]
         for _round in range(MAX_DELIVERY_ROUNDS):
-            sent = 0
-            if not self.summary.pohoda_unreachable:
-                sent += self._deliver_pohoda(delivered)
-            if not self.summary.eshop_unreachable:
-                sent += self._deliver_eshop(delivered)
+            pohoda_done = threading.Event()
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="deliver") as pool:
+                to_pohoda = pool.submit(self._drain_pohoda, pohoda_done, counters[0])
+                to_eshop = pool.submit(self._drain_eshop, pohoda_done, counters[1])
+                sent = to_pohoda.result() + to_eshop.result()
             if sent == 0:
                 break
+        delivered = Counter(self.summary.delivered)
+        for counter in counters:
+            delivered.update(counter)
         self.summary.delivered = dict(delivered)
+
+    def _drain_pohoda(self, done: threading.Event, delivered: Counter[str]) -> int:
+        total = 0
+        try:
+            while not self.summary.pohoda_unreachable:
+                sent = self._deliver_pohoda(delivered)
+                total += sent
+                if sent == 0:
+                    break
+        finally:
+            done.set()
+        return total
+
+    def _drain_eshop(self, pohoda_done: threading.Event, delivered: Counter[str]) -> int:
+        total = 0
+        while not self.summary.eshop_unreachable:
+            finished = pohoda_done.is_set()
+            sent = self._deliver_eshop(delivered)
+            total += sent
+            if sent == 0:
+                if finished:
+                    break
+                pohoda_done.wait(0.05)
+        return total
+
+    def _count(self, field: str) -> None:
+        with self._counter_lock:
+            setattr(self.summary, field, getattr(self.summary, field) + 1)
 
     def _linked_eshop_ids(self) -> set[str]:
         return {link.eshop_id for link in self.store.all_links() if link.eshop_id is not None}
@@ -261,12 +301,17 @@ class SyncRun:
                     for entry in chunk:
                         Store.finish_outbox(conn, entry.id, "pending", error=str(exc))
                 raise
+            batch = WriteBatch()
+            for entry, result in zip(chunk, results, strict=True):
+                self._pohoda_result(batch, entry, links[entry.link_id], result, delivered)
             with self.store.transaction() as conn:
-                for entry, result in zip(chunk, results, strict=True):
-                    self._pohoda_result(conn, entry, links[entry.link_id], result, delivered)
+                batch.flush(conn)
             sent += len(chunk)
             self.progress("deliver to POHODA", start + len(chunk), len(entries))
-            links = self._links()
+            for entry, result in zip(chunk, results, strict=True):
+                link = links[entry.link_id]
+                if link.pohoda_id is None and result.ok and result.pohoda_id is not None:
+                    links[link.id] = dataclasses.replace(link, pohoda_id=result.pohoda_id, state="linked")
         return sent
 
     @staticmethod
@@ -279,13 +324,12 @@ class SyncRun:
         return AddressBookWrite.update(contact, version=entry.id, pohoda_id=link.pohoda_id)
 
     def _pohoda_result(
-        self, conn: sa.Connection, entry: OutboxEntry, link: Link, result: ItemResult, delivered: Counter[str]
+        self, batch: WriteBatch, entry: OutboxEntry, link: Link, result: ItemResult, delivered: Counter[str]
     ) -> None:
-        after = Contact.from_dict(entry.payload["contact"]).content_hash() if "contact" in entry.payload else None
+        after = hash_content(entry.payload["contact"]) if "contact" in entry.payload else None
         if not result.ok:
-            Store.finish_outbox(conn, entry.id, "refused", error=result.note)
-            Store.add_audit(
-                conn,
+            batch.finish_outbox(entry.id, "refused", error=result.note)
+            batch.add_audit(
                 run_id=self.run_id,
                 link_id=link.id,
                 outbox_id=entry.id,
@@ -301,15 +345,14 @@ class SyncRun:
                     "field": result.error.field if result.error else None,
                 },
             )
-            self.summary.refused += 1
+            self._count("refused")
             return
-        Store.finish_outbox(conn, entry.id, "done")
+        batch.finish_outbox(entry.id, "done")
         pohoda_id = result.pohoda_id or link.pohoda_id
         if link.pohoda_id is None and pohoda_id is not None:
-            Store.update_link(conn, link.id, pohoda_id=pohoda_id, state="linked")
+            batch.update_link(link.id, pohoda_id=pohoda_id, state="linked")
             if link.eshop_id is not None:
-                Store.enqueue(
-                    conn,
+                batch.enqueue(
                     run_id=self.run_id,
                     link_id=link.id,
                     side="eshop",
@@ -317,8 +360,7 @@ class SyncRun:
                     payload={"hq_id": pohoda_id, "sync_state": "synced"},
                 )
         notes = [w.message for w in result.warnings]
-        Store.add_audit(
-            conn,
+        batch.add_audit(
             run_id=self.run_id,
             link_id=link.id,
             outbox_id=entry.id,
@@ -337,10 +379,10 @@ class SyncRun:
         if not entries:
             return 0
         links = self._links()
-        batch = self.eshop.config.batch_size
+        size = self.eshop.config.batch_size
         sent = 0
-        for start in range(0, len(entries), batch):
-            chunk = entries[start : start + batch]
+        for start in range(0, len(entries), size):
+            chunk = entries[start : start + size]
             writes = [self._eshop_write(entry, links[entry.link_id]) for entry in chunk]
             try:
                 results = self.eshop.apply(writes)
@@ -348,9 +390,11 @@ class SyncRun:
                 log.warning("sync.eshop_unreachable", run_id=self.run_id, error=str(exc))
                 self.summary.eshop_unreachable = True
                 break
+            batch = WriteBatch()
+            for entry, result in zip(chunk, results, strict=True):
+                self._eshop_result(batch, entry, links[entry.link_id], result, delivered)
             with self.store.transaction() as conn:
-                for entry, result in zip(chunk, results, strict=True):
-                    self._eshop_result(conn, entry, links[entry.link_id], result, delivered)
+                batch.flush(conn)
             sent += len(chunk)
             self.progress("deliver to e-shop", start + len(chunk), len(entries))
         return sent
@@ -374,14 +418,13 @@ class SyncRun:
         )
 
     def _eshop_result(
-        self, conn: sa.Connection, entry: OutboxEntry, link: Link, result: Any, delivered: Counter[str]
+        self, batch: WriteBatch, entry: OutboxEntry, link: Link, result: Any, delivered: Counter[str]
     ) -> None:
-        after = Contact.from_dict(entry.payload["contact"]).content_hash() if "contact" in entry.payload else None
+        after = hash_content(entry.payload["contact"]) if "contact" in entry.payload else None
         if result.conflict:
             # The customer changed the record after we read it: the next run merges again.
-            Store.finish_outbox(conn, entry.id, "superseded", error=result.message)
-            Store.add_audit(
-                conn,
+            batch.finish_outbox(entry.id, "superseded", error=result.message)
+            batch.add_audit(
                 run_id=self.run_id,
                 link_id=link.id,
                 outbox_id=entry.id,
@@ -393,15 +436,14 @@ class SyncRun:
                 result="conflict",
                 note="the e-shop record changed after it was read; merged again by the next run",
             )
-            self.summary.conflicts += 1
+            self._count("conflicts")
             return
         taken_by = result.id if (result.error is not None and result.error.code == "email_taken") else None
         if entry.kind == "create" and link.eshop_id is None and taken_by and taken_by not in self._linked_eshop_ids():
             # Someone registered with this e-mail meanwhile: the same person, so link, don't copy.
-            Store.finish_outbox(conn, entry.id, "superseded", error=result.message)
-            Store.update_link(conn, link.id, eshop_id=taken_by, state="linked")
-            Store.enqueue(
-                conn,
+            batch.finish_outbox(entry.id, "superseded", error=result.message)
+            batch.update_link(link.id, eshop_id=taken_by, state="linked")
+            batch.enqueue(
                 run_id=self.run_id,
                 link_id=link.id,
                 side="eshop",
@@ -409,16 +451,14 @@ class SyncRun:
                 payload={"hq_id": link.pohoda_id, "sync_state": "synced"},
             )
             # POHODA learns the account's id as extId; the next run merges their contents.
-            Store.enqueue(
-                conn,
+            batch.enqueue(
                 run_id=self.run_id,
                 link_id=link.id,
                 side="pohoda",
                 kind="update",
                 payload={"contact": entry.payload["contact"]},
             )
-            Store.add_audit(
-                conn,
+            batch.add_audit(
                 run_id=self.run_id,
                 link_id=link.id,
                 outbox_id=entry.id,
@@ -431,9 +471,8 @@ class SyncRun:
             )
             return
         if not result.ok:
-            Store.finish_outbox(conn, entry.id, "refused", error=result.message)
-            Store.add_audit(
-                conn,
+            batch.finish_outbox(entry.id, "refused", error=result.message)
+            batch.add_audit(
                 run_id=self.run_id,
                 link_id=link.id,
                 outbox_id=entry.id,
@@ -446,23 +485,21 @@ class SyncRun:
                 note=result.message or f"HTTP {result.status}",
                 detail={"field": result.field},
             )
-            self.summary.refused += 1
+            self._count("refused")
             return
-        Store.finish_outbox(conn, entry.id, "done")
+        batch.finish_outbox(entry.id, "done")
         eshop_id = result.id or link.eshop_id
         if entry.kind == "create" and link.eshop_id is None and eshop_id is not None:
-            Store.update_link(conn, link.id, eshop_id=eshop_id, state="linked")
+            batch.update_link(link.id, eshop_id=eshop_id, state="linked")
             # POHODA keeps the e-shop's id as extId: the link then exists on both sides.
-            Store.enqueue(
-                conn,
+            batch.enqueue(
                 run_id=self.run_id,
                 link_id=link.id,
                 side="pohoda",
                 kind="update",
                 payload={"contact": entry.payload["contact"]},
             )
-        Store.add_audit(
-            conn,
+        batch.add_audit(
             run_id=self.run_id,
             link_id=link.id,
             outbox_id=entry.id,
