@@ -77,6 +77,7 @@ def main() -> None:
                     "CONNECTOR_POHODA_URL": pohoda_url, "CONNECTOR_POHODA_USER": USER, "CONNECTOR_POHODA_ICO": ICO,
                     "CONNECTOR_POHODA_PASSWORD": PASSWORD, "CONNECTOR_ESHOP_URL": eshop_url,
                     "CONNECTOR_ESHOP_TOKEN": TOKEN, "CONNECTOR_STORE_URL": f"sqlite:///{tmp}/connector.db",
+                    **{k: v for k, v in os.environ.items() if k.startswith("CONNECTOR_") and k.endswith("BATCH_SIZE")},
                 },
             )
             started = time.perf_counter()
@@ -104,6 +105,7 @@ def main() -> None:
     print(f"run time: {seconds:.2f} s, {created / seconds:,.0f} records/s")
     print(f"requests to POHODA: {requests} ({import_requests} imports, {stats['exports']} exports)")
     print(f"items per dataPack: {items_per_pack:.1f}; e-shop link writes: {summary.delivered.get('eshop.link', 0)}")
+    print("seconds by phase: " + ", ".join(f"{name} {value:.2f}" for name, value in summary.phases.items()))
     print(json.dumps({
         "records_per_s": round(created / seconds, 1),
         "requests": requests,

@@ -145,8 +145,13 @@ class WriteBatch:
     def flush(self, conn: sa.Connection) -> None:
         if self._finished:
             conn.execute(_FINISH_ATTEMPTED, self._finished)
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        stamp = now_iso()
         for link_id, values in self._links:
-            Store.update_link(conn, link_id, **values)
+            row = {"link_id_": link_id, "updated_at": stamp, **values}
+            by_columns.setdefault(tuple(sorted(values)), []).append(row)
+        for columns, rows in by_columns.items():
+            conn.execute(_link_update(columns), rows)
         if self._enqueued:
             conn.execute(outbox.insert(), self._enqueued)
         if self._audits:

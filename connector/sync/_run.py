@@ -54,6 +54,8 @@ class RunSummary:
     eshop_unreachable: bool = False
     message: str = ""
     seconds: float = 0.0
+    # Where the time went: reading both sides, planning and persisting, delivering.
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,7 +113,13 @@ class SyncRun:
             self.store.release_lock(LOCK_NAME, self.run_id)
         return self.summary
 
+    def _phase(self, name: str, since: float) -> float:
+        now = time.monotonic()
+        self.summary.phases[name] = round(self.summary.phases.get(name, 0.0) + now - since, 3)
+        return now
+
     def _pull_plan_persist(self) -> None:
+        mark = time.monotonic()
         poll_started = dt.datetime.now(dt.UTC)
         pohoda_cursor = self.store.cursor("pohoda")
         try:
@@ -122,6 +130,7 @@ class SyncRun:
             self.summary.pohoda_unreachable = True
             pohoda_records = None
         eshop_records, eshop_cursor = self._pull_eshop(self.store.cursor("eshop"))
+        mark = self._phase("pull", mark)
         self.summary.pulled_eshop = len(eshop_records)
         self.summary.pulled_pohoda = len(pohoda_records or [])
         state = PlanState(
@@ -135,7 +144,9 @@ class SyncRun:
         cursors = {"eshop": eshop_cursor}
         if pohoda_records is not None:
             cursors["pohoda"] = (poll_started - POHODA_OVERLAP).isoformat()
+        mark = self._phase("plan", mark)
         self._persist(plan, cursors)
+        self._phase("persist", mark)
 
     def _pull_pohoda(self, cursor: str | None) -> list[SideRecord]:
         if cursor:
@@ -232,6 +243,7 @@ class SyncRun:
         e-shop's link writes (POHODA's ids) follow POHODA's answers while POHODA, which
         serves one request at a time, works through the next dataPack.
         """
+        mark = time.monotonic()
         counters = [Counter[str](), Counter[str]()]
         for _round in range(MAX_DELIVERY_ROUNDS):
             pohoda_done = threading.Event()
@@ -245,6 +257,7 @@ class SyncRun:
         for counter in counters:
             delivered.update(counter)
         self.summary.delivered = dict(delivered)
+        self._phase("deliver", mark)
 
     def _drain_pohoda(self, done: threading.Event, delivered: Counter[str]) -> int:
         total = 0
