@@ -27,6 +27,7 @@ class SideRecord:
     contact: Contact | None
     version: str | None = None
     ext_id: str | None = None  # POHODA: the e-shop id kept as typ:extId
+    hq_id: str | None = None  # e-shop: the POHODA id (or a temporary GUID) the account carries
 
     def content(self) -> dict[str, Any] | None:
         return self.contact.content() if self.contact is not None else None
@@ -175,6 +176,8 @@ class _Planner:
                 if link is not None:
                     self._eshop_deleted(link)
                 continue
+            if link is None and change.hq_id:
+                link = self._claim_by_hq_id(change)
             if link is not None:
                 touched.add(link.id)
             else:
@@ -208,8 +211,12 @@ class _Planner:
         link = self.by_eshop.get(change.ext_id)
         if link is not None:
             if link.pohoda_id is None:
-                # Our own creation, whose answer was lost (a crash) or not yet recorded.
+                # Our own creation, whose answer was lost (a crash) or not yet recorded: the
+                # e-shop still has to learn POHODA's id.
                 self._update_link(link, pohoda_id=change.record_id, state="linked")
+                self.plan.ops.append(
+                    PlannedOp(link.id, "eshop", "link", {"hq_id": change.record_id, "sync_state": "synced"})
+                )
                 return self.links[link.id]
             self.plan.audits.append(
                 PlannedAudit(
@@ -228,6 +235,22 @@ class _Planner:
         if eshop is not None and not eshop.deleted:
             # Both records know each other (e.g. the store was restored from an old backup).
             ref = self._new_link("linked", eshop_id=change.ext_id, pohoda_id=change.record_id)
+            return self.links[ref]
+        return None
+
+    def _claim_by_hq_id(self, change: SideRecord) -> Link | None:
+        """An e-shop account carrying a POHODA id belongs to that contact's link."""
+        assert change.hq_id is not None
+        link = self.by_pohoda.get(change.hq_id)
+        if link is not None:
+            if link.eshop_id is None:
+                # Our own auto-registration, whose answer was lost (a crash) or not yet recorded.
+                self._update_link(link, eshop_id=change.record_id, state="linked")
+                return self.links[link.id]
+            return None
+        pohoda = self.m_p.get(change.hq_id)
+        if pohoda is not None and not pohoda.deleted:
+            ref = self._new_link("linked", eshop_id=change.record_id, pohoda_id=change.hq_id)
             return self.links[ref]
         return None
 

@@ -170,7 +170,8 @@ class SyncRun:
             for change in page.changes:
                 customer = change.customer
                 contact = customer.contact.replace(id=None, ext_id=None) if customer is not None else None
-                records.append(SideRecord("eshop", change.id, contact, version=change.version))
+                hq_id = customer.hq_id if customer is not None and customer.sync_state == "synced" else None
+                records.append(SideRecord("eshop", change.id, contact, version=change.version, hq_id=hq_id))
             next_cursor = page.next_cursor
             self.progress("pull e-shop", len(records), 0)
         return records, next_cursor
