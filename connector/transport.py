@@ -124,7 +124,7 @@ class _Wait(tenacity.wait.wait_base):
         remaining = max(0.0, self.deadline - time.monotonic())
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return min(retry_after, remaining)
+            return min(float(retry_after), remaining)
         ceiling = min(self.policy.max_backoff_s, self.policy.initial_backoff_s * 2 ** (retry_state.attempt_number - 1))
         return min(random.uniform(0, ceiling) + self.policy.initial_backoff_s / 2, remaining)
 

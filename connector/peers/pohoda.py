@@ -179,7 +179,7 @@ class PohodaClient:
     def _apply_chunk(self, writes: Sequence[AddressBookWrite]) -> list[ItemResult]:
         encoded = self.codec.encode_import(writes, pack_id=self._pack_id_for(writes))
         by_item: dict[str, ItemResult] = {}
-        if encoded.item_count:
+        if encoded.body is not None:
             answer = self.codec.decode_response(self.post_xml(encoded.body))
             if answer.state == "error":
                 raise PohodaRefused(f"{PEER} refused the whole dataPack: {answer.note}", note=answer.note or "")

@@ -126,7 +126,7 @@ class WriteBatch:
 
     def add_audit(self, *, operation: str, result: str, **fields: Any) -> None:
         detail = fields.pop("detail", None)
-        row = {column: None for column in _AUDIT_FIELDS}
+        row: dict[str, Any] = dict.fromkeys(_AUDIT_FIELDS)
         row.update(fields)
         row.update(
             at=now_iso(),
@@ -431,7 +431,7 @@ class Store:
         conn: sa.Connection, *, run_id: str, link_id: int, side: str, kind: str, payload: dict[str, Any]
     ) -> int:
         result = conn.execute(outbox.insert(), _outbox_row(run_id, link_id, side, kind, payload))
-        return int(result.inserted_primary_key[0])
+        return _new_id(result)
 
     def pending(self, side: str | None = None) -> list[OutboxEntry]:
         query = sa.select(outbox).where(outbox.c.state == "pending").order_by(outbox.c.id)
@@ -510,7 +510,7 @@ class Store:
                 "detail": json.dumps(detail, ensure_ascii=False) if detail is not None else None,
             },
         )
-        return int(row.inserted_primary_key[0])
+        return _new_id(row)
 
     def audit_entries(
         self,
@@ -578,7 +578,7 @@ class Store:
                 created_at=now_iso(),
             )
         )
-        return int(result.inserted_primary_key[0])
+        return _new_id(result)
 
     def reviews(self, state: str | None = "open") -> list[ReviewItem]:
         query = sa.select(review_queue).order_by(review_queue.c.id)
@@ -644,6 +644,12 @@ def _link_update(columns: tuple[str, ...]) -> sa.Update:
         .where(links.c.id == sa.bindparam("link_id_"))
         .values({links.c[name]: sa.bindparam(name) for name in (*columns, "updated_at")})
     )
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _pid_alive(pid: int) -> bool:

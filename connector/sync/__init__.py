@@ -11,7 +11,7 @@ from connector.config import Config
 from connector.peers.eshop import EshopClient
 from connector.peers.pohoda import PohodaClient
 from connector.store import Store
-from connector.sync._merge import DEFAULT_WINNERS, FIELD_GROUPS, MergePolicy, merge
+from connector.sync._merge import DEFAULT_WINNERS, FIELD_GROUPS, MergePolicy, Side, merge
 from connector.sync._plan import Plan, PlanSettings, PlanState, SideRecord, plan_operations
 from connector.sync._run import LOCK_NAME, RunSummary, SyncRun
 
@@ -35,8 +35,9 @@ __all__ = [
 
 def plan_settings(config: Config) -> PlanSettings:
     """The planner's settings from the configuration."""
-    winners = dict(DEFAULT_WINNERS)
-    winners.update({group: side for group, side in config.sync.winners().items() if side})
+    winners: dict[str, Side] = dict(DEFAULT_WINNERS)
+    for group, side in config.sync.winners().items():
+        winners[group] = "eshop" if side == "eshop" else "pohoda"
     return PlanSettings(
         policy=MergePolicy(winners),
         region=config.sync.default_region,
