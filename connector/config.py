@@ -96,6 +96,16 @@ class SyncConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DedupConfig:
+    # One score per candidate pair: at or above link_threshold the two are linked, at or
+    # above review_threshold a person decides (`connector review`), below they are different.
+    link_threshold: float = 0.9
+    review_threshold: float = 0.7
+    # Provider-specific e-mail rules (gmail.com ignores dots and "+tag" in the local part).
+    email_provider_rules: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: LogFormat = "auto"
@@ -119,6 +129,7 @@ class Config:
     eshop: EshopConfig
     store: StoreConfig
     sync: SyncConfig
+    dedup: DedupConfig
     log: LogConfig
     secrets: Secrets
     source: str = "<defaults>"
@@ -148,6 +159,7 @@ _SECTIONS: dict[str, type] = {
     "eshop": EshopConfig,
     "store": StoreConfig,
     "sync": SyncConfig,
+    "dedup": DedupConfig,
     "log": LogConfig,
 }
 
