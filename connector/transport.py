@@ -182,3 +182,33 @@ def send(
             f"{peer} unreachable after {attempts} attempts over {policy.max_total_s:g} s: {last}",
             attempts=attempts,
         ) from last
+
+
+class CircuitBreaker:
+    """After a peer failed, fail fast instead of waiting out the retry policy call by call.
+
+    Open for `cooldown_s` seconds after a failure (None: until `reset()`, i.e. for the rest
+    of one sync run); the next call after the cooldown tries the peer again.
+    """
+
+    def __init__(self, cooldown_s: float | None = None) -> None:
+        self.cooldown_s = cooldown_s
+        self._open_until: float | None = None
+        self.reason = ""
+
+    @property
+    def is_open(self) -> bool:
+        if self._open_until is None:
+            return False
+        if time.monotonic() >= self._open_until:
+            self._open_until = None
+            return False
+        return True
+
+    def trip(self, reason: str) -> None:
+        self.reason = reason
+        self._open_until = float("inf") if self.cooldown_s is None else time.monotonic() + self.cooldown_s
+
+    def reset(self) -> None:
+        self._open_until = None
+        self.reason = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
@@ -96,12 +97,40 @@ def sync(app: AppContext, as_json: bool) -> None:
     sys.exit(run_exit_code(summary))
 
 
+@root.command("convert")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as one JSON object.")
+@click.pass_obj
+@handle_errors
+def convert(app: AppContext, as_json: bool) -> None:
+    """Create the customers pending in POHODA and replace their temporary ids (part of every sync).
+
+    Reads POHODA only (new POHODA contacts are matched against the pending customers, so none
+    is created twice); the e-shop's feed is left for the next `connector sync`.
+    """
+    config = app.config()
+    with progress_reporter(not as_json) as report:
+        summary = run_sync(config, progress=report, convert_only=True)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    elif summary.state == "skipped":
+        click.echo(f"nothing to do: {summary.message}")
+    else:
+        Console().print(summary_table(summary))
+    sys.exit(run_exit_code(summary))
+
+
 def status_report(store: Store) -> dict[str, Any]:
     """What `connector status` shows, as data."""
     outbox = store.outbox_counts()
     audit = store.audit_counts()
+    waiting, oldest = store.pending_customers()
+    age = None
+    if oldest is not None:
+        age = round((dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest)).total_seconds())
     return {
         "last_run": store.last_run("sync"),
+        "pending_customers": waiting,
+        "oldest_pending_age_s": age,
         "pending": outbox.get("pending", 0),
         "refused": outbox.get("refused", 0),
         "in_review": len(store.reviews()),
@@ -132,11 +161,23 @@ def status(app: AppContext, as_json: bool) -> None:
     else:
         out.print(f"Last run {last['id']}: {last['state']}, {last['started_at']} to {last['finished_at']}")
     table = Table(show_header=False)
+    table.add_row("customers pending in POHODA", str(report["pending_customers"]))
+    if report["oldest_pending_age_s"] is not None:
+        table.add_row("oldest pending customer waits", _age(report["oldest_pending_age_s"]))
     for key in ("pending", "in_review", "refused", "conflicts_recorded"):
-        table.add_row(key.replace("_", " "), str(report[key]))
+        label = "operations pending" if key == "pending" else key.replace("_", " ")
+        table.add_row(label, str(report[key]))
     for name, value in sorted(report["cursors"].items()):
         table.add_row(f"cursor {name}", value)
     out.print(table)
+
+
+def _age(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 @root.group("review")

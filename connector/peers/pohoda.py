@@ -31,7 +31,7 @@ from connector.errors import (
 )
 from connector.log import get_logger
 from connector.model import Contact
-from connector.transport import RetryPolicy, make_client, send
+from connector.transport import CircuitBreaker, RetryPolicy, make_client, send
 
 log = get_logger(__name__)
 
@@ -71,6 +71,7 @@ class PohodaClient:
         run_id: str | None = None,
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if not config.url:
             raise ConfigError("[pohoda] url is required (set it in the file or as CONNECTOR_POHODA_URL)")
@@ -108,6 +109,8 @@ class PohodaClient:
         self._one_at_a_time = threading.Lock()
         self._pack_seq = 0
         self.requests = RequestCounter()
+        # Shared by every call of this client: once POHODA failed, the rest fail fast.
+        self.breaker = breaker or CircuitBreaker()
         self.max_response_bytes = config.max_response_mb * 1024 * 1024
 
     @classmethod
@@ -140,8 +143,26 @@ class PohodaClient:
             return PohodaStatus(up=False, http_status=None, detail=str(exc))
         return PohodaStatus(up=True, http_status=response.status_code, detail=response.text.strip()[:200])
 
+    def probe(self, *, timeout_s: float = 3.0) -> bool:
+        """One quick `GET /status` (no retries): False trips the breaker, so a run with
+        POHODA switched off takes the async path at once instead of waiting out retries."""
+
+        def attempt() -> httpx.Response:
+            self.requests.status += 1
+            return self._http.get("/status", timeout=timeout_s)
+
+        once = RetryPolicy(max_total_s=0.0)
+        try:
+            send(attempt, peer=PEER, policy=once, unreachable=PohodaUnreachable)
+        except PohodaUnreachable as exc:
+            self.breaker.trip(str(exc))
+            return False
+        return True
+
     def post_xml(self, body: bytes) -> bytes:
         """POST one dataPack to `/xml` and return the responsePack's bytes (gunzipped)."""
+        if self.breaker.is_open:
+            raise PohodaUnreachable(f"{PEER} is not called again for now (it failed: {self.breaker.reason})")
         payload = gzip.compress(body, compresslevel=5) if self.config.gzip else body
         headers = {"Content-Encoding": "gzip"} if self.config.gzip else {}
 
@@ -150,7 +171,11 @@ class PohodaClient:
             return self._http.post("/xml", content=payload, headers=headers)
 
         with self._one_at_a_time:
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+            try:
+                response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+            except PohodaUnreachable as exc:
+                self.breaker.trip(str(exc))
+                raise
         content = response.content  # httpx has already undone Content-Encoding: gzip
         if len(content) > self.max_response_bytes:
             raise MalformedXML(f"{PEER}: the answer is larger than {self.config.max_response_mb} MB")

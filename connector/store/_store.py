@@ -468,6 +468,38 @@ class Store:
             .values(payload=json.dumps(payload, ensure_ascii=False, sort_keys=True))
         )
 
+    def pending_by_link(self, side: str, kinds: tuple[str, ...]) -> dict[int, tuple[tuple[int, str], ...]]:
+        """Pending outbox entries of `side` and `kinds`, by link, oldest first."""
+        query = (
+            sa.select(outbox.c.link_id, outbox.c.id, outbox.c.kind)
+            .where(outbox.c.state == "pending", outbox.c.side == side, outbox.c.kind.in_(kinds))
+            .order_by(outbox.c.id)
+        )
+        found: dict[int, list[tuple[int, str]]] = {}
+        with self.engine.connect() as conn:
+            for link_id, entry_id, kind in conn.execute(query):
+                found.setdefault(link_id, []).append((entry_id, kind))
+        return {link_id: tuple(entries) for link_id, entries in found.items()}
+
+    def pending_customers(self) -> tuple[int, str | None]:
+        """How many customers wait for POHODA to create them, and since when the oldest."""
+        waiting = links.c.state.in_(("pending_sync", "creating_pohoda"))
+        query = sa.select(sa.func.count(), sa.func.min(links.c.created_at)).where(waiting)
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), oldest
+
+    @staticmethod
+    def supersede(conn: sa.Connection, entry_ids: Sequence[int], reason: str) -> None:
+        if entry_ids:
+            conn.execute(
+                _FINISH,
+                [
+                    {"entry_id": i, "new_state": "superseded", "error": reason, "finished_at": now_iso()}
+                    for i in entry_ids
+                ],
+            )
+
     def outbox_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(outbox.c.state, sa.func.count()).group_by(outbox.c.state))

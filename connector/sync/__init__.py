@@ -44,15 +44,31 @@ def plan_settings(config: Config) -> PlanSettings:
         auto_register=config.sync.auto_register,
         delete_in_pohoda=config.sync.delete_in_pohoda,
         ico=config.pohoda.ico or "",
+        create_mode=config.sync.create_mode,
     )
 
 
-def run_sync(config: Config, *, progress: Callable[[str, int, int], None] | None = None) -> RunSummary:
-    """One full `connector sync` run with the configured store and peers."""
+def run_sync(
+    config: Config, *, progress: Callable[[str, int, int], None] | None = None, convert_only: bool = False
+) -> RunSummary:
+    """One full `connector sync` run with the configured store and peers.
+
+    With `convert_only` (`connector convert`), only POHODA is read: pending customers are
+    created there and their temporary ids replaced on the e-shop.
+    """
     config.require("pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password", "eshop.url", "eshop_token")
     store = Store.open(config.store_url)
     try:
         with PohodaClient.from_config(config) as pohoda, EshopClient.from_config(config) as eshop:
-            return SyncRun(store, pohoda, eshop, plan_settings(config), progress=progress).run()
+            run = SyncRun(
+                store,
+                pohoda,
+                eshop,
+                plan_settings(config),
+                progress=progress,
+                read_eshop=not convert_only,
+                kind="convert" if convert_only else "sync",
+            )
+            return run.run()
     finally:
         store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -16,6 +17,16 @@ from connector.sync.dedup import DedupIndex, email_key
 
 SideName = Literal["eshop", "pohoda"]
 _VALID_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TEMPORARY_IDS = uuid.UUID("5b1c0a4e-8f3d-4c2a-9e61-7d0f2b9c4a10")
+
+
+def temporary_hq_id(ico: str, eshop_id: str) -> str:
+    """The GUID a pending customer carries as HQ account id until POHODA creates it.
+
+    Derived from the company and the e-shop id, so a replayed or repeated assignment gives
+    the same GUID and the e-shop never sees two.
+    """
+    return str(uuid.uuid5(_TEMPORARY_IDS, f"{ico}:{eshop_id}"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +53,8 @@ class PlanSettings:
     auto_register: bool = True
     delete_in_pohoda: bool = False
     ico: str = ""
+    # "sync": create in POHODA now; "async": give a temporary GUID at once, create later.
+    create_mode: Literal["sync", "async"] = "sync"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +66,10 @@ class PlanState:
     mirror_eshop: Mapping[str, MirrorRecord]
     mirror_pohoda: Mapping[str, MirrorRecord]
     decided_reviews: tuple[ReviewItem, ...] = ()
+    # POHODA creates/updates still in the outbox, by link: (outbox id, kind), oldest first.
+    pending_pohoda: Mapping[int, tuple[tuple[int, str], ...]] = dataclasses.field(default_factory=dict)
+    # False when POHODA could not be reached at the start of the run (the breaker is open).
+    pohoda_available: bool = True
 
 
 @dataclasses.dataclass
@@ -103,6 +120,8 @@ class Plan:
     reviews: list[PlannedReview] = dataclasses.field(default_factory=list)
     applied_reviews: list[int] = dataclasses.field(default_factory=list)
     mirror: list[MirrorRecord] = dataclasses.field(default_factory=list)
+    # Outbox entries made obsolete by a newer operation of the same link (edits collapse).
+    superseded: list[int] = dataclasses.field(default_factory=list)
 
     def count(self, side: str, kind: str) -> int:
         return sum(1 for op in self.ops if op.side == side and op.kind == kind)
@@ -139,6 +158,8 @@ class _Planner:
         self.m_e: dict[str, MirrorRecord] = dict(state.mirror_eshop)
         self.m_p: dict[str, MirrorRecord] = dict(state.mirror_pohoda)
         self.decided = state.decided_reviews
+        self.pending_pohoda = {k: list(v) for k, v in state.pending_pohoda.items()}
+        self.pohoda_available = state.pohoda_available
         self.contacts_e: dict[str, Contact | None] = {}
         self._next_ref = -1
 
@@ -156,6 +177,31 @@ class _Planner:
         link = Link(id=ref, eshop_id=eshop_id, pohoda_id=pohoda_id, temp_hq_id=None, state=state)
         self._index(link)
         return ref
+
+    def _queue_pohoda(self, link_id: int, content: dict[str, Any]) -> None:
+        """Send `content` to POHODA for this link, replacing what still waits in the outbox.
+
+        Several edits while POHODA is away collapse into one write of the latest content
+        (every write carries the whole record, so nothing is lost); a record POHODA has not
+        created yet is sent as an upsert keyed by the e-shop id.
+        """
+        waiting = self.pending_pohoda.pop(link_id, [])
+        self.plan.superseded.extend(entry_id for entry_id, _kind in waiting)
+        planned = [op for op in self.plan.ops if op.link_ref == link_id and op.side == "pohoda" and op.kind != "delete"]
+        for op in planned:
+            self.plan.ops.remove(op)
+        link = self.links[link_id]
+        kind = "update" if link.pohoda_id is not None else "create"
+        self.plan.ops.append(PlannedOp(link_id, "pohoda", kind, {"contact": content}))
+
+    def _mark_pending(self, link_id: int) -> None:
+        """Give a customer POHODA has not created yet its temporary GUID and `pending_sync`."""
+        link = self.links[link_id]
+        if link.temp_hq_id is not None or link.eshop_id is None:
+            return
+        guid = temporary_hq_id(self.settings.ico, link.eshop_id)
+        self._update_link(link, temp_hq_id=guid, state="pending_sync")
+        self.plan.ops.append(PlannedOp(link_id, "eshop", "link", {"hq_id": guid, "sync_state": "pending_sync"}))
 
     def _update_link(self, link: Link, **values: Any) -> None:
         self.plan.link_updates.setdefault(link.id, {}).update(values)
@@ -268,7 +314,7 @@ class _Planner:
         if p is None:
             # POHODA's copy is being created: send the newest content by extId (an upsert).
             if base != e.content:
-                self.plan.ops.append(PlannedOp(link.id, "pohoda", "create", {"contact": e.content}))
+                self._queue_pohoda(link.id, e.content)
                 self.plan.bases[link.id] = e.content
             return
         result = merge(base, e.content, p.content, self.settings.policy)
@@ -295,7 +341,7 @@ class _Planner:
         base: Mapping[str, Any] | None,
     ) -> None:
         if target != p.content or (p.ext_id != link.eshop_id and link.eshop_id is not None):
-            self.plan.ops.append(PlannedOp(link.id, "pohoda", "update", {"contact": target}))
+            self._queue_pohoda(link.id, target)
         if target != e.content:
             self.plan.ops.append(
                 PlannedOp(link.id, "eshop", "update", {"contact": target, "expected_version": e.version})
@@ -398,12 +444,44 @@ class _Planner:
     def _create_in_pohoda(self, eshop_id: str, note: str | None = None) -> None:
         content = self.m_e[eshop_id].content
         ref = self._new_link("creating_pohoda", eshop_id=eshop_id)
-        self.plan.ops.append(PlannedOp(ref, "pohoda", "create", {"contact": content}))
+        self._queue_pohoda(ref, content)
         self.plan.bases[ref] = content
+        if self.settings.create_mode == "async" or not self.pohoda_available:
+            self._mark_pending(ref)
         if note:
             self.plan.audits.append(PlannedAudit("review_decision", "done", link_ref=ref, eshop_id=eshop_id, note=note))
 
+    def _pending_registrations(self, new_pohoda: list[str]) -> None:
+        """A registration still waiting for POHODA that POHODA meanwhile got from elsewhere
+        (a counter, another import) is linked to that contact, not created a second time."""
+        waiting = [
+            (link.eshop_id, link)
+            for link in self.links.values()
+            if link.pohoda_id is None
+            and link.eshop_id is not None
+            and link.eshop_id in self.m_e
+            and not link.state.startswith("deleted")
+        ]
+        if not waiting or not new_pohoda:
+            return
+        index = DedupIndex(
+            [(eshop_id, Contact.from_dict(self.m_e[eshop_id].content)) for eshop_id, _l in waiting],
+            region=self.settings.region,
+        )
+        by_eshop_id = dict(waiting)
+        for pohoda_id in new_pohoda:
+            if pohoda_id in self.by_pohoda or not len(index):
+                continue
+            match = index.best_match(Contact.from_dict(self.m_p[pohoda_id].content))
+            if match is None or match.band != "link":
+                continue
+            link = by_eshop_id[match.candidate_id]
+            index.remove(match.candidate_id)
+            self._update_link(link, pohoda_id=pohoda_id, state="linked")
+            self._link_pair(match.candidate_id, pohoda_id, match.reasons, link_ref=link.id)
+
     def _counter_contacts(self, new_pohoda: list[str]) -> None:
+        self._pending_registrations(new_pohoda)
         if not new_pohoda or not self.settings.auto_register:
             return
         by_email: dict[str, str] = {}

@@ -24,7 +24,7 @@ from connector.model import Contact, hash_content
 from connector.peers.eshop import EshopClient
 from connector.peers.pohoda import PohodaClient
 from connector.store import Link, OutboxEntry, RunLockHeld, Store, WriteBatch
-from connector.sync._plan import Plan, PlanSettings, PlanState, SideRecord, plan_operations
+from connector.sync._plan import Plan, PlanSettings, PlanState, SideRecord, plan_operations, temporary_hq_id
 
 log = get_logger(__name__)
 
@@ -76,6 +76,8 @@ class SyncRun:
         *,
         run_id: str | None = None,
         progress: Progress | None = None,
+        read_eshop: bool = True,
+        kind: str = "sync",
     ) -> None:
         self.store = store
         self.pohoda = pohoda
@@ -85,6 +87,10 @@ class SyncRun:
         self.summary = RunSummary(self.run_id)
         self.progress = progress or (lambda _stage, _done, _total: None)
         self.batch_size = pohoda.config.batch_size
+        # `connector convert` reads POHODA only: pending customers are created (deduplicated
+        # against what POHODA has now) and their GUIDs replaced, the e-shop's feed waits.
+        self.read_eshop = read_eshop
+        self.kind = kind
         self._counter_lock = threading.Lock()
 
     # -- the run ------------------------------------------------------------------------
@@ -97,7 +103,7 @@ class SyncRun:
             self.summary.state = "skipped"
             self.summary.message = f"another run is active: {exc}"
             return self.summary
-        self.store.start_run(self.run_id, "sync")
+        self.store.start_run(self.run_id, self.kind)
         try:
             self._pull_plan_persist()
             self.deliver()
@@ -123,13 +129,18 @@ class SyncRun:
         poll_started = dt.datetime.now(dt.UTC)
         pohoda_cursor = self.store.cursor("pohoda")
         try:
+            if not self.pohoda.probe():
+                raise PohodaUnreachable(self.pohoda.breaker.reason)
             pohoda_records = self._pull_pohoda(pohoda_cursor)
         except PohodaUnreachable as exc:
             # The e-shop's side still moves on; POHODA's changes are read next time.
             log.warning("sync.pohoda_unreachable", run_id=self.run_id, error=str(exc))
             self.summary.pohoda_unreachable = True
             pohoda_records = None
-        eshop_records, eshop_cursor = self._pull_eshop(self.store.cursor("eshop"))
+        eshop_records: list[SideRecord] = []
+        eshop_cursor = self.store.cursor("eshop")
+        if self.read_eshop:
+            eshop_records, eshop_cursor = self._pull_eshop(eshop_cursor)
         mark = self._phase("pull", mark)
         self.summary.pulled_eshop = len(eshop_records)
         self.summary.pulled_pohoda = len(pohoda_records or [])
@@ -139,9 +150,11 @@ class SyncRun:
             mirror_eshop=self.store.mirror_of("eshop"),
             mirror_pohoda=self.store.mirror_of("pohoda"),
             decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
+            pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
+            pohoda_available=pohoda_records is not None,
         )
         plan = plan_operations(eshop_records, pohoda_records or [], state, self.settings)
-        cursors = {"eshop": eshop_cursor}
+        cursors = {"eshop": eshop_cursor} if eshop_cursor is not None else {}
         if pohoda_records is not None:
             cursors["pohoda"] = (poll_started - POHODA_OVERLAP).isoformat()
         mark = self._phase("plan", mark)
@@ -226,6 +239,7 @@ class SyncRun:
                     score=review.score,
                     reasons=review.reasons,
                 )
+            Store.supersede(conn, plan.superseded, "replaced by a newer write of the same customer")
             for review_id in plan.applied_reviews:
                 Store.decide_review(conn, review_id, "applied")
             for name, value in cursors.items():
@@ -268,9 +282,49 @@ class SyncRun:
                 total += sent
                 if sent == 0:
                     break
+            if self.summary.pohoda_unreachable:
+                total += self._fall_back_to_async()
         finally:
             done.set()
         return total
+
+    def _fall_back_to_async(self) -> int:
+        """POHODA failed: every registration still waiting for it gets its temporary GUID and
+        `pending_sync` on the e-shop now, instead of waiting with no account at all."""
+        waiting = [
+            link
+            for link in self.store.all_links()
+            if link.state == "creating_pohoda" and link.temp_hq_id is None and link.eshop_id is not None
+        ]
+        if not waiting:
+            return 0
+        batch = WriteBatch()
+        for link in waiting:
+            self._mark_pending(batch, link, "POHODA could not be reached")
+        with self.store.transaction() as conn:
+            batch.flush(conn)
+        return len(waiting)
+
+    def _mark_pending(self, batch: WriteBatch, link: Link, why: str) -> None:
+        assert link.eshop_id is not None
+        guid = temporary_hq_id(self.settings.ico, link.eshop_id)
+        batch.update_link(link.id, temp_hq_id=guid, state="pending_sync")
+        batch.enqueue(
+            run_id=self.run_id,
+            link_id=link.id,
+            side="eshop",
+            kind="link",
+            payload={"hq_id": guid, "sync_state": "pending_sync"},
+        )
+        batch.add_audit(
+            operation="pending",
+            result="pending",
+            run_id=self.run_id,
+            link_id=link.id,
+            eshop_id=link.eshop_id,
+            side="eshop",
+            note=f"temporary account id {guid} until POHODA creates the customer ({why})",
+        )
 
     def _drain_eshop(self, pohoda_done: threading.Event, delivered: Counter[str]) -> int:
         total = 0
@@ -360,6 +414,9 @@ class SyncRun:
                 },
             )
             self._count("refused")
+            if link.pohoda_id is None and link.temp_hq_id is None and link.eshop_id is not None:
+                # Refused registrations wait visibly: "Pending sync" on the e-shop, the note here.
+                self._mark_pending(batch, link, "POHODA refused it")
             return
         batch.finish_outbox(entry.id, "done")
         pohoda_id = result.pohoda_id or link.pohoda_id
