@@ -13,6 +13,7 @@ from connector.store._store import (
     ReviewItem,
     RunLockHeld,
     Store,
+    WebhookEvent,
     WriteBatch,
     now_iso,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "ReviewItem",
     "RunLockHeld",
     "Store",
+    "WebhookEvent",
     "WriteBatch",
     "now_iso",
     "open_engine",

@@ -150,6 +150,25 @@ runs = sa.Table(
 )
 
 
+# Webhook events, stored before the webhook is answered: the worker processes each once.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("customer_id", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.String(40), nullable=False),
+    # Seconds since the epoch at receipt: the start of the event-to-POHODA latency.
+    sa.Column("received_ts", sa.Float, nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),  # received | processed | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("processed_at", sa.String(40)),
+    sa.Column("run_id", sa.String(40)),
+    sa.Column("error", sa.Text),
+)
+sa.Index("ix_webhook_events_state", webhook_events.c.state, webhook_events.c.id)
+
 Migration = Callable[[sa.Connection], None]
 
 
@@ -158,6 +177,11 @@ def _initial(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=tables)
 
 
+def _webhook_events(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[webhook_events])
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "links, synced versions, mirror, cursors, outbox, audit, review queue, run locks, runs", _initial),
+    (2, "webhook events", _webhook_events),
 ]

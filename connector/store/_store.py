@@ -33,6 +33,7 @@ from connector.store._schema import (
     runs,
     schema_migrations,
     synced_versions,
+    webhook_events,
 )
 
 # A lock whose holder has not beaten its heart for this long is taken over.
@@ -157,6 +158,18 @@ class WriteBatch:
         if self._audits:
             conn.execute(audit.insert(), self._audits)
         self.__init__()  # type: ignore[misc]
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookEvent:
+    id: int
+    event_id: str
+    type: str
+    customer_id: str
+    received_at: str
+    received_ts: float
+    state: str
+    attempts: int
 
 
 class RunLockHeld(Exception):
@@ -575,6 +588,60 @@ class Store:
             rows = conn.execute(sa.select(audit.c.result, sa.func.count()).group_by(audit.c.result))
             return {r[0]: int(r[1]) for r in rows}
 
+    # -- webhook events -----------------------------------------------------------------
+
+    def record_event(self, event_id: str, event_type: str, customer_id: str) -> bool:
+        """Store a webhook event (committed on return); False when its id was seen before."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    webhook_events.insert(),
+                    {
+                        "event_id": event_id,
+                        "type": event_type,
+                        "customer_id": customer_id,
+                        "received_at": now_iso(),
+                        "received_ts": time.time(),
+                        "state": "received",
+                        "attempts": 0,
+                    },
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def events_to_process(self, limit: int = 500, *, max_attempts: int = 5) -> list[WebhookEvent]:
+        """Received events, oldest first; an event that failed too often is left for a person."""
+        query = (
+            sa.select(webhook_events)
+            .where(webhook_events.c.state == "received", webhook_events.c.attempts < max_attempts)
+            .order_by(webhook_events.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_event(row) for row in conn.execute(query).mappings()]
+
+    def finish_events(self, ids: Sequence[int], state: str, *, run_id: str | None, error: str | None = None) -> None:
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                webhook_events.update()
+                .where(webhook_events.c.id.in_(list(ids)))
+                .values(
+                    state=state,
+                    run_id=run_id,
+                    error=error,
+                    attempts=webhook_events.c.attempts + 1,
+                    processed_at=now_iso() if state != "received" else None,
+                )
+            )
+
+    def event_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(webhook_events.c.state, sa.func.count()).group_by(webhook_events.c.state))
+            return {r[0]: int(r[1]) for r in rows}
+
     # -- review queue -------------------------------------------------------------------
 
     @staticmethod
@@ -747,6 +814,19 @@ def _audit(row: Any) -> AuditEntry:
         result=row["result"],
         note=row["note"],
         detail=json.loads(row["detail"]) if row["detail"] else None,
+    )
+
+
+def _event(row: Any) -> WebhookEvent:
+    return WebhookEvent(
+        id=row["id"],
+        event_id=row["event_id"],
+        type=row["type"],
+        customer_id=row["customer_id"],
+        received_at=row["received_at"],
+        received_ts=row["received_ts"],
+        state=row["state"],
+        attempts=row["attempts"],
     )
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -96,16 +96,34 @@ class SyncRun:
     # -- the run ------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
+        """One full run: both sides' changes since their cursors."""
+        return self._locked(self._full, wait_s=0.0)
+
+    def run_targeted(self, eshop_ids: Sequence[str], *, wait_s: float = 30.0) -> RunSummary:
+        """Sync these e-shop customers now (the webhook path).
+
+        Each is read from the e-shop and planned against what the store knows of POHODA;
+        the cursors do not move (the feed shows these changes again later, as echoes). The
+        run lock is the cron run's: a targeted run waits for it up to `wait_s` seconds, so the
+        two never plan the same customer at once.
+        """
+        return self._locked(lambda: self._targeted(eshop_ids), wait_s=wait_s)
+
+    def _locked(self, body: Callable[[], None], *, wait_s: float) -> RunSummary:
         started = time.monotonic()
-        try:
-            self.store.acquire_lock(LOCK_NAME, self.run_id)
-        except RunLockHeld as exc:
-            self.summary.state = "skipped"
-            self.summary.message = f"another run is active: {exc}"
-            return self.summary
+        while True:
+            try:
+                self.store.acquire_lock(LOCK_NAME, self.run_id)
+                break
+            except RunLockHeld as exc:
+                if time.monotonic() - started >= wait_s:
+                    self.summary.state = "skipped"
+                    self.summary.message = f"another run is active: {exc}"
+                    return self.summary
+                time.sleep(0.05)
         self.store.start_run(self.run_id, self.kind)
         try:
-            self._pull_plan_persist()
+            body()
             self.deliver()
             self.summary.state = "done"
         except Exception as exc:
@@ -119,12 +137,43 @@ class SyncRun:
             self.store.release_lock(LOCK_NAME, self.run_id)
         return self.summary
 
+    def _targeted(self, eshop_ids: Sequence[str]) -> None:
+        mark = time.monotonic()
+        records = []
+        for eshop_id in dict.fromkeys(eshop_ids):
+            customer = self.eshop.get(eshop_id)
+            if customer is None:
+                records.append(SideRecord("eshop", eshop_id, None))
+                continue
+            hq_id = customer.hq_id if customer.sync_state == "synced" else None
+            contact = customer.contact.replace(id=None, ext_id=None)
+            records.append(SideRecord("eshop", eshop_id, contact, version=customer.version, hq_id=hq_id))
+        self.summary.pulled_eshop = len(records)
+        mark = self._phase("pull", mark)
+        available = not self.pohoda.breaker.is_open
+        self.summary.pohoda_unreachable = not available
+        plan = plan_operations(records, [], self._plan_state(pohoda_available=available), self.settings)
+        mark = self._phase("plan", mark)
+        self._persist(plan, {})
+        self._phase("persist", mark)
+
+    def _plan_state(self, *, pohoda_available: bool) -> PlanState:
+        return PlanState(
+            links=tuple(self.store.all_links()),
+            bases=self.store.all_bases(),
+            mirror_eshop=self.store.mirror_of("eshop"),
+            mirror_pohoda=self.store.mirror_of("pohoda"),
+            decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
+            pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
+            pohoda_available=pohoda_available,
+        )
+
     def _phase(self, name: str, since: float) -> float:
         now = time.monotonic()
         self.summary.phases[name] = round(self.summary.phases.get(name, 0.0) + now - since, 3)
         return now
 
-    def _pull_plan_persist(self) -> None:
+    def _full(self) -> None:
         mark = time.monotonic()
         poll_started = dt.datetime.now(dt.UTC)
         pohoda_cursor = self.store.cursor("pohoda")
@@ -144,15 +193,7 @@ class SyncRun:
         mark = self._phase("pull", mark)
         self.summary.pulled_eshop = len(eshop_records)
         self.summary.pulled_pohoda = len(pohoda_records or [])
-        state = PlanState(
-            links=tuple(self.store.all_links()),
-            bases=self.store.all_bases(),
-            mirror_eshop=self.store.mirror_of("eshop"),
-            mirror_pohoda=self.store.mirror_of("pohoda"),
-            decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
-            pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
-            pohoda_available=pohoda_records is not None,
-        )
+        state = self._plan_state(pohoda_available=pohoda_records is not None)
         plan = plan_operations(eshop_records, pohoda_records or [], state, self.settings)
         cursors = {"eshop": eshop_cursor} if eshop_cursor is not None else {}
         if pohoda_records is not None:
