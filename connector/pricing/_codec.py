@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from connector._paths import schemas_dir
 from connector.codec._xml import load_schema, parse_bytes, validate
 from connector.errors import BadData
 from connector.pricing._model import (
@@ -32,7 +33,7 @@ from connector.pricing._model import (
     UpdateLine,
 )
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "pricing"
+SCHEMA_DIR = schemas_dir() / "pricing"
 CATALOG_XSD = SCHEMA_DIR / "catalog.xsd"
 CART_BATCH_XSD = SCHEMA_DIR / "cart-batch.xsd"
 CATALOG_NS = "urn:connector:pricing:catalog:1"
