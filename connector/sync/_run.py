@@ -350,13 +350,7 @@ class SyncRun:
         assert link.eshop_id is not None
         guid = temporary_hq_id(self.settings.ico, link.eshop_id)
         batch.update_link(link.id, temp_hq_id=guid, state="pending_sync")
-        batch.enqueue(
-            run_id=self.run_id,
-            link_id=link.id,
-            side="eshop",
-            kind="link",
-            payload={"hq_id": guid, "sync_state": "pending_sync"},
-        )
+        self._enqueue(batch, link, "eshop", "link", {"hq_id": guid, "sync_state": "pending_sync"})
         batch.add_audit(
             operation="pending",
             result="pending",
@@ -378,6 +372,15 @@ class SyncRun:
                     break
                 pohoda_done.wait(0.05)
         return total
+
+    def _enqueue(self, batch: WriteBatch, link: Link, side: str, kind: str, payload: dict[str, Any]) -> None:
+        batch.enqueue(run_id=self.run_id, link_id=link.id, side=side, kind=kind, payload=payload)
+
+    def _audit(self, batch: WriteBatch, link: Link, entry: OutboxEntry, **fields: Any) -> None:
+        """An audit row about one delivered operation."""
+        fields.setdefault("eshop_id", link.eshop_id)
+        fields.setdefault("pohoda_id", link.pohoda_id)
+        batch.add_audit(run_id=self.run_id, link_id=link.id, outbox_id=entry.id, **fields)
 
     def _count(self, field: str) -> None:
         with self._counter_lock:
@@ -438,12 +441,10 @@ class SyncRun:
         after = hash_content(entry.payload["contact"]) if "contact" in entry.payload else None
         if not result.ok:
             batch.finish_outbox(entry.id, "refused", error=result.note)
-            batch.add_audit(
-                run_id=self.run_id,
-                link_id=link.id,
-                outbox_id=entry.id,
-                eshop_id=link.eshop_id,
-                pohoda_id=link.pohoda_id,
+            self._audit(
+                batch,
+                link,
+                entry,
                 operation=entry.kind,
                 side="pohoda",
                 after_hash=after,
@@ -464,19 +465,12 @@ class SyncRun:
         if link.pohoda_id is None and pohoda_id is not None:
             batch.update_link(link.id, pohoda_id=pohoda_id, state="linked")
             if link.eshop_id is not None:
-                batch.enqueue(
-                    run_id=self.run_id,
-                    link_id=link.id,
-                    side="eshop",
-                    kind="link",
-                    payload={"hq_id": pohoda_id, "sync_state": "synced"},
-                )
+                self._enqueue(batch, link, "eshop", "link", {"hq_id": pohoda_id, "sync_state": "synced"})
         notes = [w.message for w in result.warnings]
-        batch.add_audit(
-            run_id=self.run_id,
-            link_id=link.id,
-            outbox_id=entry.id,
-            eshop_id=link.eshop_id,
+        self._audit(
+            batch,
+            link,
+            entry,
             pohoda_id=pohoda_id,
             operation=entry.kind,
             side="pohoda",
@@ -536,12 +530,10 @@ class SyncRun:
         if result.conflict:
             # The customer changed the record after we read it: the next run merges again.
             batch.finish_outbox(entry.id, "superseded", error=result.message)
-            batch.add_audit(
-                run_id=self.run_id,
-                link_id=link.id,
-                outbox_id=entry.id,
-                eshop_id=link.eshop_id,
-                pohoda_id=link.pohoda_id,
+            self._audit(
+                batch,
+                link,
+                entry,
                 operation=entry.kind,
                 side="eshop",
                 after_hash=after,
@@ -555,27 +547,14 @@ class SyncRun:
             # Someone registered with this e-mail meanwhile: the same person, so link, don't copy.
             batch.finish_outbox(entry.id, "superseded", error=result.message)
             batch.update_link(link.id, eshop_id=taken_by, state="linked")
-            batch.enqueue(
-                run_id=self.run_id,
-                link_id=link.id,
-                side="eshop",
-                kind="link",
-                payload={"hq_id": link.pohoda_id, "sync_state": "synced"},
-            )
+            self._enqueue(batch, link, "eshop", "link", {"hq_id": link.pohoda_id, "sync_state": "synced"})
             # POHODA learns the account's id as extId; the next run merges their contents.
-            batch.enqueue(
-                run_id=self.run_id,
-                link_id=link.id,
-                side="pohoda",
-                kind="update",
-                payload={"contact": entry.payload["contact"]},
-            )
-            batch.add_audit(
-                run_id=self.run_id,
-                link_id=link.id,
-                outbox_id=entry.id,
+            self._enqueue(batch, link, "pohoda", "update", {"contact": entry.payload["contact"]})
+            self._audit(
+                batch,
+                link,
+                entry,
                 eshop_id=taken_by,
-                pohoda_id=link.pohoda_id,
                 operation="match",
                 side="eshop",
                 result="done",
@@ -584,12 +563,10 @@ class SyncRun:
             return
         if not result.ok:
             batch.finish_outbox(entry.id, "refused", error=result.message)
-            batch.add_audit(
-                run_id=self.run_id,
-                link_id=link.id,
-                outbox_id=entry.id,
-                eshop_id=link.eshop_id,
-                pohoda_id=link.pohoda_id,
+            self._audit(
+                batch,
+                link,
+                entry,
                 operation=entry.kind,
                 side="eshop",
                 after_hash=after,
@@ -604,19 +581,12 @@ class SyncRun:
         if entry.kind == "create" and link.eshop_id is None and eshop_id is not None:
             batch.update_link(link.id, eshop_id=eshop_id, state="linked")
             # POHODA keeps the e-shop's id as extId: the link then exists on both sides.
-            batch.enqueue(
-                run_id=self.run_id,
-                link_id=link.id,
-                side="pohoda",
-                kind="update",
-                payload={"contact": entry.payload["contact"]},
-            )
-        batch.add_audit(
-            run_id=self.run_id,
-            link_id=link.id,
-            outbox_id=entry.id,
+            self._enqueue(batch, link, "pohoda", "update", {"contact": entry.payload["contact"]})
+        self._audit(
+            batch,
+            link,
+            entry,
             eshop_id=eshop_id,
-            pohoda_id=link.pohoda_id,
             operation=entry.kind,
             side="eshop",
             after_hash=after,
