@@ -1,0 +1,43 @@
+"""Deduplication of contacts: normalization, blocking, scoring, an online index and batch clusters.
+
+`DedupEngine` answers for one registration; `find_duplicates` clusters a whole file.
+"""
+
+from connector.dedup._engine import Band, Cluster, DedupEngine, Match, Thresholds, find_duplicates
+from connector.dedup._features import Features, blocking_keys, prepare
+from connector.dedup._normalize import (
+    company_key,
+    email_key,
+    fold,
+    ico_key,
+    name_tokens,
+    phone_key,
+    phonetic,
+    tax_key,
+    zip_key,
+)
+from connector.dedup._score import Evidence, compare, name_similarity
+
+__all__ = [
+    "Band",
+    "Cluster",
+    "DedupEngine",
+    "Evidence",
+    "Features",
+    "Match",
+    "Thresholds",
+    "blocking_keys",
+    "company_key",
+    "compare",
+    "email_key",
+    "find_duplicates",
+    "fold",
+    "ico_key",
+    "name_similarity",
+    "name_tokens",
+    "phone_key",
+    "phonetic",
+    "prepare",
+    "tax_key",
+    "zip_key",
+]

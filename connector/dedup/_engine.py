@@ -1,0 +1,338 @@
+"""The dedup engine: an online index (one registration against everything known) and batch clusters.
+
+Both modes share normalization, blocking and scoring; only how candidates are found differs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal
+
+from connector.dedup._features import Features, blocking_keys, prepare
+from connector.dedup._score import Evidence, compare, rarity
+from connector.model import Contact
+
+Band = Literal["link", "review"]
+
+# An index entry is one int: 39 bits of the key's hash above 24 bits of the record's slot.
+# Sorted, a million contacts' keys take ~60 MB; a hash collision only adds a candidate that
+# scoring then rejects.
+_SLOT_BITS = 24
+_MAX_SLOTS = 1 << _SLOT_BITS
+_HASH_MASK = (1 << 39) - 1
+_BUCKET_SHIFT = 63 - 12  # 4,096 buckets when sorting entries without a list of millions of ints
+# Keys added since the last compaction live in a dict; past this many they join the sorted array.
+_DELTA_LIMIT = 50_000
+# At most this many records are read per key: a block bigger than that (a surname in a big
+# town) is not telling on its own, and the other keys still find real duplicates.
+DEFAULT_BLOCK_CAP = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+    """The best candidate for a contact: its id, the score, the band and the reasons."""
+
+    candidate_id: str
+    score: float
+    band: Band
+    reasons: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """Records that are one customer (band link), or a pair a person should look at (review)."""
+
+    ids: tuple[str, ...]
+    score: float
+    band: Band
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ids": list(self.ids), "score": round(self.score, 4), "band": self.band}
+
+
+def _key_hash(key: str) -> int:
+    return hash(key) & _HASH_MASK
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """One score, two thresholds: link at or above `link`, review at or above `review`."""
+
+    link: float = 0.9
+    review: float = 0.7
+
+    def band(self, evidence: Evidence) -> tuple[Band, float] | None:
+        """The band of a comparison and the score to report (below `link` unless linkable)."""
+        if evidence.linkable and evidence.score >= self.link:
+            return "link", evidence.score
+        if evidence.vetoed and not evidence.identifier:
+            return None  # e.g. same name, different birth date: a different person, not a question
+        if evidence.score >= self.review:
+            return "review", min(evidence.score, self.link - 0.01)
+        return None
+
+
+class NameStatistics:
+    """How many records carry each name token: the basis of frequency-based name weights."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.population = 0
+
+    def add(self, features: Features) -> None:
+        self.population += 1
+        self.counts.update(features.name)
+
+    def remove(self, features: Features) -> None:
+        self.population -= 1
+        self.counts.subtract(features.name)
+
+    def rarity(self, tokens: Sequence[str]) -> float:
+        """The rarity of the rarest agreeing token (the surname, usually)."""
+        if not tokens:
+            return 0.5
+        return max(rarity(self.counts[token], self.population) for token in tokens)
+
+
+class DedupEngine:
+    """An index of contacts by every blocking key, answering "is this one already here?".
+
+    Records are stored packed (one string each) and keys as sorted ints, so a million
+    contacts fit in a few hundred megabytes; `add` after the bulk build goes to a small
+    dict that is folded into the sorted array now and then.
+    """
+
+    def __init__(
+        self,
+        contacts: Iterable[tuple[str, Contact]] = (),
+        *,
+        region: str = "CZ",
+        link_threshold: float = 0.9,
+        review_threshold: float = 0.7,
+        email_provider_rules: bool = True,
+        block_cap: int = DEFAULT_BLOCK_CAP,
+    ) -> None:
+        self.region = region
+        self.email_provider_rules = email_provider_rules
+        self.thresholds = Thresholds(link_threshold, review_threshold)
+        self.block_cap = block_cap
+        self.names = NameStatistics()
+        self._ids: list[str | None] = []
+        self._packed: list[str | None] = []
+        self._slot_of: dict[str, int] = {}
+        self._sorted = array("q")
+        self._delta: dict[int, list[int]] = {}
+        self._delta_size = 0
+        self.build(contacts)
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._slot_of
+
+    def prepare(self, contact: Contact) -> Features:
+        return prepare(contact, region=self.region, email_provider_rules=self.email_provider_rules)
+
+    # -- building ---------------------------------------------------------------------------
+
+    def build(self, contacts: Iterable[tuple[str, Contact]]) -> None:
+        """Add many contacts at once: their keys go straight into the sorted array."""
+        self.build_features((record_id, self.prepare(contact)) for record_id, contact in contacts)
+
+    def build_features(self, items: Iterable[tuple[str, Features]]) -> None:
+        entries = array("q", self._sorted)
+        for record_id, features in items:
+            slot = self._store(record_id, features)
+            entries.extend(_key_hash(key) << _SLOT_BITS | slot for key in blocking_keys(features))
+        self._sorted = _sort_entries(entries)
+
+    def add(self, record_id: str, contact: Contact) -> None:
+        self.add_features(record_id, self.prepare(contact))
+
+    def add_features(self, record_id: str, features: Features) -> None:
+        slot = self._store(record_id, features)
+        for key in blocking_keys(features):
+            self._delta.setdefault(_key_hash(key), []).append(slot)
+            self._delta_size += 1
+        if self._delta_size > _DELTA_LIMIT:
+            self._compact()
+
+    def _store(self, record_id: str, features: Features) -> int:
+        self.remove(record_id)
+        slot = len(self._ids)
+        if slot >= _MAX_SLOTS:
+            raise OverflowError(f"a dedup index holds at most {_MAX_SLOTS} records")
+        self._ids.append(record_id)
+        self._packed.append(features.pack())
+        self._slot_of[record_id] = slot
+        self.names.add(features)
+        return slot
+
+    def remove(self, record_id: str) -> None:
+        """Forget a record; its stale index entries point at an empty slot and are skipped."""
+        slot = self._slot_of.pop(record_id, None)
+        if slot is None:
+            return
+        packed = self._packed[slot]
+        if packed is not None:
+            self.names.remove(Features.unpack(packed))
+        self._ids[slot] = None
+        self._packed[slot] = None
+
+    def _compact(self) -> None:
+        entries = array("q", self._sorted)
+        for key_hash, slots in self._delta.items():
+            entries.extend(key_hash << _SLOT_BITS | slot for slot in slots)
+        self._delta.clear()
+        self._delta_size = 0
+        self._sorted = _sort_entries(entries)
+
+    # -- online queries ---------------------------------------------------------------------
+
+    def candidates(self, features: Features) -> list[int]:
+        """Slots of live records sharing at least one blocking key, at most `block_cap` per key."""
+        found: dict[int, None] = {}
+        entries = self._sorted
+        for key in blocking_keys(features):
+            key_hash = _key_hash(key)
+            start = bisect.bisect_left(entries, key_hash << _SLOT_BITS)
+            stop = min(len(entries), start + self.block_cap)
+            for at in range(start, stop):
+                entry = entries[at]
+                if entry >> _SLOT_BITS != key_hash:
+                    break
+                found[entry & (_MAX_SLOTS - 1)] = None
+            for slot in self._delta.get(key_hash, ())[: self.block_cap]:
+                found[slot] = None
+        return [slot for slot in found if self._packed[slot] is not None]
+
+    def matches(self, contact: Contact | Features, *, exclude: str | None = None) -> Iterator[Match]:
+        """Every candidate in the link or review band, in no particular order."""
+        features = contact if isinstance(contact, Features) else self.prepare(contact)
+        for slot in self.candidates(features):
+            record_id, packed = self._ids[slot], self._packed[slot]
+            if record_id is None or packed is None or record_id == exclude:
+                continue
+            evidence = compare(features, Features.unpack(packed), self.names.rarity)
+            banded = self.thresholds.band(evidence)
+            if banded is not None:
+                yield Match(record_id, banded[1], banded[0], evidence.reasons)
+
+    def best_match(self, contact: Contact | Features, *, exclude: str | None = None) -> Match | None:
+        """The most likely duplicate of `contact` in the index (a link before a review), or None."""
+        best: Match | None = None
+        for match in self.matches(contact, exclude=exclude):
+            if best is None or (match.band == "link", match.score) > (best.band == "link", best.score):
+                best = match
+        return best
+
+
+def _sort_entries(entries: array[int]) -> array[int]:
+    """Sort index entries bucket by bucket: never a list of every entry at once."""
+    if len(entries) < 1 << 16:
+        return array("q", sorted(entries))
+    buckets: dict[int, array[int]] = {}
+    for entry in entries:
+        bucket = buckets.get(entry >> _BUCKET_SHIFT)
+        if bucket is None:
+            bucket = buckets[entry >> _BUCKET_SHIFT] = array("q")
+        bucket.append(entry)
+    del entries
+    result = array("q")
+    for bucket_id in sorted(buckets):
+        result.extend(sorted(buckets.pop(bucket_id)))
+    return result
+
+
+# -- batch ------------------------------------------------------------------------------------
+
+
+def find_duplicates(
+    records: Iterable[tuple[str, Contact]] | Iterable[tuple[str, Features]],
+    *,
+    region: str = "CZ",
+    link_threshold: float = 0.9,
+    review_threshold: float = 0.7,
+    email_provider_rules: bool = True,
+    block_cap: int = DEFAULT_BLOCK_CAP,
+    review: bool = False,
+) -> list[Cluster]:
+    """Clusters of one customer among `records` (connected through links), and with `review`
+    the pairs in the review band that no link already joins.
+    """
+    thresholds = Thresholds(link_threshold, review_threshold)
+    ids: list[str] = []
+    features: list[Features] = []
+    names = NameStatistics()
+    blocks: dict[int, list[int]] = {}
+    for record_id, item in records:
+        prepared = (
+            item
+            if isinstance(item, Features)
+            else prepare(item, region=region, email_provider_rules=email_provider_rules)
+        )
+        slot = len(ids)
+        ids.append(record_id)
+        features.append(prepared)
+        names.add(prepared)
+        for key in blocking_keys(prepared):
+            blocks.setdefault(_key_hash(key), []).append(slot)
+
+    seen: set[int] = set()
+    count = len(ids)
+    parent = list(range(count))
+    weakest: dict[int, float] = {}
+    reviews: list[tuple[int, int, float]] = []
+
+    def root(slot: int) -> int:
+        while parent[slot] != slot:
+            parent[slot] = parent[parent[slot]]
+            slot = parent[slot]
+        return slot
+
+    for block in blocks.values():
+        if len(block) < 2 or len(block) > block_cap:
+            continue
+        for i, left in enumerate(block):
+            for right in block[i + 1 :]:
+                pair = left * count + right if left < right else right * count + left
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                banded = thresholds.band(compare(features[left], features[right], names.rarity))
+                if banded is None:
+                    continue
+                band, score = banded
+                if band == "link":
+                    a, b = root(left), root(right)
+                    if a != b:
+                        parent[b] = a
+                        weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
+                        weakest.pop(b, None)
+                    else:
+                        weakest[a] = min(score, weakest.get(a, 1.0))
+                elif review:
+                    reviews.append((left, right, score))
+    del blocks, seen
+
+    members: dict[int, list[int]] = {}
+    for slot in range(count):
+        members.setdefault(root(slot), []).append(slot)
+    clusters = [
+        Cluster(tuple(ids[s] for s in group), weakest.get(top, 1.0), "link")
+        for top, group in members.items()
+        if len(group) > 1
+    ]
+    seen_review: set[tuple[int, int]] = set()
+    for left, right, score in reviews:
+        a, b = root(left), root(right)
+        if a == b or (min(a, b), max(a, b)) in seen_review:
+            continue
+        seen_review.add((min(a, b), max(a, b)))
+        clusters.append(Cluster((ids[left], ids[right]), score, "review"))
+    return clusters

@@ -1,0 +1,120 @@
+"""A contact reduced to what dedup compares, and the blocking keys that find its candidates.
+
+Features pack into one short string, so an index of a million contacts stays small in memory.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from connector.dedup._normalize import (
+    company_key,
+    email_key,
+    fold,
+    ico_key,
+    name_tokens,
+    phone_key,
+    phonetic,
+    tax_key,
+    zip_key,
+)
+from connector.model import Contact
+
+_FIELD_SEP = "\x1f"
+
+
+class Features(NamedTuple):
+    """Normalized comparison values of one contact; "" or () means absent."""
+
+    email: str
+    phones: tuple[str, ...]
+    ico: str
+    taxes: tuple[str, ...]
+    name: tuple[str, ...]
+    company: str
+    street: str
+    city: str
+    zip: str
+    birth: str
+
+    def pack(self) -> str:
+        """One string for the index; values never contain the separators (they are folded)."""
+        return _FIELD_SEP.join(
+            (
+                self.email,
+                " ".join(self.phones),
+                self.ico,
+                " ".join(self.taxes),
+                " ".join(self.name),
+                self.company,
+                self.street,
+                self.city,
+                self.zip,
+                self.birth,
+            )
+        )
+
+    @classmethod
+    def unpack(cls, packed: str) -> Features:
+        email, phones, ico, taxes, name, company, street, city, zip_code, birth = packed.split(_FIELD_SEP)
+        return cls(
+            email,
+            tuple(phones.split()),
+            ico,
+            tuple(taxes.split()),
+            tuple(name.split()),
+            company,
+            street,
+            city,
+            zip_code,
+            birth,
+        )
+
+
+def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool = True) -> Features:
+    """The comparison form of `contact`; a phone without a country code is read in `region`."""
+    phone_region = contact.country or region
+    phones = {p for p in (phone_key(contact.phone, phone_region), phone_key(contact.mobile, phone_region)) if p}
+    taxes = {t for t in (tax_key(contact.dic, contact.country), tax_key(contact.ic_dph, contact.country)) if t}
+    email = email_key(contact.email, provider_rules=email_provider_rules) or ""
+    return Features(
+        email=email.replace(_FIELD_SEP, ""),
+        phones=tuple(sorted(phones)),
+        ico=ico_key(contact.ico) or "",
+        taxes=tuple(sorted(taxes)),
+        name=name_tokens(contact.name),
+        company=company_key(contact.company),
+        street=fold(contact.street),
+        city=fold(contact.city),
+        zip=zip_key(contact.zip),
+        birth=contact.birth_date or "",
+    )
+
+
+def blocking_keys(features: Features) -> list[str]:
+    """Every key under which a duplicate of this contact may be filed.
+
+    Several keys at once, so that a duplicate that changed one thing (a new e-mail, a move,
+    a typo in the surname) still shares another with its original.
+    """
+    keys: list[str] = []
+    if features.email:
+        keys.append("e" + features.email)
+    keys.extend("p" + phone for phone in features.phones)
+    if features.ico:
+        keys.append("i" + features.ico)
+    keys.extend("t" + tax for tax in features.taxes)
+    sounds = sorted({phonetic(token) for token in features.name if len(token) > 1})
+    place = features.zip or features.city
+    for sound in sounds:
+        # Each name token's sound with the initials of the others: a typo in one token, or the
+        # order of the tokens, still leaves one key in common.
+        initials = "".join(other[0] for other in sounds if other != sound)
+        if place:
+            keys.append(f"n{sound}|{initials}|{place}")
+        if features.birth:
+            keys.append(f"b{features.birth}|{sound}")
+    if features.company:
+        company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
+        keys.append(f"c{company_sound}|{place}")
+    return keys

@@ -1,0 +1,111 @@
+"""Normalization for comparison: IČO/DIČ check digits, phones, e-mails, legal forms, names."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.dedup import company_key, email_key, fold, ico_key, name_tokens, phone_key, phonetic, tax_key, zip_key
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("25596641", "25596641"),
+        ("25 596 641", "25596641"),
+        ("00023205", "00023205"),  # leading zeros are part of an IČO
+        ("23205", None),  # too short to be one
+        ("45274649", "45274649"),
+        ("25596642", None),  # wrong check digit: not evidence
+        ("00000000", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_ico_check_digit(raw: str | None, key: str | None) -> None:
+    assert ico_key(raw) == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "key"),
+    [
+        ("CZ25596641", None, "CZ25596641"),
+        ("CZ 255 96 641", None, "CZ25596641"),
+        ("CZ25596642", None, None),  # an IČO-based DIČ with a wrong check digit
+        ("25596641", "CZ", "CZ25596641"),
+        ("CZ7103192745", None, "CZ7103192745"),  # a birth number, divisible by 11
+        ("CZ7103192746", None, None),
+        ("SK2020273893", None, "SK2020273893"),  # IČ DPH: ten digits divisible by 11
+        ("2020273893", "SK", "SK2020273893"),  # the same number as a Slovak DIČ
+        ("SK2020273894", None, None),
+    ],
+)
+def test_tax_ids_in_cz_and_sk_form(raw: str, country: str | None, key: str | None) -> None:
+    assert tax_key(raw, country) == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "key"),
+    [
+        ("603123456", "CZ", "+420603123456"),
+        ("+420 603 123 456", "CZ", "+420603123456"),
+        ("00420 603-123-456", "CZ", "+420603123456"),
+        ("0905 123 456", "SK", "+421905123456"),
+        ("+421 905 123 456", "CZ", "+421905123456"),
+        ("601 222 333", "PL", "+48601222333"),
+        ("12", "CZ", None),
+        ("not a phone", "CZ", None),
+    ],
+)
+def test_phones_become_e164_in_the_default_region(raw: str, region: str, key: str | None) -> None:
+    assert phone_key(raw, region) == key
+
+
+def test_email_case_and_provider_rules() -> None:
+    assert email_key("  Marta.Kovacs@Example.HU ") == "marta.kovacs@example.hu"
+    assert email_key("Jan.Novak+shop@gmail.com") == "jannovak@gmail.com"
+    assert email_key("jan.novak@googlemail.com") == "jannovak@gmail.com"
+    # Dots matter everywhere else; the rules can be switched off.
+    assert email_key("jan.novak@seznam.cz") != email_key("jannovak@seznam.cz")
+    assert email_key("jan.novak+x@seznam.cz") == "jan.novak@seznam.cz"
+    assert email_key("Jan.Novak+shop@gmail.com", provider_rules=False) == "jan.novak+shop@gmail.com"
+    assert email_key("no-at-sign") is None
+    assert email_key("@example.cz") is None
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Stavby Novák s.r.o.",
+        "STAVBY NOVÁK, s. r. o.",
+        "Stavby Novák spol. s r.o.",
+        "Stavby Novák a.s.",
+        "Stavby Novák k.s.",
+        "Stavby Novák v.o.s.",
+        "Stavby Novák sp. z o.o.",
+        "Stavby Novák Kft.",
+        "Stavby Novák sro",
+        "Stavby Novák",
+    ],
+)
+def test_legal_forms_are_folded(written: str) -> None:
+    assert company_key(written) == "stavby novak"
+
+
+def test_a_company_that_is_only_a_legal_form_keeps_its_name() -> None:
+    assert company_key("A.S.") == "a s"
+
+
+def test_names_fold_diacritics_case_order_and_titles() -> None:
+    assert name_tokens("Kováč Ján") == name_tokens("Jan Kovac") == ("jan", "kovac")
+    assert name_tokens("Ing. Ján KOVÁČ, PhD.") == ("jan", "kovac")
+    assert name_tokens("Łukasz Wiśniewski") == ("lukasz", "wisniewski")
+    assert name_tokens("Győző Fűzfa") == ("fuzfa", "gyozo")
+    assert fold("Ľudmila Ďurica-Šimko") == "ludmila durica simko"
+    assert zip_key("040 01") == zip_key("04001") == "04001"
+
+
+def test_phonetic_key_meets_spellings_of_one_name() -> None:
+    assert phonetic("nowak") == phonetic("novak")
+    assert phonetic("kowalski") == phonetic("kovalski")
+    assert phonetic("szabo") == phonetic("sabo")
+    assert phonetic("novak") != phonetic("dvorak")
