@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -761,84 +761,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_Row = TypeVar("_Row")
+
+
+def _from_row(cls: type[_Row], row: Any, *, json_fields: tuple[str, ...] = ()) -> _Row:
+    """A dataclass from a result row with the same column names; JSON columns decoded."""
+    values = {f.name: row[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name in json_fields:
+        values[name] = json.loads(values[name]) if values[name] else None
+    return cls(**values)
+
+
 def _link(row: Any) -> Link:
-    return Link(
-        id=row["id"],
-        eshop_id=row["eshop_id"],
-        pohoda_id=row["pohoda_id"],
-        temp_hq_id=row["temp_hq_id"],
-        state=row["state"],
-    )
+    return _from_row(Link, row)
 
 
 def _mirror(row: Any) -> MirrorRecord:
-    return MirrorRecord(
-        side=row["side"],
-        record_id=row["record_id"],
-        content=json.loads(row["content"]),
-        content_hash=row["content_hash"],
-        version=row["version"],
-        ext_id=row["ext_id"],
-        deleted=bool(row["deleted"]),
-    )
+    return _from_row(MirrorRecord, row, json_fields=("content",))
 
 
 def _outbox(row: Any) -> OutboxEntry:
-    return OutboxEntry(
-        id=row["id"],
-        run_id=row["run_id"],
-        link_id=row["link_id"],
-        side=row["side"],
-        kind=row["kind"],
-        payload=json.loads(row["payload"]),
-        state=row["state"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        created_at=row["created_at"],
-    )
+    return _from_row(OutboxEntry, row, json_fields=("payload",))
 
 
 def _audit(row: Any) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        at=row["at"],
-        run_id=row["run_id"],
-        link_id=row["link_id"],
-        outbox_id=row["outbox_id"],
-        eshop_id=row["eshop_id"],
-        pohoda_id=row["pohoda_id"],
-        operation=row["operation"],
-        side=row["side"],
-        before_hash=row["before_hash"],
-        after_hash=row["after_hash"],
-        result=row["result"],
-        note=row["note"],
-        detail=json.loads(row["detail"]) if row["detail"] else None,
-    )
+    return _from_row(AuditEntry, row, json_fields=("detail",))
 
 
 def _event(row: Any) -> WebhookEvent:
-    return WebhookEvent(
-        id=row["id"],
-        event_id=row["event_id"],
-        type=row["type"],
-        customer_id=row["customer_id"],
-        received_at=row["received_at"],
-        received_ts=row["received_ts"],
-        state=row["state"],
-        attempts=row["attempts"],
-    )
+    return _from_row(WebhookEvent, row)
 
 
 def _review(row: Any) -> ReviewItem:
-    return ReviewItem(
-        id=row["id"],
-        side=row["side"],
-        record_id=row["record_id"],
-        candidate_side=row["candidate_side"],
-        candidate_id=row["candidate_id"],
-        score=row["score"],
-        reasons=json.loads(row["reasons"]),
-        state=row["state"],
-        created_at=row["created_at"],
-    )
+    return _from_row(ReviewItem, row, json_fields=("reasons",))
