@@ -1,0 +1,89 @@
+"""`connector duplicates find`: batch deduplication of a JSON-lines file or a stored snapshot.
+
+A thin layer over `connector.dedup.find_duplicates`; clusters go out as JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import IO
+
+import click
+
+from connector.cli._main import AppContext, fail, handle_errors, root
+from connector.dedup import Cluster, find_duplicates
+from connector.errors import InvalidContact
+from connector.model import Contact, read_jsonl
+from connector.store import Store
+
+
+@root.group("duplicates")
+def duplicates() -> None:
+    """Find customers recorded more than once."""
+
+
+def _from_file(stream: IO[str]) -> Iterator[tuple[str, Contact]]:
+    seen: set[str] = set()
+    for number, contact in enumerate(read_jsonl(stream), start=1):
+        record_id = contact.id or f"line {number}"
+        if record_id in seen:
+            raise InvalidContact(f"line {number}: id {record_id!r} appears twice", record=record_id, field="id")
+        seen.add(record_id)
+        yield record_id, contact
+
+
+def _from_store(store_url: str, side: str) -> Iterator[tuple[str, Contact]]:
+    for record_id, record in sorted(Store.open(store_url).mirror_of(side).items()):
+        if not record.deleted:
+            yield record_id, Contact.from_dict(record.content, record=record_id)
+
+
+@duplicates.command("find")
+@click.option("--input", "input_file", type=click.File("r", encoding="utf-8"), help="Contacts, one JSON per line.")
+@click.option(
+    "--side",
+    type=click.Choice(["eshop", "pohoda"]),
+    help="Read this side's stored snapshot instead of a file.",
+)
+@click.option(
+    "--output",
+    "output_file",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    show_default=True,
+    help="Clusters, one JSON object per line.",
+)
+@click.option("--review", is_flag=True, help="Also write the pairs a person should look at (band review).")
+@click.pass_obj
+@handle_errors
+def find(app: AppContext, input_file: IO[str] | None, side: str | None, output_file: IO[str], review: bool) -> None:
+    """Cluster the records that are one customer: {"ids": [...], "score": s, "band": "link"|"review"}."""
+    if (input_file is None) == (side is None):
+        fail("give exactly one of --input FILE or --side eshop|pohoda")
+    config = app.config()
+    records = _from_file(input_file) if input_file is not None else _from_store(config.store_url, side or "")
+    started = time.perf_counter()
+    clusters = find_duplicates(
+        records,
+        region=config.sync.default_region,
+        link_threshold=config.dedup.link_threshold,
+        review_threshold=config.dedup.review_threshold,
+        email_provider_rules=config.dedup.email_provider_rules,
+        review=review,
+    )
+    clusters.sort(key=_order)
+    for cluster in clusters:
+        output_file.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
+    linked = [c for c in clusters if c.band == "link"]
+    click.echo(
+        f"{len(linked)} clusters of one customer ({sum(len(c.ids) for c in linked)} records)"
+        + (f", {len(clusters) - len(linked)} pairs for review" if review else "")
+        + f" in {time.perf_counter() - started:.1f} s",
+        err=True,
+    )
+
+
+def _order(cluster: Cluster) -> tuple[bool, float, tuple[str, ...]]:
+    return cluster.band != "link", -cluster.score, cluster.ids
