@@ -242,3 +242,20 @@ def test_account_registered_between_pull_and_delivery_is_linked_not_copied(sandb
     assert sandbox.notifications() == []
     assert by_id(sandbox.eshop_contacts())[eshop_id]["hq_id"] == pohoda_id
     assert by_id(sandbox.pohoda_contacts())[pohoda_id]["ext_id"] == eshop_id
+
+
+def test_expired_eshop_cursor_rereads_the_feed_and_writes_nothing_new(sandbox: Sandbox) -> None:
+    import httpx
+
+    for n in range(5):
+        sandbox.register({"name": f"Stálý {n}", "email": f"s{n}@example.cz"})
+    run_sync(sandbox.config)
+    before = writes(sandbox)
+    sandbox.register({"name": "Nový po vymazání", "email": "novy@example.cz"})
+    httpx.post(f"{sandbox.eshop_server.url}/_sim/forget-history").raise_for_status()
+    summary = run_sync(sandbox.config)
+    assert summary.state == "done"
+    assert summary.pulled_eshop == 6  # the whole feed, read again from its start
+    assert summary.delivered == {"pohoda.create": 1, "eshop.link": 1}  # only the new customer
+    assert len(sandbox.pohoda_contacts()) == 6
+    assert writes(sandbox)[0] == before[0] + 1

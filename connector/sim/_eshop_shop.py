@@ -46,6 +46,10 @@ class EmailTaken(ValueError):
         self.existing_id = existing_id
 
 
+class CursorExpired(Exception):
+    """The cursor points into history the e-shop no longer keeps (HTTP 410)."""
+
+
 class BadCursor(ValueError):
     """A cursor this e-shop never handed out."""
 
@@ -118,6 +122,7 @@ class Shop:
         self._by_email: dict[str, set[str]] = {}
         self._seq = 0
         self._next_id = 1
+        self.history_from = 0
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -131,6 +136,7 @@ class Shop:
             self.counters.clear()
             self._seq = 0
             self._next_id = 1
+            self.history_from = 0
 
     def __len__(self) -> int:
         return len(self._customers)
@@ -242,9 +248,17 @@ class Shop:
 
     # -- the protocol ------------------------------------------------------------------------
 
+    def forget_history(self) -> int:
+        """Keep no change history before now: older cursors are answered 410 cursor_expired."""
+        with self.lock:
+            self.history_from = self._seq
+        return self.history_from
+
     def changes(self, cursor: str | None, limit: int) -> ChangePage:
         """Customers and tombstones written after `cursor`, oldest first, one entry each."""
         after = _parse_cursor(cursor)
+        if cursor and after < self.history_from:
+            raise CursorExpired(f"the change history before {self.history_from} is gone; read the feed from its start")
         with self.lock:
             entries: list[tuple[int, EshopChange]] = [
                 (s.seq, EshopChange(s.contact.id or "", str(s.seq), s.updated_at, s.public()))

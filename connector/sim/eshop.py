@@ -36,7 +36,15 @@ from connector.codec import eshop as codec
 from connector.codec.eshop import ErrorReport, EshopCustomer, EshopResult, EshopWrite
 from connector.errors import BadData, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact
-from connector.sim._eshop_shop import BadCursor, EmailTaken, Shop, UnknownCustomer, seed_entry, seed_shop
+from connector.sim._eshop_shop import (
+    BadCursor,
+    CursorExpired,
+    EmailTaken,
+    Shop,
+    UnknownCustomer,
+    seed_entry,
+    seed_shop,
+)
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 
 DEFAULT_TOKEN = "eshop-token"  # noqa: S105 - a loopback test double's well-known default
@@ -84,6 +92,7 @@ class EshopSimulator:
             Route("/_sim/faults", self._set_faults, methods=["POST"]),
             Route("/_sim/stats", self._stats, methods=["GET"]),
             Route("/_sim/reset", self._reset, methods=["POST"]),
+            Route("/_sim/forget-history", self._forget_history, methods=["POST"]),
         ]
         self.app = FaultInjection(
             Starlette(routes=routes), self.faults, business_paths=BUSINESS_PATHS, stats=self.traffic
@@ -173,6 +182,8 @@ class EshopSimulator:
             page = self.shop.changes(cursor, int(raw_limit))
         except BadCursor as exc:
             return _xml_error(400, ErrorReport("invalid_cursor", str(exc), "cursor"))
+        except CursorExpired as exc:
+            return _xml_error(410, ErrorReport("cursor_expired", str(exc), "cursor"))
         return self._answer(codec.encode_changes(page))
 
     async def _get(self, request: Request) -> Response:
@@ -278,6 +289,10 @@ class EshopSimulator:
         return self._answer(codec.encode_batch_result(results))
 
     # -- control endpoints -------------------------------------------------------------------
+
+    async def _forget_history(self, request: Request) -> Response:
+        """Expire every cursor handed out so far, as an e-shop that prunes its change log."""
+        return JSONResponse({"history_from": self.shop.forget_history()})
 
     async def _list_contacts(self, request: Request) -> Response:
         lines = []

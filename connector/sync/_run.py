@@ -18,7 +18,7 @@ from typing import Any
 
 from connector.codec.eshop import EshopWrite
 from connector.codec.pohoda import AddressBookWrite, ItemResult
-from connector.errors import EshopUnreachable, PohodaRefused, PohodaUnreachable
+from connector.errors import EshopUnreachable, PeerRefused, PohodaRefused, PohodaUnreachable
 from connector.log import get_logger
 from connector.model import Contact, hash_content
 from connector.peers.eshop import EshopClient
@@ -189,7 +189,15 @@ class SyncRun:
         eshop_records: list[SideRecord] = []
         eshop_cursor = self.store.cursor("eshop")
         if self.read_eshop:
-            eshop_records, eshop_cursor = self._pull_eshop(eshop_cursor)
+            try:
+                eshop_records, eshop_cursor = self._pull_eshop(eshop_cursor)
+            except PeerRefused as exc:
+                if exc.status_code != 410:
+                    raise
+                # The e-shop no longer keeps history that old: read it whole; what did not
+                # change since the last run is recognised as an echo and costs no write.
+                log.warning("sync.eshop_cursor_expired", run_id=self.run_id)
+                eshop_records, eshop_cursor = self._pull_eshop(None)
         mark = self._phase("pull", mark)
         self.summary.pulled_eshop = len(eshop_records)
         self.summary.pulled_pohoda = len(pohoda_records or [])
