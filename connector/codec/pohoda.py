@@ -317,7 +317,9 @@ class ExportStream:
             tag=_EXPORT_TAGS,
             what=what,
             max_bytes=codec.max_export_bytes,
-            events=("start", "end"),
+            # End events only: a start event per record would double the Python work on the
+            # hot path; the envelopes' attributes are read from a record's ancestors.
+            events=("end",),
             schema=codec.response_schema,
         )
         self.pack_state: str | None = None
@@ -342,17 +344,16 @@ class ExportStream:
         ex_system = self._codec.ex_system
         suspect = False  # a schema violation was seen in the input read so far
         lists = 0
-        root: str | None = None
+        envelope_read = False
+        seen = False  # any element of the export's vocabulary was read
         closed = False  # the root element's end was read: the document is complete
-        for event, el in self._stream:
+        for _event, el in self._stream:
+            seen = True
             tag = el.tag
-            if root is None:
-                root = tag
-            elif event == "end" and tag == root:
-                closed = True
             if tag == _RECORD:
-                if event == "start":
-                    continue
+                if not envelope_read:
+                    envelope_read = True
+                    self._envelope(el.getparent())
                 if not suspect and self._stream.schema_errors():
                     suspect = True
                 if suspect:
@@ -364,40 +365,60 @@ class ExportStream:
                 if contact.id is not None and contact.id.isdigit():
                     self.last_id = max(self.last_id or 0, int(contact.id))
                 yield contact
-            elif tag == _LIST:
-                if event == "start":
-                    lists += 1
-                    self.state = el.get("state")
-                    self.version = el.get("version")
-                    self.date_time_stamp = el.get("dateTimeStamp")
-                    self.date_valid_from = el.get("dateValidFrom")
-                elif self.state == "error":
+                continue
+            if el.getparent() is None:
+                closed = True
+            if tag == _LIST:
+                lists += 1
+                if not envelope_read:
+                    envelope_read = True
+                    self._envelope(el)
+                if self.state == "error":
                     notes = "; ".join(d.note for d in self.details if d.note) or "no reason given"
                     raise PohodaRefused(f"{self._what}: POHODA refused the export: {notes}", note=notes)
-            elif event == "start" and tag == _PACK:
-                self.pack_state = el.get("state")
-                self.pack_note = el.get("note")
-                if self.pack_state == "error":
-                    note = self.pack_note or ""
-                    raise PohodaRefused(f"{self._what}: POHODA refused the whole request: {note}", note=note)
-            elif event == "start" and tag == _PACK_ITEM:
-                if el.get("state") == "error":
-                    note = el.get("note") or ""
-                    raise PohodaRefused(f"{self._what}: POHODA refused the list request: {note}", note=note)
-            elif event == "end" and tag == _IMPORT_DETAILS:
+            elif tag in (_PACK, _PACK_ITEM):
+                self._refused(el)
+            elif tag == _IMPORT_DETAILS:
                 parent = el.getparent()
                 if parent is not None and parent.tag == _LIST:
                     self.details = _details(el)
-            elif event == "end" and tag == _PARTS:
+            elif tag == _PARTS:
                 self.parts = tuple((p.text or "") for p in el)
         if self._stream.schema_errors():
             raise SchemaViolation(f"{self._what}: schema violation: {self._stream.schema_errors()[0]}")
-        if root is not None and not closed:
+        if seen and not closed:
             # Belt and braces: lxml reports a truncated document itself, but a cut stream
             # must never pass for a complete export.
             raise MalformedXML(f"{self._what}: not well-formed XML: the document ends before its root element")
         if lists == 0:
             raise SchemaViolation(f"{self._what}: the answer holds no lAdb:listAddressBook", field="listAddressBook")
+
+    def _envelope(self, listing: etree._Element | None) -> None:
+        """Read the list's attributes and refuse an export POHODA refused, before any record."""
+        if listing is None or listing.tag != _LIST:
+            return
+        self.state = listing.get("state")
+        self.version = listing.get("version")
+        self.date_time_stamp = listing.get("dateTimeStamp")
+        self.date_valid_from = listing.get("dateValidFrom")
+        item = listing.getparent()
+        if item is not None and item.tag == _PACK_ITEM:
+            self._refused(item)
+            pack = item.getparent()
+            if pack is not None and pack.tag == _PACK:
+                self._refused(pack)
+
+    def _refused(self, el: etree._Element) -> None:
+        """PohodaRefused when this responsePack or responsePackItem says state="error"."""
+        if el.tag == _PACK:
+            self.pack_state = el.get("state")
+            self.pack_note = el.get("note")
+            if self.pack_state == "error":
+                note = self.pack_note or ""
+                raise PohodaRefused(f"{self._what}: POHODA refused the whole request: {note}", note=note)
+        elif el.get("state") == "error":
+            note = el.get("note") or ""
+            raise PohodaRefused(f"{self._what}: POHODA refused the list request: {note}", note=note)
 
 
 _PACK = q("rsp", "responsePack")
