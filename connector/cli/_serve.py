@@ -1,0 +1,77 @@
+"""`connector serve`: the webhook endpoint, the trigger, health, metrics and status, under uvicorn.
+
+SIGTERM stops it gracefully: no new connections, requests in flight answered, the batch in hand recorded.
+"""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+
+from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
+from connector.log import get_logger
+from connector.web import MAX_BODY_BYTES, WebSettings, create_app
+from connector.web._signature import DEFAULT_TOLERANCE_S
+from connector.web._worker import BATCH_MAX
+
+log = get_logger(__name__)
+
+# Requests in flight get this long after SIGTERM; systemd's TimeoutStopSec is above it.
+GRACEFUL_STOP_S = 30
+
+
+@root.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--max-body-bytes",
+    default=MAX_BODY_BYTES,
+    show_default=True,
+    type=click.IntRange(256, 16 * 1024 * 1024),
+    help="Largest webhook body accepted.",
+)
+@click.option(
+    "--tolerance-s",
+    default=DEFAULT_TOLERANCE_S,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="How far a signature's timestamp may be from this clock, either way.",
+)
+@click.option(
+    "--batch-max",
+    default=BATCH_MAX,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="Most webhook events synced in one targeted run.",
+)
+@click.pass_obj
+@handle_errors
+def serve(app: AppContext, host: str, port: int, max_body_bytes: int, tolerance_s: int, batch_max: int) -> None:
+    """Take the e-shop's webhooks and sync each customer within seconds.
+
+    Needs CONNECTOR_WEBHOOK_SECRETS (comma-separated: several are active while rotating);
+    POST /trigger/sync is off unless CONNECTOR_ADMIN_TOKEN is set.
+    """
+    config = app.config(
+        "pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password", "eshop.url", "eshop_token", "webhook_secrets"
+    )
+    if not config.secrets.admin_token:
+        log.warning("serve.trigger_disabled", reason="CONNECTOR_ADMIN_TOKEN is not set")
+    settings = WebSettings(max_body_bytes=max_body_bytes, tolerance_s=tolerance_s, batch_max=batch_max)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config, settings),
+            host=host,
+            port=port,
+            lifespan="on",
+            log_level=config.log.level.lower(),
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_STOP_S,
+            server_header=False,
+        )
+    )
+    # uvicorn installs its own SIGTERM/SIGINT handlers: stop accepting, finish requests in
+    # flight, then run the lifespan's shutdown (the worker records the batch in hand).
+    server.run()
+    if not server.started:
+        fail(f"could not listen on {host}:{port}", EXIT_FAILED)
