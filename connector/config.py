@@ -277,4 +277,13 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         ),
         admin_token=environ.get(SECRET_ENV["admin_token"]) or None,
     )
+    dedup = sections["dedup"]
+    for name in ("link_threshold", "review_threshold"):
+        if not 0.0 < getattr(dedup, name) <= 1.0:
+            raise ConfigError(f"{source}: [dedup] {name}: must be between 0 and 1, got {getattr(dedup, name)}")
+    if dedup.review_threshold > dedup.link_threshold:
+        raise ConfigError(
+            f"{source}: [dedup] review_threshold ({dedup.review_threshold}) must not be above "
+            f"link_threshold ({dedup.link_threshold})"
+        )
     return Config(secrets=secrets, source=source, **sections)

@@ -70,6 +70,8 @@ def test_config_path_from_environment_variable(tmp_path: Path) -> None:
         ('[pohodaa]\nurl = "x"\n', "unknown section [pohodaa]"),
         ('[pohoda]\npassword = "x"\n', "password is a secret and may not be in a file; set CONNECTOR_POHODA_PASSWORD"),
         ("[pohoda\nurl=", "not valid TOML"),
+        ("[dedup]\nlink_threshold = 1.5\n", "[dedup] link_threshold: must be between 0 and 1"),
+        ("[dedup]\nlink_threshold = 0.6\nreview_threshold = 0.8\n", "review_threshold (0.8) must not be above"),
     ],
 )
 def test_errors_name_the_file_the_key_and_the_problem(tmp_path: Path, text: str, expected: str) -> None:
