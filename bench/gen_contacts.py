@@ -458,10 +458,12 @@ def generate(
             continue
         if people and roll < duplicates + namesakes:
             person = gen.namesake(gen.rng.choice(people))
-        elif people and roll < duplicates + namesakes + households:
-            partner = gen.rng.randrange(len(people))
-            if partner in gen.married:
-                continue  # one spouse each: two spouses both named Silvia would be one person
+        elif (
+            people
+            and roll < duplicates + namesakes + households
+            and (partner := gen.rng.randrange(len(people))) not in gen.married
+        ):
+            # One spouse each: two spouses both named Silvia at one address would be one person.
             gen.married.add(partner)
             person = gen.spouse(people[partner])
         else:
