@@ -45,6 +45,9 @@ def plan_settings(config: Config) -> PlanSettings:
         delete_in_pohoda=config.sync.delete_in_pohoda,
         ico=config.pohoda.ico or "",
         create_mode=config.sync.create_mode,
+        link_threshold=config.dedup.link_threshold,
+        review_threshold=config.dedup.review_threshold,
+        email_provider_rules=config.dedup.email_provider_rules,
     )
 
 

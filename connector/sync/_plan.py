@@ -55,6 +55,10 @@ class PlanSettings:
     ico: str = ""
     # "sync": create in POHODA now; "async": give a temporary GUID at once, create later.
     create_mode: Literal["sync", "async"] = "sync"
+    # The dedup engine's thresholds and e-mail rules ([dedup] in the configuration).
+    link_threshold: float = 0.9
+    review_threshold: float = 0.7
+    email_provider_rules: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -412,10 +416,20 @@ class _Planner:
                 self._create_in_pohoda(review.record_id, note="created after review: not the same customer")
             new_eshop.pop(review.record_id, None)
 
+    def _index_of(self, contacts: list[tuple[str, Contact]]) -> DedupIndex:
+        settings = self.settings
+        return DedupIndex(
+            contacts,
+            region=settings.region,
+            link_threshold=settings.link_threshold,
+            review_threshold=settings.review_threshold,
+            email_provider_rules=settings.email_provider_rules,
+        )
+
     def _registrations(self, new_eshop: list[str]) -> None:
         if not new_eshop:
             return
-        index = DedupIndex(self._unlinked(self.m_p, self.by_pohoda), region=self.settings.region)
+        index = self._index_of(self._unlinked(self.m_p, self.by_pohoda))
         for eshop_id in new_eshop:
             if eshop_id in self.by_eshop:
                 continue
@@ -464,10 +478,7 @@ class _Planner:
         ]
         if not waiting or not new_pohoda:
             return
-        index = DedupIndex(
-            [(eshop_id, Contact.from_dict(self.m_e[eshop_id].content)) for eshop_id, _l in waiting],
-            region=self.settings.region,
-        )
+        index = self._index_of([(eshop_id, Contact.from_dict(self.m_e[eshop_id].content)) for eshop_id, _l in waiting])
         by_eshop_id = dict(waiting)
         for pohoda_id in new_pohoda:
             if pohoda_id in self.by_pohoda or not len(index):
