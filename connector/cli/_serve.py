@@ -5,6 +5,8 @@ SIGTERM stops it gracefully: no new connections, requests in flight answered, th
 
 from __future__ import annotations
 
+import signal
+
 import click
 import uvicorn
 
@@ -71,7 +73,13 @@ def serve(app: AppContext, host: str, port: int, max_body_bytes: int, tolerance_
         )
     )
     # uvicorn installs its own SIGTERM/SIGINT handlers: stop accepting, finish requests in
-    # flight, then run the lifespan's shutdown (the worker records the batch in hand).
+    # flight, then run the lifespan's shutdown (the worker records the batch in hand). Then
+    # it restores the handlers it found and raises the signal again. Finding its own
+    # handle_exit there (harmless by then), a planned stop ends with exit 0, not a death by
+    # signal; and a signal that comes during start-up stops the server as soon as it runs.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, server.handle_exit)
     server.run()
     if not server.started:
         fail(f"could not listen on {host}:{port}", EXIT_FAILED)
+    log.info("serve.stopped")
