@@ -202,3 +202,14 @@ def test_cron_sync_running_during_the_load_doubles_nothing(served: Served) -> No
     assert sorted(counts) == sorted(customers)
     assert set(counts.values()) == {1}
     assert len(served.box.eshop_contacts()) == 120  # nothing came back as a second account
+
+
+def test_a_closed_account_is_processed_under_the_deletion_policy(served: Served) -> None:
+    customer = served.register(1)
+    assert served.send(customer) == 202
+    wait_for(lambda: served.events() == {"processed": 1})
+    httpx.delete(f"{served.box.eshop_server.url}/_sim/customers/{customer}", timeout=30).raise_for_status()
+    assert served.send(customer, "customer.deleted") == 202
+    wait_for(lambda: served.events() == {"processed": 2})
+    # The default policy keeps the contact in POHODA (its invoices still point at it).
+    assert by_ext_id(served.box) == {customer: 1}

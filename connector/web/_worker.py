@@ -178,6 +178,9 @@ class EventWorker:
                     self._process([e for e in events if e.customer_id == customer])
             else:
                 self._retry_or_fail(events, run.run_id, f"{type(exc).__name__}: {exc}")
+            # Spread the tries over a minute or so: a passing fault gets time to pass
+            # before the last attempt marks the event failed.
+            self._note_outage()
             return len(events)
         self.metrics.count_run("webhook", summary)
         if summary.state == "skipped":
