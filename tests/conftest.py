@@ -16,3 +16,10 @@ def official_xsd_dir() -> Path:
     if not (OFFICIAL_XSD_DIR / "data.xsd").is_file():
         pytest.skip(f"STORMWARE's XSDs are not at {OFFICIAL_XSD_DIR} (a clone outside CI); conformance not checked")
     return OFFICIAL_XSD_DIR
+
+
+@pytest.fixture(scope="session")
+def sim_schema_dir() -> Path | None:
+    """The XSDs the POHODA simulator checks incoming dataPacks against: STORMWARE's where
+    ../shared is present (CI), else the project's own schemas/pohoda (the test still runs)."""
+    return OFFICIAL_XSD_DIR if (OFFICIAL_XSD_DIR / "data.xsd").is_file() else None

@@ -29,8 +29,8 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def server(official_xsd_dir: Path) -> Iterator[RunningServer]:
-    simulator = PohodaSimulator(user="shop", password="pw", ico=ICO, schema_dir=official_xsd_dir)
+def server(sim_schema_dir: Path | None) -> Iterator[RunningServer]:
+    simulator = PohodaSimulator(user="shop", password="pw", ico=ICO, schema_dir=sim_schema_dir)
     running = RunningServer(simulator.app).start()
     yield running
     running.stop()

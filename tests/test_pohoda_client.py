@@ -25,8 +25,8 @@ FAST = RetryPolicy(max_total_s=1.0, initial_backoff_s=0.01, max_backoff_s=0.05)
 
 
 @pytest.fixture
-def sim(official_xsd_dir: Path) -> Iterator[tuple[PohodaSimulator, RunningServer]]:
-    simulator = PohodaSimulator(user="shop", password="tajné heslo", ico=ICO, schema_dir=official_xsd_dir)
+def sim(sim_schema_dir: Path | None) -> Iterator[tuple[PohodaSimulator, RunningServer]]:
+    simulator = PohodaSimulator(user="shop", password="tajné heslo", ico=ICO, schema_dir=sim_schema_dir)
     server = RunningServer(simulator.app).start()
     yield simulator, server
     server.stop()

@@ -17,8 +17,8 @@ MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, official_xsd_dir: Path) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sandbox", schema_dir=official_xsd_dir) as box:
+def sandbox(tmp_path: Path, sim_schema_dir: Path | None) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path / "sandbox", schema_dir=sim_schema_dir) as box:
         yield box
 
 
