@@ -310,6 +310,16 @@ class Store:
         with self.engine.connect() as conn:
             return [_link(r) for r in conn.execute(sa.select(links)).mappings()]
 
+    def links_by_id(self, link_ids: Iterable[int]) -> dict[int, Link]:
+        """The links with these ids (the ones a delivery chunk needs, not the whole table)."""
+        wanted = sorted(set(link_ids))
+        found: dict[int, Link] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(links).where(links.c.id.in_(wanted[start : start + 500]))
+                found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
+        return found
+
     def link(self, link_id: int) -> Link | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(links).where(links.c.id == link_id)).mappings().first()
@@ -764,9 +774,14 @@ def _pid_alive(pid: int) -> bool:
 _Row = TypeVar("_Row")
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _from_row(cls: type[_Row], row: Any, *, json_fields: tuple[str, ...] = ()) -> _Row:
     """A dataclass from a result row with the same column names; JSON columns decoded."""
-    values = {f.name: row[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = {name: row[name] for name in _field_names(cls)}  # type: ignore[arg-type]
     for name in json_fields:
         values[name] = json.loads(values[name]) if values[name] else None
     return cls(**values)

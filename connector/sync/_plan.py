@@ -163,6 +163,8 @@ class _Planner:
         self.m_p: dict[str, MirrorRecord] = dict(state.mirror_pohoda)
         self.decided = state.decided_reviews
         self.pending_pohoda = {k: list(v) for k, v in state.pending_pohoda.items()}
+        # The POHODA create/update this plan holds per link: a later one in the plan replaces it.
+        self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
         self.contacts_e: dict[str, Contact | None] = {}
         self._next_ref = -1
@@ -191,12 +193,14 @@ class _Planner:
         """
         waiting = self.pending_pohoda.pop(link_id, [])
         self.plan.superseded.extend(entry_id for entry_id, _kind in waiting)
-        planned = [op for op in self.plan.ops if op.link_ref == link_id and op.side == "pohoda" and op.kind != "delete"]
-        for op in planned:
-            self.plan.ops.remove(op)
+        earlier = self._pohoda_write_of.get(link_id)
+        if earlier is not None:
+            self.plan.ops.remove(earlier)
         link = self.links[link_id]
         kind = "update" if link.pohoda_id is not None else "create"
-        self.plan.ops.append(PlannedOp(link_id, "pohoda", kind, {"contact": content}))
+        op = PlannedOp(link_id, "pohoda", kind, {"contact": content})
+        self.plan.ops.append(op)
+        self._pohoda_write_of[link_id] = op
 
     def _mark_pending(self, link_id: int) -> None:
         """Give a customer POHODA has not created yet its temporary GUID and `pending_sync`."""

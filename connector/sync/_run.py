@@ -397,14 +397,11 @@ class SyncRun:
     def _linked_eshop_ids(self) -> set[str]:
         return {link.eshop_id for link in self.store.all_links() if link.eshop_id is not None}
 
-    def _links(self) -> dict[int, Link]:
-        return {link.id: link for link in self.store.all_links()}
-
     def _deliver_pohoda(self, delivered: Counter[str]) -> int:
         entries = self.store.pending("pohoda")
         if not entries:
             return 0
-        links = self._links()
+        links = self.store.links_by_id(entry.link_id for entry in entries)
         sent = 0
         for start in range(0, len(entries), self.batch_size):
             chunk = entries[start : start + self.batch_size]
@@ -492,7 +489,7 @@ class SyncRun:
         entries = self.store.pending("eshop")
         if not entries:
             return 0
-        links = self._links()
+        links = self.store.links_by_id(entry.link_id for entry in entries)
         size = self.eshop.config.batch_size
         sent = 0
         for start in range(0, len(entries), size):
