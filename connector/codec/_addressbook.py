@@ -202,6 +202,9 @@ _NO_VALUES: dict[str, Any] = dict.fromkeys(
     ("id", "ext_id", "country", "birth_date", *(f for f, _e, _l in ADDRESS_FIELDS), *(f for f, _e, _l in HEADER_FIELDS))
 )
 _SHIP_TO_TAGS = {q("typ", el): field for field, el, _l in SHIP_TO_FIELDS}
+# Templates copied per element: cheaper than building each dict field by field.
+_NO_SHIP_TO: dict[str, Any] = {**dict.fromkeys(f for f, _e, _l in SHIP_TO_FIELDS), "country": None, "default": False}
+_NO_CONSENT: dict[str, Any] = dict.fromkeys(("purpose", "description", "date_from", "date_till"))
 _CONSENT_TAGS = {q("adb", "description"): "description", q("adb", "dateFrom"): "date_from",
                  q("adb", "dateTill"): "date_till"}
 _EX_SYSTEM = q("typ", "exSystemName")
@@ -219,7 +222,8 @@ def _clean(text: str | None) -> str | None:
 def _ref_ids(ref: etree._Element) -> str | None:
     for child in ref:
         if child.tag == _IDS:
-            return _clean(child.text)
+            text = child.text
+            return (text.strip() or None) if text else None
     return None
 
 
@@ -247,12 +251,13 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
     groups: list[str] = []
     ships: list[dict[str, Any]] = []
     consents: list[dict[str, Any]] = []
+    header_tags, address_tags = _HEADER_TAGS, _ADDRESS_TAGS
     for part in record:
         part_tag = part.tag
         if part_tag == _HEADER:
             for el in part:
                 tag = el.tag
-                field = _HEADER_TAGS.get(tag)
+                field = header_tags.get(tag)
                 if field is not None:
                     text = el.text
                     data[field] = (text.strip() or None) if text else None
@@ -262,7 +267,7 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
                         if inner == _ADDRESS:
                             for field_el in node:
                                 ftag = field_el.tag
-                                field = _ADDRESS_TAGS.get(ftag)
+                                field = address_tags.get(ftag)
                                 if field is not None:
                                     text = field_el.text
                                     data[field] = (text.strip() or None) if text else None
@@ -306,26 +311,30 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
 
 
 def _ship_to_dict(ship: etree._Element) -> dict[str, Any]:
-    item: dict[str, Any] = {field: None for field, _el, _l in SHIP_TO_FIELDS}
-    item["country"] = None
-    item["default"] = False
+    item = dict(_NO_SHIP_TO)
+    fields = _SHIP_TO_TAGS
     for el in ship:
         tag = el.tag
-        if tag in _SHIP_TO_TAGS:
-            item[_SHIP_TO_TAGS[tag]] = _clean(el.text)
+        field = fields.get(tag)
+        if field is not None:
+            text = el.text
+            item[field] = (text.strip() or None) if text else None
         elif tag == _COUNTRY:
             item["country"] = _ref_ids(el)
         elif tag == _DEFAULT_SHIP:
-            item["default"] = _clean(el.text) == "true"
+            item["default"] = (el.text or "").strip() == "true"
     return item
 
 
 def _consent_dict(gdpr_item: etree._Element) -> dict[str, Any]:
-    consent: dict[str, Any] = {"purpose": None, "description": None, "date_from": None, "date_till": None}
+    consent = dict(_NO_CONSENT)
+    fields = _CONSENT_TAGS
     for el in gdpr_item:
         tag = el.tag
-        if tag in _CONSENT_TAGS:
-            consent[_CONSENT_TAGS[tag]] = _clean(el.text)
+        field = fields.get(tag)
+        if field is not None:
+            text = el.text
+            consent[field] = (text.strip() or None) if text else None
         elif tag == _NAME_ADB:
             consent["purpose"] = _ref_ids(el)
     return consent
