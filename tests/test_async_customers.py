@@ -96,6 +96,8 @@ def test_down_with_1000_pending_creations_is_fast_and_sends_a_handful(box: Sandb
     assert elapsed < 10
     assert sent <= 3
     assert Counter(c["sync_state"] for c in box.eshop_contacts()) == {"pending_sync": 1000}
+    store = Store.open(box.config.store_url)
+    assert len(store.audit_entries(result="pending", limit=5000)) == 1000  # `audit list --state pending`
 
 
 def test_flaky_pohoda_across_ten_runs_converges(box: Sandbox) -> None:

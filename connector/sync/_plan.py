@@ -210,6 +210,17 @@ class _Planner:
         guid = temporary_hq_id(self.settings.ico, link.eshop_id)
         self._update_link(link, temp_hq_id=guid, state="pending_sync")
         self.plan.ops.append(PlannedOp(link_id, "eshop", "link", {"hq_id": guid, "sync_state": "pending_sync"}))
+        why = "async create mode" if self.pohoda_available else "POHODA could not be reached"
+        self.plan.audits.append(
+            PlannedAudit(
+                "pending",
+                "pending",
+                link_ref=link_id,
+                side="eshop",
+                eshop_id=link.eshop_id,
+                note=f"temporary account id {guid} until POHODA creates the customer ({why})",
+            )
+        )
 
     def _update_link(self, link: Link, **values: Any) -> None:
         self.plan.link_updates.setdefault(link.id, {}).update(values)
