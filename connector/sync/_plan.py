@@ -512,7 +512,7 @@ class _Planner:
             return
         by_email: dict[str, str] = {}
         for record_id, contact in self._unlinked(self.m_e, self.by_eshop):
-            key = email_key(contact.email)
+            key = email_key(contact.email, provider_rules=self.settings.email_provider_rules)
             if key is not None:
                 by_email.setdefault(key, record_id)
         for pohoda_id in new_pohoda:
@@ -522,7 +522,7 @@ class _Planner:
             contact = Contact.from_dict(record.content)
             if not auto_registrable(contact):
                 continue
-            key = email_key(contact.email)
+            key = email_key(contact.email, provider_rules=self.settings.email_provider_rules)
             existing = by_email.pop(key, None) if key is not None else None
             if existing is not None and existing not in self.by_eshop:
                 self._link_pair(existing, pohoda_id, ["same e-mail (auto-registration found the account)"])
