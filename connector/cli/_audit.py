@@ -37,6 +37,11 @@ def _since(value: str | None) -> str | None:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
 
 
+def _when(stamp: str) -> str:
+    """An audit time for people: UTC to the second."""
+    return stamp[:19].replace("T", " ")
+
+
 def _row(entry: AuditEntry) -> dict[str, object]:
     return dataclasses.asdict(entry)
 
@@ -77,13 +82,13 @@ def audit_list(
     for entry in rows:
         table.add_row(
             str(entry.id),
-            entry.at,
+            _when(entry.at),
             entry.eshop_id or "",
             entry.pohoda_id or "",
             entry.operation,
             entry.side or "",
             entry.result,
-            (entry.note or "")[:80],
+            entry.note or "",
         )
     Console().print(table)
 
