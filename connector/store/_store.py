@@ -320,6 +320,19 @@ class Store:
                 found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
         return found
 
+    def links_of(self, *, eshop_ids: Iterable[str], pohoda_ids: Iterable[str]) -> list[Link]:
+        """The links of these e-shop customers and POHODA contacts (a targeted run's share)."""
+        found: dict[int, Link] = {}
+        with self.engine.connect() as conn:
+            for column, values in (
+                (links.c.eshop_id, sorted(set(eshop_ids))),
+                (links.c.pohoda_id, sorted(set(pohoda_ids))),
+            ):
+                for start in range(0, len(values), 500):
+                    query = sa.select(links).where(column.in_(values[start : start + 500]))
+                    found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
+        return list(found.values())
+
     def link(self, link_id: int) -> Link | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(links).where(links.c.id == link_id)).mappings().first()
@@ -383,6 +396,17 @@ class Store:
             rows = conn.execute(sa.select(synced_versions.c.link_id, synced_versions.c.content))
             return {r.link_id: json.loads(r.content) for r in rows}
 
+    def bases_of(self, link_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        wanted = sorted(set(link_ids))
+        found: dict[int, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(synced_versions.c.link_id, synced_versions.c.content).where(
+                    synced_versions.c.link_id.in_(wanted[start : start + 500])
+                )
+                found.update((r.link_id, json.loads(r.content)) for r in conn.execute(query))
+        return found
+
     @staticmethod
     def set_base(conn: sa.Connection, link_id: int, content: dict[str, Any], content_hash: str) -> None:
         Store.set_bases(conn, [(link_id, content, content_hash)])
@@ -415,6 +439,26 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(mirror).where(mirror.c.side == side)).mappings()
             return {r["record_id"]: _mirror(r) for r in rows}
+
+    def mirror_records(self, side: str, record_ids: Iterable[str]) -> dict[str, MirrorRecord]:
+        wanted = sorted(set(record_ids))
+        found: dict[str, MirrorRecord] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(mirror).where(
+                    mirror.c.side == side, mirror.c.record_id.in_(wanted[start : start + 500])
+                )
+                found.update((r["record_id"], _mirror(r)) for r in conn.execute(query).mappings())
+        return found
+
+    def unlinked_pohoda(self) -> dict[str, MirrorRecord]:
+        """POHODA contacts no link points at: what a new registration may be a duplicate of."""
+        linked = sa.select(links.c.pohoda_id).where(links.c.pohoda_id.is_not(None))
+        query = sa.select(mirror).where(
+            mirror.c.side == "pohoda", mirror.c.deleted.is_(False), mirror.c.record_id.not_in(linked)
+        )
+        with self.engine.connect() as conn:
+            return {r["record_id"]: _mirror(r) for r in conn.execute(query).mappings()}
 
     @staticmethod
     def put_mirror(conn: sa.Connection, records: Sequence[MirrorRecord]) -> None:
