@@ -106,6 +106,19 @@ class DedupConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class WebConfig:
+    # Where `connector serve` listens (the e-shop's host forwards its webhooks here).
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Largest webhook body accepted, in bytes.
+    max_body_bytes: int = 65536
+    # How far a webhook signature's timestamp may be from this clock, either way, in seconds.
+    tolerance_s: int = 300
+    # Most webhook events synced in one targeted run.
+    batch_max: int = 200
+
+
+@dataclasses.dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: LogFormat = "auto"
@@ -130,6 +143,7 @@ class Config:
     store: StoreConfig
     sync: SyncConfig
     dedup: DedupConfig
+    web: WebConfig
     log: LogConfig
     secrets: Secrets
     source: str = "<defaults>"
@@ -160,6 +174,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreConfig,
     "sync": SyncConfig,
     "dedup": DedupConfig,
+    "web": WebConfig,
     "log": LogConfig,
 }
 

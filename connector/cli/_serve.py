@@ -23,32 +23,34 @@ GRACEFUL_STOP_S = 30
 
 
 @root.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--host", help="Address to listen on (default: [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default: [web] port, 8080).")
 @click.option(
     "--max-body-bytes",
-    default=MAX_BODY_BYTES,
-    show_default=True,
     type=click.IntRange(256, 16 * 1024 * 1024),
-    help="Largest webhook body accepted.",
+    help=f"Largest webhook body accepted (default: [web] max_body_bytes, {MAX_BODY_BYTES}).",
 )
 @click.option(
     "--tolerance-s",
-    default=DEFAULT_TOLERANCE_S,
-    show_default=True,
     type=click.IntRange(1, 3600),
-    help="How far a signature's timestamp may be from this clock, either way.",
+    help="How far a signature's timestamp may be from this clock, either way "
+    f"(default: [web] tolerance_s, {DEFAULT_TOLERANCE_S}).",
 )
 @click.option(
     "--batch-max",
-    default=BATCH_MAX,
-    show_default=True,
     type=click.IntRange(1, 5000),
-    help="Most webhook events synced in one targeted run.",
+    help=f"Most webhook events synced in one targeted run (default: [web] batch_max, {BATCH_MAX}).",
 )
 @click.pass_obj
 @handle_errors
-def serve(app: AppContext, host: str, port: int, max_body_bytes: int, tolerance_s: int, batch_max: int) -> None:
+def serve(
+    app: AppContext,
+    host: str | None,
+    port: int | None,
+    max_body_bytes: int | None,
+    tolerance_s: int | None,
+    batch_max: int | None,
+) -> None:
     """Take the e-shop's webhooks and sync each customer within seconds.
 
     Needs CONNECTOR_WEBHOOK_SECRETS (comma-separated: several are active while rotating);
@@ -59,7 +61,14 @@ def serve(app: AppContext, host: str, port: int, max_body_bytes: int, tolerance_
     )
     if not config.secrets.admin_token:
         log.warning("serve.trigger_disabled", reason="CONNECTOR_ADMIN_TOKEN is not set")
-    settings = WebSettings(max_body_bytes=max_body_bytes, tolerance_s=tolerance_s, batch_max=batch_max)
+    web = config.web
+    host = host or web.host
+    port = web.port if port is None else port
+    settings = WebSettings(
+        max_body_bytes=max_body_bytes or web.max_body_bytes,
+        tolerance_s=tolerance_s or web.tolerance_s,
+        batch_max=batch_max or web.batch_max,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config, settings),
