@@ -259,3 +259,42 @@ def test_expired_eshop_cursor_rereads_the_feed_and_writes_nothing_new(sandbox: S
     assert summary.delivered == {"pohoda.create": 1, "eshop.link": 1}  # only the new customer
     assert len(sandbox.pohoda_contacts()) == 6
     assert writes(sandbox)[0] == before[0] + 1
+
+
+def test_targeted_run_plans_from_its_own_customers_rows(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A webhook batch reads its customers' links and mirror rows, not the whole store."""
+    import connector.sync._run as run_module
+    from connector.peers.eshop import EshopClient
+    from connector.peers.pohoda import PohodaClient
+    from connector.sync import SyncRun, plan_settings
+
+    for n in range(40):
+        sandbox.register({"name": f"Stálý zákazník {n}", "email": f"stary{n}@example.cz"})
+    sandbox.add_at_counter({"name": "Bez účtu", "city": "Jihlava"})  # unlinked: no e-mail
+    run_sync(sandbox.config)
+    run_sync(sandbox.config)
+    edited = by_id(sandbox.eshop_contacts())
+    some_id = sorted(edited)[0]
+    sandbox.edit_on_eshop(some_id, city="Tábor")
+    new_id = sandbox.register({"name": "Nová Registrace", "email": "nova@example.cz"})
+
+    seen: list[Any] = []
+    real_plan = run_module.plan_operations
+
+    def spy(eshop: Any, pohoda: Any, state: Any, settings: Any) -> Any:
+        seen.append(state)
+        return real_plan(eshop, pohoda, state, settings)
+
+    monkeypatch.setattr(run_module, "plan_operations", spy)
+    store = Store.open(sandbox.config.store_url)
+    with PohodaClient.from_config(sandbox.config) as pohoda, EshopClient.from_config(sandbox.config) as eshop:
+        summary = SyncRun(store, pohoda, eshop, plan_settings(sandbox.config), kind="webhook").run_targeted(
+            [some_id, new_id]
+        )
+    [state] = seen
+    assert len(state.links) == 1 and len(state.bases) == 1  # only the edited customer's link
+    assert set(state.mirror_eshop) == {some_id}  # the new one has no mirror row yet
+    assert len(state.mirror_pohoda) == 2  # the edited customer's contact and the unlinked one
+    assert summary.delivered == {"pohoda.update": 1, "pohoda.create": 1, "eshop.link": 1}
+    contacts = {c["ext_id"]: c for c in sandbox.pohoda_contacts()}
+    assert contacts[some_id]["city"] == "Tábor" and new_id in contacts
