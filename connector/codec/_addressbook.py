@@ -156,32 +156,6 @@ def build_gdpr(consents: Iterable[Consent]) -> etree._Element | None:
     return gdpr
 
 
-def _text(parent: etree._Element | None, tag: str) -> str | None:
-    if parent is None:
-        return None
-    el = parent.find(tag)
-    if el is None or el.text is None:
-        return None
-    text = el.text.strip()
-    return text or None
-
-
-def _country(parent: etree._Element | None) -> str | None:
-    if parent is None:
-        return None
-    return _text(parent.find(q("typ", "country")), q("typ", "ids"))
-
-
-def ext_id_of(identity: etree._Element | None, ex_system: str | None) -> str | None:
-    """The extId that `ex_system` gave this record, if any."""
-    if identity is None or not ex_system:
-        return None
-    for ext in identity.iterfind(q("typ", "extId")):
-        if _text(ext, q("typ", "exSystemName")) == ex_system:
-            return _text(ext, q("typ", "ids"))
-    return None
-
-
 _HEADER = q("adb", "addressbookHeader")
 _IDENTITY = q("adb", "identity")
 _ADDRESS = q("typ", "address")
@@ -310,39 +284,27 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
     return Contact.from_dict(data, record=f"POHODA {record_name}")
 
 
-def _ship_to_dict(ship: etree._Element) -> dict[str, Any]:
-    item = dict(_NO_SHIP_TO)
-    fields = _SHIP_TO_TAGS
-    for el in ship:
+def _children(
+    element: etree._Element, template: dict[str, Any], fields: dict[str, str], ref_tag: str, ref_field: str
+) -> dict[str, Any]:
+    """The texts of an element's children by field, and the `typ:ids` of its one reference."""
+    values = dict(template)
+    for el in element:
         tag = el.tag
         field = fields.get(tag)
         if field is not None:
             text = el.text
-            item[field] = (text.strip() or None) if text else None
-        elif tag == _COUNTRY:
-            item["country"] = _ref_ids(el)
+            values[field] = (text.strip() or None) if text else None
+        elif tag == ref_tag:
+            values[ref_field] = _ref_ids(el)
         elif tag == _DEFAULT_SHIP:
-            item["default"] = (el.text or "").strip() == "true"
-    return item
+            values["default"] = (el.text or "").strip() == "true"
+    return values
+
+
+def _ship_to_dict(ship: etree._Element) -> dict[str, Any]:
+    return _children(ship, _NO_SHIP_TO, _SHIP_TO_TAGS, _COUNTRY, "country")
 
 
 def _consent_dict(gdpr_item: etree._Element) -> dict[str, Any]:
-    consent = dict(_NO_CONSENT)
-    fields = _CONSENT_TAGS
-    for el in gdpr_item:
-        tag = el.tag
-        field = fields.get(tag)
-        if field is not None:
-            text = el.text
-            consent[field] = (text.strip() or None) if text else None
-        elif tag == _NAME_ADB:
-            consent["purpose"] = _ref_ids(el)
-    return consent
-
-
-def ship_to_from_element(ship: etree._Element) -> ShipTo:
-    """One ship-to address from a `typ:shipToAddress` element."""
-    item: dict[str, object] = {field: _text(ship, q("typ", el)) for field, el, _l in SHIP_TO_FIELDS}
-    item["country"] = _country(ship)
-    item["default"] = _text(ship, q("typ", "defaultShipAddress")) == "true"
-    return ShipTo.from_dict(item)
+    return _children(gdpr_item, _NO_CONSENT, _CONSENT_TAGS, _NAME_ADB, "purpose")
