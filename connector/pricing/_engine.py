@@ -5,7 +5,7 @@ Both modes share every rule of the business; they differ only in how often they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -34,6 +34,8 @@ from connector.pricing._model import (
 
 Mode = Literal["optimized", "naive"]
 T = TypeVar("T")
+_K = TypeVar("_K")
+_R = TypeVar("_R")
 _MISSING = object()
 DEFAULT_ADDRESS_ID = "default"
 
@@ -489,6 +491,13 @@ class _Run:
         )
         return out
 
+    def _from_index(self, members: Mapping[_K, object], rules: dict[_K, _R | None], index: Mapping[_K, _R]) -> int:
+        """One indexed rule lookup per group (not per line); returns how many were made."""
+        for key in members:
+            self.stats.rules_compared += 1
+            rules[key] = index.get(key)
+        return len(members)
+
     def _shipping(self, placed: list[tuple[CartLine, Jurisdiction]]) -> list[dict[str, Any]]:
         """One rule per (ship mode, jurisdiction, fulfillment center); charge rounded per group."""
         members: dict[tuple[str, str, str], list[CartLine]] = {}
@@ -501,11 +510,7 @@ class _Run:
                 self.stats.shipping_rule_lookups += 1
                 rules[key] = self._scan_shipping(key)
         if self.optimized:
-            index = self.catalog.shipping_index
-            for key in members:
-                self.stats.shipping_rule_lookups += 1
-                self.stats.rules_compared += 1
-                rules[key] = index.get(key)
+            self.stats.shipping_rule_lookups += self._from_index(members, rules, self.catalog.shipping_index)
         groups = []
         for key in sorted(members):
             rule = rules[key]
@@ -550,11 +555,7 @@ class _Run:
                     self.stats.tax_rule_lookups += 1
                     rules[key] = self._scan_tax(key)
         if self.optimized:
-            index = self.catalog.tax_index
-            for key in members:
-                self.stats.tax_rule_lookups += 1
-                self.stats.rules_compared += 1
-                rules[key] = index.get(key)
+            self.stats.tax_rule_lookups += self._from_index(members, rules, self.catalog.tax_index)
         groups = []
         for key in sorted(members):
             rule = rules[key]
