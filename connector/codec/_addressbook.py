@@ -156,49 +156,82 @@ def build_gdpr(consents: Iterable[Consent]) -> etree._Element | None:
     return gdpr
 
 
-_HEADER = q("adb", "addressbookHeader")
-_IDENTITY = q("adb", "identity")
-_ADDRESS = q("typ", "address")
-_SHIP_TO = q("typ", "shipToAddress")
-_EXT_ID = q("typ", "extId")
-_IDS = q("typ", "ids")
-_COUNTRY = q("typ", "country")
-_LABELS = q("adb", "labels")
-_GDPR = q("adb", "addressbookGDPR")
-_GDPR_ITEMS = q("adb", "GDPRItems")
-_ADDRESS_TAGS = {q("typ", el): field for field, el, _l in ADDRESS_FIELDS}
-# adb:id and adb:dateOfBirth are plain texts of the header too.
-_HEADER_TAGS = {q("adb", el): field for field, el, _l in HEADER_FIELDS} | {
+# -- reading a record -------------------------------------------------------------------------
+#
+# Exports run to 100,000 records, so this is the hot path. A record is read in one flat pass
+# over its elements in document order (lxml's iter(), far cheaper than walking it level by
+# level), with a little state saying where the pass is: which part of the record, which part
+# of the identity, and which reference (a country, a label, a consent's purpose) the next
+# typ:ids belongs to. The pass relies on what the schema guarantees: the record's parts come
+# in the order addressbookType gives, every child of the header is in the adb namespace and
+# everything below it in typ, and a reference's own typ:ids comes before its typ:extId.
+# Callers validate the record first.
+
+_ADB = f"{{{NS['adb']}}}"
+_PRINT = "{http://www.stormware.cz/schema/version_2/print.xsd}print"
+
+# What an element is: the codes of the flat pass.
+(
+    _C_IDS, _C_ADDRESS_FIELD, _C_HEADER_FIELD, _C_COUNTRY, _C_SHIP_TO, _C_EXT_ID, _C_EX_SYSTEM, _C_ADDRESS,
+    _C_DEFAULT_SHIP, _C_HEADER, _C_IDENTITY, _C_LABELS, _C_LABEL, _C_GDPR_ITEM, _C_GDPR_NAME, _C_GDPR_FIELD,
+    _C_GDPR, _C_ACTION, _C_OTHER_PART,
+) = range(19)
+# Where the pass is in the record (its parts come in this order) ...
+_AT_START, _AT_HEADER, _AT_OTHER, _AT_GDPR = range(4)
+# ... in the header (0: in another of its fields) ...
+_IN_IDENTITY, _IN_LABELS = 1, 2
+# ... in the identity ...
+_ID_NONE, _ID_EXT, _ID_ADDRESS, _ID_SHIP_TO = range(4)
+# ... and which reference the next typ:ids belongs to.
+_REF_NONE, _REF_COUNTRY, _REF_LABEL, _REF_PURPOSE = range(4)
+
+_HEADER_TEXTS = {q("adb", el): field for field, el, _l in HEADER_FIELDS} | {
     q("adb", "id"): "id",
     q("adb", "dateOfBirth"): "birth_date",
 }
-_NO_VALUES: dict[str, Any] = dict.fromkeys(
-    ("id", "ext_id", "country", "birth_date", *(f for f, _e, _l in ADDRESS_FIELDS), *(f for f, _e, _l in HEADER_FIELDS))
-)
-_SHIP_TO_TAGS = {q("typ", el): field for field, el, _l in SHIP_TO_FIELDS}
-# Templates copied per element: cheaper than building each dict field by field.
+_ADDRESS_TEXTS = {q("typ", el): field for field, el, _l in ADDRESS_FIELDS}
+_SHIP_TO_TEXTS = {q("typ", el): field for field, el, _l in SHIP_TO_FIELDS}
+_GDPR_TEXTS = {q("adb", "description"): "description", q("adb", "dateFrom"): "date_from",
+               q("adb", "dateTill"): "date_till"}
+_DESCRIPTION = q("adb", "description")
+# Every other child of typ:addressType and typ:shipToAddressType: it ends a pending reference.
+_OTHER_ADDRESS_TAGS = [q("typ", el) for el in ("division", "VATPayerType", "mobilPhone", "fax", "actionType")]
+_CODES: dict[str, int] = {
+    **dict.fromkeys((*_ADDRESS_TEXTS, *_SHIP_TO_TEXTS, *_OTHER_ADDRESS_TAGS), _C_ADDRESS_FIELD),
+    **dict.fromkeys(_HEADER_TEXTS, _C_HEADER_FIELD),
+    **dict.fromkeys(_GDPR_TEXTS, _C_GDPR_FIELD),
+    q("typ", "ids"): _C_IDS,
+    q("typ", "country"): _C_COUNTRY,
+    q("typ", "shipToAddress"): _C_SHIP_TO,
+    q("typ", "extId"): _C_EXT_ID,
+    q("typ", "exSystemName"): _C_EX_SYSTEM,
+    q("typ", "address"): _C_ADDRESS,
+    q("typ", "defaultShipAddress"): _C_DEFAULT_SHIP,
+    q("adb", "addressbookHeader"): _C_HEADER,
+    q("adb", "identity"): _C_IDENTITY,
+    q("adb", "labels"): _C_LABELS,
+    q("typ", "label"): _C_LABEL,
+    q("adb", "GDPRItem"): _C_GDPR_ITEM,
+    q("adb", "name"): _C_GDPR_NAME,
+    q("adb", "addressbookGDPR"): _C_GDPR,
+    q("adb", "actionType"): _C_ACTION,
+    q("adb", "addressbookAccount"): _C_OTHER_PART,
+    q("typ", "attachments"): _C_OTHER_PART,
+    _PRINT: _C_OTHER_PART,
+}
+# Templates copied per record: cheaper than building each dict field by field.
+_NO_VALUES: dict[str, Any] = {
+    **dict.fromkeys(
+        ("id", "ext_id", "country", "birth_date", *(f for f, _e, _l in ADDRESS_FIELDS),
+         *(f for f, _e, _l in HEADER_FIELDS))
+    ),
+    "ship_to": (),
+    "groups": (),
+    "gdpr": (),
+}
 _NO_SHIP_TO: dict[str, Any] = {**dict.fromkeys(f for f, _e, _l in SHIP_TO_FIELDS), "country": None, "default": False}
 _NO_CONSENT: dict[str, Any] = dict.fromkeys(("purpose", "description", "date_from", "date_till"))
-_CONSENT_TAGS = {q("adb", "description"): "description", q("adb", "dateFrom"): "date_from",
-                 q("adb", "dateTill"): "date_till"}
-_EX_SYSTEM = q("typ", "exSystemName")
-_DEFAULT_SHIP = q("typ", "defaultShipAddress")
-_NAME_ADB = q("adb", "name")
 _ALPHA2 = re.compile(r"[A-Z]{2}\Z")
-
-
-def _clean(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text.strip() or None
-
-
-def _ref_ids(ref: etree._Element) -> str | None:
-    for child in ref:
-        if child.tag == _IDS:
-            text = child.text
-            return (text.strip() or None) if text else None
-    return None
 
 
 def _is_date(value: str | None) -> bool:
@@ -214,97 +247,144 @@ def _is_date(value: str | None) -> bool:
 
 
 def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Contact:
-    """A contact from an `adb:addressbook` / `lAdb:addressbook` element (an export record).
+    """A contact from a schema-valid `adb:addressbook` / `lAdb:addressbook` element.
 
-    Raises InvalidContact (naming the record and field) when a value is not acceptable.
-    One pass over the record's children (exports run to 100,000 records, so this is the
-    hot path); values the fast path cannot vouch for go through Contact.from_dict, whose
-    rules decide and whose error names the field.
+    Raises InvalidContact (naming the record and field) when a value is not acceptable:
+    values the fast path cannot vouch for (a country that is not two capitals, a date with
+    a zone, a consent without a purpose) go through Contact.from_dict, whose rules decide.
     """
-    data: dict[str, Any] = dict(_NO_VALUES)
+    data = _NO_VALUES.copy()
     groups: list[str] = []
     ships: list[dict[str, Any]] = []
     consents: list[dict[str, Any]] = []
-    header_tags, address_tags = _HEADER_TAGS, _ADDRESS_TAGS
-    for part in record:
-        part_tag = part.tag
-        if part_tag == _HEADER:
-            for el in part:
-                tag = el.tag
-                field = header_tags.get(tag)
+    codes = _CODES
+    part_of_record = _AT_START
+    in_header = 0
+    in_identity = _ID_NONE
+    ref = _REF_NONE
+    target = data  # the dict the address fields go to: the contact's, or a ship-to's
+    texts: dict[str, str] = {}
+    consent = data  # the consent being read (data while there is none)
+    ext_id: str | None = None  # typ:ids of the identity's extId being read
+    odd = False  # a value the model must judge
+    for el in record.iter():
+        tag = el.tag
+        code = codes.get(tag)
+        if code is None:
+            if tag.startswith(_ADB):  # another header field, or a part of a consent
+                in_header = 0
+                ref = _REF_NONE
+            continue
+        if code == _C_IDS:
+            if ref:
+                text = el.text
+                value = (text.strip() or None) if text else None
+                if ref == _REF_COUNTRY:
+                    target["country"] = value
+                    if value is not None and not _ALPHA2.match(value):
+                        odd = True
+                elif ref == _REF_LABEL:
+                    if value is not None and value not in groups:
+                        groups.append(value)
+                else:
+                    consent["purpose"] = value
+                ref = _REF_NONE
+            elif in_identity == _ID_EXT and in_header == _IN_IDENTITY:
+                text = el.text
+                ext_id = (text.strip() or None) if text else None
+            continue
+        # Any other element ends a pending reference: a reference's own typ:ids comes first
+        # in it, so a typ:ids after its typ:extId (or after anything else) is not its value.
+        ref = _REF_NONE
+        if code == _C_ADDRESS_FIELD:
+            if in_header == _IN_IDENTITY:
+                field = texts.get(tag)
                 if field is not None:
                     text = el.text
-                    data[field] = (text.strip() or None) if text else None
-                elif tag == _IDENTITY:
-                    for node in el:
-                        inner = node.tag
-                        if inner == _ADDRESS:
-                            for field_el in node:
-                                ftag = field_el.tag
-                                field = address_tags.get(ftag)
-                                if field is not None:
-                                    text = field_el.text
-                                    data[field] = (text.strip() or None) if text else None
-                                elif ftag == _COUNTRY:
-                                    data["country"] = _ref_ids(field_el)
-                        elif inner == _SHIP_TO:
-                            ships.append(_ship_to_dict(node))
-                        elif inner == _EXT_ID and ex_system and _clean(node.findtext(_EX_SYSTEM)) == ex_system:
-                            data["ext_id"] = _clean(node.findtext(_IDS))
-                elif tag == _LABELS:
-                    for label in el:
-                        ids = _ref_ids(label)
-                        if ids is not None and ids not in groups:
-                            groups.append(ids)
-        elif part_tag == _GDPR:
-            for items in part:
-                if items.tag == _GDPR_ITEMS:
-                    consents.extend(_consent_dict(item) for item in items)
-    country = data["country"]
-    if (
-        (country is None or _ALPHA2.match(country))
-        and _is_date(data["birth_date"])
-        and (not ships or all(s["country"] is None or _ALPHA2.match(s["country"]) for s in ships))
-        and (
-            not consents
-            or all(c["purpose"] is not None and _is_date(c["date_from"]) and _is_date(c["date_till"]) for c in consents)
-        )
-    ):
-        return Contact(
-            **data,
-            ship_to=tuple(ShipTo(**s) for s in ships) if ships else (),
-            groups=tuple(groups),
-            gdpr=tuple(Consent(**c) for c in consents) if consents else (),
-        )
+                    target[field] = (text.strip() or None) if text else None
+        elif code == _C_HEADER_FIELD:
+            in_header = 0
+            if part_of_record == _AT_HEADER:
+                text = el.text
+                field = _HEADER_TEXTS[tag]
+                data[field] = value = (text.strip() or None) if text else None
+                if field == "birth_date" and not _is_date(value):
+                    odd = True
+        elif code == _C_COUNTRY:
+            if in_header == _IN_IDENTITY and in_identity in (_ID_ADDRESS, _ID_SHIP_TO):
+                ref = _REF_COUNTRY
+        elif code == _C_SHIP_TO:
+            if in_header == _IN_IDENTITY:
+                in_identity = _ID_SHIP_TO
+                target = _NO_SHIP_TO.copy()
+                texts = _SHIP_TO_TEXTS
+                ships.append(target)
+        elif code == _C_EXT_ID:
+            # The identity's own (before its address); a reference's or a ship-to's is not read.
+            if in_header == _IN_IDENTITY and in_identity in (_ID_NONE, _ID_EXT):
+                in_identity = _ID_EXT
+                ext_id = None
+        elif code == _C_EX_SYSTEM:
+            if in_header == _IN_IDENTITY and in_identity == _ID_EXT and ex_system:
+                text = el.text
+                if text is not None and text.strip() == ex_system:
+                    data["ext_id"] = ext_id
+        elif code == _C_ADDRESS:
+            if in_header == _IN_IDENTITY:
+                in_identity = _ID_ADDRESS
+                target = data
+                texts = _ADDRESS_TEXTS
+        elif code == _C_DEFAULT_SHIP:
+            if in_header == _IN_IDENTITY and in_identity == _ID_SHIP_TO:
+                target["default"] = (el.text or "").strip() == "true"
+        elif code == _C_HEADER:
+            part_of_record = _AT_HEADER
+            in_header = 0
+        elif code == _C_IDENTITY:
+            in_header = _IN_IDENTITY if part_of_record == _AT_HEADER else 0
+            in_identity = _ID_NONE
+            texts = {}
+        elif code == _C_LABELS:
+            in_header = _IN_LABELS if part_of_record == _AT_HEADER else 0
+        elif code == _C_LABEL:
+            if in_header == _IN_LABELS:
+                ref = _REF_LABEL
+        elif code == _C_GDPR_ITEM:
+            if part_of_record == _AT_GDPR:
+                consent = _NO_CONSENT.copy()
+                consents.append(consent)
+        elif code == _C_GDPR_NAME:
+            if part_of_record == _AT_GDPR and consent is not data:
+                ref = _REF_PURPOSE
+        elif code == _C_GDPR_FIELD:
+            if part_of_record == _AT_GDPR and consent is not data:
+                text = el.text
+                consent[_GDPR_TEXTS[tag]] = value = (text.strip() or None) if text else None
+                if tag != _DESCRIPTION and not _is_date(value):
+                    odd = True
+        elif code == _C_GDPR:
+            part_of_record = _AT_GDPR
+            in_header = 0
+        elif code == _C_ACTION:
+            if part_of_record == _AT_START:  # the record's own action (an import item)
+                part_of_record = _AT_OTHER
+        else:  # _C_OTHER_PART: bank accounts, attachments, print settings
+            part_of_record = _AT_OTHER
+            in_header = 0
+    for c in consents:
+        if c["purpose"] is None:
+            odd = True
+    if not odd:
+        if ships:
+            data["ship_to"] = tuple([ShipTo(**s) for s in ships])
+        if groups:
+            data["groups"] = tuple(groups)
+        if consents:
+            data["gdpr"] = tuple([Consent(**c) for c in consents])
+        return Contact(**data)
     # Something to normalise or refuse: the model's own rules decide, and name the field.
     record_name = str(data["id"] or data["ext_id"] or "?")
     data["ship_to"] = ships
     data["groups"] = groups
     data["gdpr"] = consents
     return Contact.from_dict(data, record=f"POHODA {record_name}")
-
-
-def _children(
-    element: etree._Element, template: dict[str, Any], fields: dict[str, str], ref_tag: str, ref_field: str
-) -> dict[str, Any]:
-    """The texts of an element's children by field, and the `typ:ids` of its one reference."""
-    values = dict(template)
-    for el in element:
-        tag = el.tag
-        field = fields.get(tag)
-        if field is not None:
-            text = el.text
-            values[field] = (text.strip() or None) if text else None
-        elif tag == ref_tag:
-            values[ref_field] = _ref_ids(el)
-        elif tag == _DEFAULT_SHIP:
-            values["default"] = (el.text or "").strip() == "true"
-    return values
-
-
-def _ship_to_dict(ship: etree._Element) -> dict[str, Any]:
-    return _children(ship, _NO_SHIP_TO, _SHIP_TO_TAGS, _COUNTRY, "country")
-
-
-def _consent_dict(gdpr_item: etree._Element) -> dict[str, Any]:
-    return _children(gdpr_item, _NO_CONSENT, _CONSENT_TAGS, _NAME_ADB, "purpose")
