@@ -89,35 +89,6 @@ def test_size_limit_whole_and_streamed():
         list(_xml.iterparse(io.BytesIO(data), tag="a", what="sample", max_bytes=70_000))
 
 
-def test_free_keeps_a_streamed_tree_small():
-    data = b"<r>" + b"<a>x</a>" * 10_000 + b"</r>"
-    earlier = []
-    for _ev, el in _xml.iterparse(io.BytesIO(data), tag="a", what="sample"):
-        _xml.free(el)
-        # Elements read ahead may follow it; none of the finished ones before it remain.
-        earlier.append(el.getprevious() is not None)
-    assert len(earlier) == 10_000 and not any(earlier)
-
-
-def test_streamed_validation_reports_schema_errors_as_schema_violations():
-    stream = _xml.iterparse(b"<r><a>ok</a><a>too long</a></r>", tag="a", what="sample", schema=SCHEMA)
-    with pytest.raises(SchemaViolation, match="maxLength"):
-        for _ev, _el in stream:
-            pass
-    stream = _xml.iterparse(b"<r><a>ok</a><a>too long</a></r>", tag="a", what="sample", schema=SCHEMA)
-    seen = []
-    with pytest.raises(SchemaViolation):
-        for _ev, el in stream:
-            seen.append(stream.schema_errors())
-            el.clear()
-    assert any(seen)
-
-
-def test_streamed_validation_still_reports_truncation():
-    with pytest.raises(MalformedXML):
-        list(_xml.iterparse(b"<r><a>ok</a><a>o", tag="a", what="sample", schema=SCHEMA))
-
-
 def test_validate_names_the_path():
     tree = _xml.parse_bytes(b"<r><a>ok</a><a>too long</a></r>", what="sample")
     with pytest.raises(SchemaViolation, match=r"/r/a\[2\]"):

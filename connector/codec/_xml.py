@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from lxml import etree
 
-from connector.errors import BadData, MalformedXML, SchemaViolation
+from connector.errors import MalformedXML, SchemaViolation
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _PROLOG_LIMIT = 64 * 1024
@@ -112,12 +112,7 @@ def _looks_like_utf8(sample: bytes) -> bool:
     return True
 
 
-def _syntax_error(what: str, exc: etree.XMLSyntaxError) -> BadData:
-    """MalformedXML for a well-formedness error; SchemaViolation for a streaming validation one."""
-    # libxml2 numbers schema validity errors 1800-1899 (XML_SCHEMAV_*); the exception's own
-    # error log is often empty in streaming mode, its code is not.
-    if 1800 <= (getattr(exc, "code", 0) or 0) < 1900:
-        return SchemaViolation(f"{what}: schema violation: {exc.msg}")
+def _syntax_error(what: str, exc: etree.XMLSyntaxError) -> MalformedXML:
     return MalformedXML(f"{what}: not well-formed XML: {exc}")
 
 
@@ -174,12 +169,9 @@ class _LimitedReader(io.RawIOBase):
 
 
 class XMLStream:
-    """An iterparse over a byte stream, safe, optionally validating as it goes.
+    """An iterparse over a byte stream, safe: no DTD, no entities, no network, a size limit.
 
-    Iterate it for (event, element) pairs of `tag`; the caller frees elements. With a
-    `schema`, libxml2 validates the whole document while it is parsed (no tree is kept for
-    it); `schema_errors()` tells whether a violation has been seen in the input read so far,
-    which runs ahead of the events handed out (the parser reads in chunks).
+    Iterate it for (event, element) pairs of `tag`; the caller frees or moves elements.
     """
 
     def __init__(
@@ -190,7 +182,6 @@ class XMLStream:
         what: str,
         max_bytes: int = DEFAULT_MAX_BYTES,
         events: tuple[str, ...] = ("end",),
-        schema: etree.XMLSchema | None = None,
     ) -> None:
         self.what = what
         if isinstance(source, bytes) and len(source) > max_bytes:
@@ -203,38 +194,22 @@ class XMLStream:
         check_prolog(head, what=what, complete=len(head) < _PROLOG_LIMIT)
         rest = _LimitedReader(stream, max_bytes - len(head), what)
         combined = io.BufferedReader(_Chain(head, rest), buffer_size=256 * 1024)
-        options: dict[str, Any] = {"schema": schema} if schema is not None else {}
         self._context = etree.iterparse(
             combined,
             events=events,
             tag=tag,
-            # With a schema plugged in, resolve_entities=False makes lxml (6.x) end a truncated
-            # document without an error. "internal" never loads an external entity, and
-            # check_prolog has refused any DOCTYPE, so no entity can be declared at all.
-            resolve_entities="internal" if schema is not None else False,
+            resolve_entities=False,
             no_network=True,
             load_dtd=False,
             huge_tree=False,
             remove_blank_text=True,
-            **options,
         )
-        self._validating = schema is not None
 
     def __iter__(self) -> Iterator[tuple[str, etree._Element]]:
         try:
             yield from self._context
         except etree.XMLSyntaxError as exc:
             raise _syntax_error(self.what, exc) from None
-
-    def schema_errors(self) -> list[str]:
-        """Schema violations found so far (empty when not validating or all is well)."""
-        if not self._validating:
-            return []
-        return [
-            e.message
-            for e in self._context.error_log
-            if e.domain == etree.ErrorDomains.SCHEMASV and e.level >= etree.ErrorLevels.ERROR
-        ]
 
 
 def iterparse(
@@ -244,14 +219,13 @@ def iterparse(
     what: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     events: tuple[str, ...] = ("end",),
-    schema: etree.XMLSchema | None = None,
 ) -> XMLStream:
     """Stream a document, yielding (event, element) for `tag`; the caller frees elements.
 
     Hostile input is refused before parsing starts; a size overrun or a syntax error raises
-    MalformedXML in the middle of the stream, a violation of `schema` SchemaViolation.
+    MalformedXML in the middle of the stream. Validate what it yields with `validate`.
     """
-    return XMLStream(source, tag=tag, what=what, max_bytes=max_bytes, events=events, schema=schema)
+    return XMLStream(source, tag=tag, what=what, max_bytes=max_bytes, events=events)
 
 
 class _Chain(io.RawIOBase):
@@ -271,15 +245,6 @@ class _Chain(io.RawIOBase):
             self._head = self._head[n:]
             return n
         return self._rest.readinto(buffer)
-
-
-def free(element: etree._Element) -> None:
-    """Release a streamed element and the finished siblings before it."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is not None:
-        while element.getprevious() is not None:
-            del parent[0]
 
 
 @functools.lru_cache(maxsize=16)
