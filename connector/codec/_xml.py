@@ -250,6 +250,12 @@ class _Chain(io.RawIOBase):
 @functools.lru_cache(maxsize=16)
 def load_schema(path: str) -> etree.XMLSchema:
     """Compile an XSD once per process (lxml / libxml2, the fast validator)."""
+    return compile_schema(path)
+
+
+def compile_schema(path: str) -> etree.XMLSchema:
+    """Compile an XSD afresh: an instance of its own, with its own error log (lxml keeps one
+    per schema object, and every validation clears it)."""
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"schema not found: {file}")
