@@ -194,6 +194,7 @@ _SHIP_TO_TEXTS = {q("typ", el): field for field, el, _l in SHIP_TO_FIELDS}
 _GDPR_TEXTS = {q("adb", "description"): "description", q("adb", "dateFrom"): "date_from",
                q("adb", "dateTill"): "date_till"}
 _DESCRIPTION = q("adb", "description")
+_NO_TEXTS: dict[str, str] = {}
 # Every other child of typ:addressType and typ:shipToAddressType: it ends a pending reference.
 _OTHER_ADDRESS_TAGS = [q("typ", el) for el in ("division", "VATPayerType", "mobilPhone", "fax", "actionType")]
 _CODES: dict[str, int] = {
@@ -263,7 +264,7 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
     in_identity = _ID_NONE
     ref = _REF_NONE
     target = data  # the dict the address fields go to: the contact's, or a ship-to's
-    texts: dict[str, str] = {}
+    texts = _NO_TEXTS  # the address fields' tags, once in an address or a ship-to
     consent = data  # the consent being read (data while there is none)
     ext_id: str | None = None  # typ:ids of the identity's extId being read
     odd = False  # a value the model must judge
@@ -343,7 +344,7 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
         elif code == _C_IDENTITY:
             in_header = _IN_IDENTITY if part_of_record == _AT_HEADER else 0
             in_identity = _ID_NONE
-            texts = {}
+            texts = _NO_TEXTS
         elif code == _C_LABELS:
             in_header = _IN_LABELS if part_of_record == _AT_HEADER else 0
         elif code == _C_LABEL:

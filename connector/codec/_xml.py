@@ -112,10 +112,6 @@ def _looks_like_utf8(sample: bytes) -> bool:
     return True
 
 
-def _syntax_error(what: str, exc: etree.XMLSyntaxError) -> MalformedXML:
-    return MalformedXML(f"{what}: not well-formed XML: {exc}")
-
-
 def parse_bytes(data: bytes, *, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
     """Parse a whole document held in memory, safely."""
     if len(data) > max_bytes:
@@ -209,7 +205,7 @@ class XMLStream:
         try:
             yield from self._context
         except etree.XMLSyntaxError as exc:
-            raise _syntax_error(self.what, exc) from None
+            raise MalformedXML(f"{self.what}: not well-formed XML: {exc}") from None
 
 
 def iterparse(
@@ -220,7 +216,7 @@ def iterparse(
     max_bytes: int = DEFAULT_MAX_BYTES,
     events: tuple[str, ...] = ("end",),
 ) -> XMLStream:
-    """Stream a document, yielding (event, element) for `tag`; the caller frees elements.
+    """Stream a document, yielding (event, element) for `tag`; the caller frees or moves them.
 
     Hostile input is refused before parsing starts; a size overrun or a syntax error raises
     MalformedXML in the middle of the stream. Validate what it yields with `validate`.
