@@ -20,12 +20,12 @@ from pathlib import Path
 
 import httpx
 
+from connector.actions import run_sync
 from connector.config import load_config
 from connector.log import configure_logging
 from connector.model import write_jsonl
 from connector.sim._server import free_port
 from connector.sim.generate import generate_contacts
-from connector.sync import run_sync
 
 USER, PASSWORD, TOKEN, ICO = "bench", "bench-pohoda", "bench-eshop", "12345678"
 

@@ -55,6 +55,8 @@ class PohodaConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EshopConfig:
+    # Which shop platform the e-shop runs (a name from connector.peers.platforms()).
+    platform: str = "connector"
     url: str | None = None
     batch_size: int = 100
     connect_timeout_s: float = 5.0

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connector.actions import run_sync
 from connector.model import CONTACT_FIELDS, Contact
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
-from connector.sync import RunSummary, run_sync
+from connector.sync import RunSummary
 
 MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
 

@@ -27,6 +27,14 @@ class PeerConfigurationError(ConfigError):
         self.status_code = status_code
 
 
+class RunLockHeld(ConnectorError):
+    """Another live run holds the run lock; its owner is in the message (not a failure: wait)."""
+
+
+class StoreUnavailable(ConnectorError):
+    """The store (SQLite file or PostgreSQL) cannot be opened, read or written."""
+
+
 # Transport errors: the other side could not be reached or did not answer in time.
 
 

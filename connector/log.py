@@ -14,24 +14,11 @@ from typing import Any
 
 import structlog
 
-# Keys whose values are personal data wherever they appear in an event.
-PERSONAL_KEYS: frozenset[str] = frozenset(
-    {
-        "email",
-        "phone",
-        "mobile",
-        "mobil",
-        "name",
-        "first_name",
-        "last_name",
-        "surname",
-        "street",
-        "address",
-        "company",
-        "birth_date",
-        "note",
-    }
-)
+from connector.model import PERSONAL_FIELDS
+
+# Keys whose values are personal data wherever they appear in an event: the contact's
+# personal fields (the model's field table) and the names other formats give them.
+PERSONAL_KEYS: frozenset[str] = PERSONAL_FIELDS | {"mobil", "first_name", "last_name", "surname", "address"}
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # A run of 7+ digits, possibly with +, spaces, dashes, dots or brackets between them.

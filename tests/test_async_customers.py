@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from connector.actions import run_sync
 from connector.cli._main import _register_commands, root
+from connector.plan import temporary_hq_id
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
 from connector.store import Store
-from connector.sync import run_sync
-from connector.sync._plan import temporary_hq_id
 from tests.test_sync_invariants import assert_converged
 
 GUID_LENGTH = 36
@@ -38,6 +38,7 @@ def registration(number: int) -> dict[str, Any]:
     return {k: v for k, v in contact.to_dict().items() if k not in ("id", "ext_id") and v not in (None, [])}
 
 
+@pytest.mark.slow
 def test_pohoda_down_for_a_whole_scenario_then_one_run_converts(box: Sandbox) -> None:
     rng = random.Random(4)
     box.pohoda_faults(down=True)
@@ -100,6 +101,7 @@ def test_down_with_1000_pending_creations_is_fast_and_sends_a_handful(box: Sandb
     assert len(store.audit_entries(result="pending", limit=5000)) == 1000  # `audit list --state pending`
 
 
+@pytest.mark.slow
 def test_flaky_pohoda_across_ten_runs_converges(box: Sandbox) -> None:
     rng = random.Random(10)
     box.pohoda_faults(error_rate=0.3, reset_rate=0.1, delay_ms=5, seed=10)

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from connector.cli import _duplicates  # noqa: F401  (attaches the duplicates group to root)
 from connector.cli._main import root
-from connector.model import Contact
-from connector.store import MirrorRecord, Store
+from connector.model import Contact, MirrorRecord
+from connector.store import Store
 
 CONTACTS = [
     {"id": "a1", "name": "Ján Kováč", "email": "jan.kovac@azet.sk", "city": "Košice"},

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from connector.actions import run_sync
 from connector.model import CONTACT_FIELDS, Contact
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
-from connector.sync import run_sync
 
 MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from connector.actions import run_sync
 from connector.model import CONTACT_FIELDS, Contact
 from connector.sim.sandbox import Sandbox
 from connector.store import Store
-from connector.sync import run_sync
 
 MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
 
@@ -226,14 +226,11 @@ def test_content_roundtrip_keeps_every_mapped_field(sandbox: Sandbox) -> None:
 
 
 def test_account_registered_between_pull_and_delivery_is_linked_not_copied(sandbox: Sandbox) -> None:
-    from connector.peers.eshop import EshopClient
-    from connector.peers.pohoda import PohodaClient
-    from connector.sync import SyncRun, plan_settings
+    from connector.runtime import Runtime
 
     pohoda_id = sandbox.add_at_counter({"name": "Zdeňka Říhová", "email": "zdenka@example.cz"})
-    store = Store.open(sandbox.config.store_url)
-    with PohodaClient.from_config(sandbox.config) as pohoda, EshopClient.from_config(sandbox.config) as eshop:
-        run = SyncRun(store, pohoda, eshop, plan_settings(sandbox.config))
+    with Runtime(sandbox.config) as runtime:
+        run = runtime.sync_run()
         run._full()  # pulls and plans the auto-registration, delivers nothing yet
         eshop_id = sandbox.register({"name": "Zdeňka Říhová", "email": "ZDENKA@example.cz"})
         run.deliver()  # the e-shop refuses the e-mail as taken: link to that account instead
@@ -264,9 +261,7 @@ def test_expired_eshop_cursor_rereads_the_feed_and_writes_nothing_new(sandbox: S
 def test_targeted_run_plans_from_its_own_customers_rows(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     """A webhook batch reads its customers' links and mirror rows, not the whole store."""
     import connector.sync._run as run_module
-    from connector.peers.eshop import EshopClient
-    from connector.peers.pohoda import PohodaClient
-    from connector.sync import SyncRun, plan_settings
+    from connector.runtime import Runtime
 
     for n in range(40):
         sandbox.register({"name": f"Stálý zákazník {n}", "email": f"stary{n}@example.cz"})
@@ -286,11 +281,8 @@ def test_targeted_run_plans_from_its_own_customers_rows(sandbox: Sandbox, monkey
         return real_plan(eshop, pohoda, state, settings)
 
     monkeypatch.setattr(run_module, "plan_operations", spy)
-    store = Store.open(sandbox.config.store_url)
-    with PohodaClient.from_config(sandbox.config) as pohoda, EshopClient.from_config(sandbox.config) as eshop:
-        summary = SyncRun(store, pohoda, eshop, plan_settings(sandbox.config), kind="webhook").run_targeted(
-            [some_id, new_id]
-        )
+    with Runtime(sandbox.config) as runtime:
+        summary = runtime.sync_run(kind="webhook").run_targeted([some_id, new_id])
     [state] = seen
     assert len(state.links) == 1 and len(state.bases) == 1  # only the edited customer's link
     assert set(state.mirror_eshop) == {some_id}  # the new one has no mirror row yet

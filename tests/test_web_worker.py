@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from connector.actions import run_sync
 from connector.config import load_config
 from connector.sim._server import RunningServer
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
 from connector.store import Store
-from connector.sync import run_sync
 from connector.web import HEADER, WebSettings, create_app, sign
 
 SECRET = "whsec-test"

@@ -12,9 +12,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from connector.actions import operation_history, retry_operation
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
-from connector.store import AuditEntry, Store
-from connector.sync._operator import operation_history, retry_operation
+from connector.model import AuditEntry
+from connector.store import Store
 
 _AGO = re.compile(r"^(\d+)([mhd])$")
 
@@ -67,11 +68,8 @@ def audit_list(
     app: AppContext, customer: str | None, state: str | None, since: str | None, limit: int, as_json: bool
 ) -> None:
     """Audit rows, newest first."""
-    store = Store.open(app.config().store_url)
-    try:
+    with Store.open(app.config().store_url) as store:
         rows = store.audit_entries(customer=customer, result=state, since=_since(since), limit=limit)
-    finally:
-        store.close()
     if as_json:
         for entry in rows:
             click.echo(json.dumps(_row(entry), ensure_ascii=False))
@@ -100,11 +98,8 @@ def audit_list(
 @handle_errors
 def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
     """One row in full, its operation, and the customer's history."""
-    store = Store.open(app.config().store_url)
-    try:
+    with Store.open(app.config().store_url) as store:
         found = operation_history(store, audit_id)
-    finally:
-        store.close()
     operation = dataclasses.asdict(found.operation) if found.operation else None
     if as_json:
         click.echo(

@@ -35,7 +35,9 @@ def _from_file(stream: IO[str]) -> Iterator[tuple[str, Contact]]:
 
 
 def _from_store(store_url: str, side: str) -> Iterator[tuple[str, Contact]]:
-    for record_id, record in sorted(Store.open(store_url).mirror_of(side).items()):
+    with Store.open(store_url) as store:
+        records = sorted(store.mirror_of(side).items())
+    for record_id, record in records:
         if not record.deleted:
             yield record_id, Contact.from_dict(record.content, record=record_id)
 

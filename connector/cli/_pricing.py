@@ -17,10 +17,17 @@ from rich.table import Table
 
 from connector.cli._main import EXIT_FAILED, AppContext, handle_errors, root
 from connector.errors import BadData
-from connector.pricing import load_catalog_file, parse_configurator_cart
-from connector.pricing._push import DEFAULT_CHUNK, DEFAULT_WORKER_URL, PushReport, push_cart
-from connector.pricing._store import CartStore
-from connector.pricing._worker import PricingService, create_app
+from connector.pricing import (
+    DEFAULT_CHUNK,
+    DEFAULT_WORKER_URL,
+    CartStore,
+    PricingService,
+    PushReport,
+    create_app,
+    load_catalog_file,
+    parse_configurator_cart,
+    push_cart,
+)
 from connector.store import open_engine
 
 

@@ -12,9 +12,7 @@ import uvicorn
 
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
 from connector.log import get_logger
-from connector.web import MAX_BODY_BYTES, WebSettings, create_app
-from connector.web._signature import DEFAULT_TOLERANCE_S
-from connector.web._worker import BATCH_MAX
+from connector.web import BATCH_MAX, DEFAULT_TOLERANCE_S, MAX_BODY_BYTES, WebSettings, create_app
 
 log = get_logger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Iterator
@@ -14,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, fail, handle_errors, root
+from connector.actions import decide_review, open_reviews, run_sync, status_report
+from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, handle_errors, root
 from connector.store import Store
-from connector.sync import RunSummary, run_sync
+from connector.sync import RunSummary
 
 console = Console(stderr=True)
 
@@ -119,26 +119,6 @@ def convert(app: AppContext, as_json: bool) -> None:
     sys.exit(run_exit_code(summary))
 
 
-def status_report(store: Store) -> dict[str, Any]:
-    """What `connector status` shows, as data."""
-    outbox = store.outbox_counts()
-    audit = store.audit_counts()
-    waiting, oldest = store.pending_customers()
-    age = None
-    if oldest is not None:
-        age = round((dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest)).total_seconds())
-    return {
-        "last_run": store.last_run("sync"),
-        "pending_customers": waiting,
-        "oldest_pending_age_s": age,
-        "pending": outbox.get("pending", 0),
-        "refused": outbox.get("refused", 0),
-        "in_review": len(store.reviews()),
-        "conflicts_recorded": audit.get("conflict", 0),
-        "cursors": store.all_cursors(),
-    }
-
-
 @root.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
@@ -146,11 +126,8 @@ def status_report(store: Store) -> dict[str, Any]:
 def status(app: AppContext, as_json: bool) -> None:
     """The last run, and what waits: pending, in review, refused; the cursors."""
     config = app.config()
-    store = Store.open(config.store_url)
-    try:
+    with Store.open(config.store_url) as store:
         report = status_report(store)
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
@@ -191,26 +168,21 @@ def review() -> None:
 @handle_errors
 def review_list(app: AppContext, as_json: bool) -> None:
     """The open review items."""
-    store = Store.open(app.config().store_url)
-    try:
-        items = store.reviews()
-        mirror = {side: store.mirror_of(side) for side in ("eshop", "pohoda")}
-    finally:
-        store.close()
+    with Store.open(app.config().store_url) as store:
+        views = open_reviews(store)
     if as_json:
-        for item in items:
-            click.echo(json.dumps(item.__dict__, ensure_ascii=False))
+        for view in views:
+            click.echo(json.dumps(view.item.__dict__, ensure_ascii=False))
         return
-    table = Table(title=f"{len(items)} open review item(s)")
+    table = Table(title=f"{len(views)} open review item(s)")
     for column in ("id", "new record", "looks like", "score", "why"):
         table.add_column(column)
-    for item in items:
-        new = mirror[item.side].get(item.record_id)
-        old = mirror[item.candidate_side].get(item.candidate_id)
+    for view in views:
+        item = view.item
         table.add_row(
             str(item.id),
-            f"{item.side} {item.record_id}: {_who(new.content if new else {})}",
-            f"{item.candidate_side} {item.candidate_id}: {_who(old.content if old else {})}",
+            f"{item.side} {item.record_id}: {_who(view.record)}",
+            f"{item.candidate_side} {item.candidate_id}: {_who(view.candidate)}",
             f"{item.score:.2f}",
             ", ".join(item.reasons),
         )
@@ -222,25 +194,8 @@ def _who(content: dict[str, Any]) -> str:
 
 
 def _decide(app: AppContext, review_id: int, state: str) -> None:
-    store = Store.open(app.config().store_url)
-    try:
-        item = store.review(review_id)
-        if item is None:
-            fail(f"no review item {review_id}")
-        if item.state != "open":
-            fail(f"review item {review_id} is already {item.state}")
-        with store.transaction() as conn:
-            Store.decide_review(conn, review_id, state)
-            Store.add_audit(
-                conn,
-                operation="review_decision",
-                result="done",
-                eshop_id=item.record_id,
-                pohoda_id=item.candidate_id,
-                note=f"{state} by a person; applied by the next sync run",
-            )
-    finally:
-        store.close()
+    with Store.open(app.config().store_url) as store:
+        decide_review(store, review_id, state)
     click.echo(f"review item {review_id} {state}; the next `connector sync` applies it")
 
 

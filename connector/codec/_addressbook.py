@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-from connector.model import Consent, Contact, ShipTo
+from connector.model import POHODA_LIMITS, Consent, Contact, ShipTo
 
 NS = {
     "dat": "http://www.stormware.cz/schema/version_2/data.xsd",
@@ -31,34 +31,38 @@ def q(prefix: str, local: str) -> str:
     return f"{{{NS[prefix]}}}{local}"
 
 
-# contact field -> (element under typ:address, POHODA's length limit)
-ADDRESS_FIELDS: tuple[tuple[str, str, int], ...] = (
-    ("company", "company", 255),
-    ("name", "name", 64),
-    ("city", "city", 45),
-    ("street", "street", 64),
-    ("zip", "zip", 15),
-    ("ico", "ico", 15),
-    ("dic", "dic", 18),
-    ("ic_dph", "icDph", 18),
+# contact field -> (element under typ:address, POHODA's length limit from the field table)
+ADDRESS_FIELDS: tuple[tuple[str, str, int], ...] = tuple(
+    (field, element, POHODA_LIMITS[field])
+    for field, element in (
+        ("company", "company"),
+        ("name", "name"),
+        ("city", "city"),
+        ("street", "street"),
+        ("zip", "zip"),
+        ("ico", "ico"),
+        ("dic", "dic"),
+        ("ic_dph", "icDph"),
+    )
 )
 # contact field -> (element under adb:addressbookHeader, limit or 0 for none)
-HEADER_FIELDS: tuple[tuple[str, str, int], ...] = (
-    ("phone", "phone", 40),
-    ("mobile", "mobil", 24),
-    ("email", "email", 98),
-    ("note", "note", 0),
+HEADER_FIELDS: tuple[tuple[str, str, int], ...] = tuple(
+    (field, element, POHODA_LIMITS.get(field, 0))
+    for field, element in (("phone", "phone"), ("mobile", "mobil"), ("email", "email"), ("note", "note"))
 )
-SHIP_TO_FIELDS: tuple[tuple[str, str, int], ...] = (
-    ("company", "company", 255),
-    ("name", "name", 64),
-    ("city", "city", 45),
-    ("street", "street", 64),
-    ("zip", "zip", 15),
-    ("phone", "phone", 40),
-    ("email", "email", 98),
+SHIP_TO_FIELDS: tuple[tuple[str, str, int], ...] = tuple(
+    (field, element, POHODA_LIMITS[field])
+    for field, element in (
+        ("company", "company"),
+        ("name", "name"),
+        ("city", "city"),
+        ("street", "street"),
+        ("zip", "zip"),
+        ("phone", "phone"),
+        ("email", "email"),
+    )
 )
-COUNTRY_LIMIT = 19  # typ:idsType
+COUNTRY_LIMIT = POHODA_LIMITS["country"]  # typ:idsType
 EXT_ID_LIMIT = 64  # typ:string64
 GROUP_LIMIT = 10  # typ:labelsType allows at most ten labels
 GDPR_NAME_LIMIT = 80  # typ:idsTypeLong

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from connector.errors import ConnectorError
+
 WIRE_ENCODING = "cp1250"
 
 # Every character Windows-1250 carries that XML 1.0 also allows in text (no C0 controls but
@@ -31,7 +33,7 @@ _TABLE: dict[str, str] = {
 }
 
 
-class Unencodable(ValueError):
+class Unencodable(ConnectorError, ValueError):
     """A text holds characters with no Windows-1250 form and no Latin equivalent."""
 
     def __init__(self, characters: list[str]) -> None:

@@ -17,7 +17,7 @@ from lxml import etree
 from connector._paths import schemas_dir
 from connector.codec._xml import load_schema, parse_bytes, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
-from connector.model import Contact
+from connector.model import ESHOP_LIMITS, Contact
 
 NS = "urn:connector:eshop:1"
 CONTENT_TYPE = "application/xml; charset=utf-8"
@@ -28,32 +28,30 @@ SyncState = Literal["synced", "pending_sync"]
 SYNC_STATES: tuple[str, ...] = ("synced", "pending_sync")
 WriteKind = Literal["create", "update", "link"]
 
-# Canonical field -> (element name, character limit); the order is the schema's sequence.
-CONTACT_ELEMENTS: tuple[tuple[str, str, int | None], ...] = (
-    ("company", "company", 255),
-    ("name", "name", 128),
-    ("email", "email", 254),
-    ("phone", "phone", 40),
-    ("mobile", "mobile", 40),
-    ("street", "street", 128),
-    ("city", "city", 64),
-    ("zip", "zip", 16),
-    ("country", "country", 2),
-    ("ico", "ico", 16),
-    ("dic", "dic", 20),
-    ("ic_dph", "icDph", 20),
-    ("birth_date", "birthDate", None),
-    ("note", "note", 4000),
+# Canonical field -> (element name, character limit from the field table); the order is the
+# schema's sequence.
+CONTACT_ELEMENTS: tuple[tuple[str, str, int | None], ...] = tuple(
+    (field, element, ESHOP_LIMITS.get(field))
+    for field, element in (
+        ("company", "company"),
+        ("name", "name"),
+        ("email", "email"),
+        ("phone", "phone"),
+        ("mobile", "mobile"),
+        ("street", "street"),
+        ("city", "city"),
+        ("zip", "zip"),
+        ("country", "country"),
+        ("ico", "ico"),
+        ("dic", "dic"),
+        ("ic_dph", "icDph"),
+        ("birth_date", "birthDate"),
+        ("note", "note"),
+    )
 )
-SHIP_TO_ELEMENTS: tuple[tuple[str, str, int | None], ...] = (
-    ("company", "company", 255),
-    ("name", "name", 128),
-    ("street", "street", 128),
-    ("city", "city", 64),
-    ("zip", "zip", 16),
-    ("country", "country", 2),
-    ("phone", "phone", 40),
-    ("email", "email", 254),
+SHIP_TO_ELEMENTS: tuple[tuple[str, str, int | None], ...] = tuple(
+    (field, field, ESHOP_LIMITS[field])
+    for field in ("company", "name", "street", "city", "zip", "country", "phone", "email")
 )
 CONSENT_ELEMENTS: tuple[tuple[str, str, int | None], ...] = (
     ("purpose", "purpose", 64),

@@ -14,28 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from connector.errors import InvalidContact
+from connector.model._fields import TEXT_FIELDS
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
-# The string fields of a contact, in the order of the JSON form.
-CONTACT_TEXT_FIELDS: tuple[str, ...] = (
-    "id",
-    "ext_id",
-    "company",
-    "name",
-    "email",
-    "phone",
-    "mobile",
-    "street",
-    "city",
-    "zip",
-    "country",
-    "ico",
-    "dic",
-    "ic_dph",
-    "note",
-    "birth_date",
-)
+# The string fields of a contact, in the order of the JSON form (the field table's order).
+CONTACT_TEXT_FIELDS: tuple[str, ...] = ("id", "ext_id", *TEXT_FIELDS)
 SHIP_TO_TEXT_FIELDS: tuple[str, ...] = (
     "company",
     "name",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -23,8 +23,16 @@ from connector.codec.eshop import (
     SyncState,
 )
 from connector.config import Config, EshopConfig
-from connector.errors import BadData, ConfigError, EshopUnreachable, MalformedXML, PeerConfigurationError
+from connector.errors import (
+    BadData,
+    ConfigError,
+    EshopUnreachable,
+    MalformedXML,
+    PeerConfigurationError,
+    PeerRefused,
+)
 from connector.log import get_logger
+from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
 from connector.transport import RetryPolicy, make_client, send
 
 log = get_logger(__name__)
@@ -217,9 +225,113 @@ class EshopClient:
         return results
 
 
+
+class ConnectorShop:
+    """The e-shop side over the project's own protocol (`platform = "connector"`), as a Peer.
+
+    The shop sends its own welcome e-mail (a create asks it to) and keeps POHODA's id on
+    the account (`hqId`). A feed cursor the shop no longer keeps (410) is read again from
+    the start: what did not change since the last run is recognised as an echo.
+    """
+
+    side: SideName = "eshop"
+    label = PEER
+    capabilities = Capabilities(sends_welcome_email=True, stores_external_id=True)
+
+    def __init__(self, client: EshopClient) -> None:
+        self.client = client
+        self.batch_size = client.config.batch_size
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> ConnectorShop:
+        return cls(EshopClient.from_config(config, **kwargs))
+
+    @property
+    def available(self) -> bool:
+        return True
+
+    @property
+    def unavailable_reason(self) -> str:
+        return ""
+
+    def probe(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.client.close()
+
+    @staticmethod
+    def _record(change_id: str, customer: EshopCustomer | None, version: str | None) -> PeerRecord:
+        if customer is None:
+            return PeerRecord(change_id, None, version=version)
+        # A temporary GUID is not POHODA's id: only a synced account carries a real one.
+        other = customer.hq_id if customer.sync_state == "synced" else None
+        return PeerRecord(change_id, customer.contact.replace(id=None, ext_id=None), version=version, other_id=other)
+
+    def changes(self, cursor: str | None) -> Iterator[ChangeBatch]:
+        try:
+            yield from self._feed(cursor)
+        except PeerRefused as exc:
+            if exc.status_code != 410 or not cursor:
+                raise
+            log.warning("eshop.cursor_expired")
+            yield from self._feed(None)
+
+    def _feed(self, cursor: str | None) -> Iterator[ChangeBatch]:
+        for page in self.client.changes(cursor):
+            records = [self._record(change.id, change.customer, change.version) for change in page.changes]
+            yield ChangeBatch(records, page.next_cursor)
+
+    def snapshot(self) -> Iterator[PeerRecord]:
+        for customer in self.client.snapshot():
+            assert customer.id is not None
+            yield self._record(customer.id, customer, customer.version)
+
+    def get(self, record_id: str) -> PeerRecord | None:
+        customer = self.client.get(record_id)
+        return None if customer is None else self._record(record_id, customer, customer.version)
+
+    def apply(self, writes: Sequence[PeerWrite]) -> list[WriteResult]:
+        answers = self.client.apply([self._wire(write) for write in writes])
+        return [self._result(answer) for answer in answers]
+
+    @staticmethod
+    def _wire(write: PeerWrite) -> EshopWrite:
+        sync_state = cast("SyncState | None", write.sync_state)
+        if write.kind == "create":
+            assert write.contact is not None and write.idempotency_key is not None
+            return EshopWrite.create(
+                write.contact,
+                idempotency_key=write.idempotency_key,
+                send_welcome=write.send_welcome,
+                hq_id=write.other_id,
+                sync_state=sync_state,
+            )
+        assert write.record_id is not None
+        if write.kind == "link":
+            return EshopWrite.link(write.record_id, write.other_id, sync_state)
+        if write.kind == "update":
+            assert write.contact is not None
+            return EshopWrite.update(write.record_id, write.contact, write.expected_version or "")
+        raise ValueError(f"the e-shop protocol has no {write.kind!r} write")
+
+    @staticmethod
+    def _result(answer: EshopResult) -> WriteResult:
+        if answer.conflict:
+            return WriteResult("conflict", record_id=answer.id, reason=answer.message)
+        if answer.error is not None and answer.error.code == "email_taken" and answer.id:
+            return WriteResult("taken", record_id=answer.id, reason=answer.message, field=answer.field)
+        if not answer.ok:
+            return WriteResult(
+                "refused", record_id=answer.id, reason=answer.message or f"HTTP {answer.status}", field=answer.field
+            )
+        return WriteResult("done", record_id=answer.id, version=answer.version, replay=answer.replayed)
+
+
 __all__ = [
     "FEED_PAGE_SIZE",
     "ChangePage",
+    "ConnectorShop",
     "ErrorReport",
     "EshopChange",
     "EshopClient",

@@ -31,12 +31,15 @@ from connector.errors import (
 )
 from connector.log import get_logger
 from connector.model import Contact
+from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
 from connector.transport import CircuitBreaker, RetryPolicy, make_client, send
 
 log = get_logger(__name__)
 
 PEER = "POHODA mServer"
 EXPORT_PAGE_SIZE = 1000
+# Re-read this much of POHODA's history on each poll (lastChanges has one-second resolution).
+CHANGES_OVERLAP = dt.timedelta(seconds=2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,3 +267,97 @@ class PohodaClient:
         for contact in self.codec.iter_export(self.post_xml(body)):
             return contact
         return None
+
+
+class PohodaPeer:
+    """POHODA mServer as the sync's HQ side: the address book through `PohodaClient`.
+
+    The pull's cursor is the time a poll *started*, less an overlap: lastChanges has
+    one-second resolution and the two clocks may differ a little; what is read twice is an
+    echo. POHODA never reports deletions in lastChanges (reconcile finds them).
+    """
+
+    side: SideName = "pohoda"
+    label = PEER
+    capabilities = Capabilities(sends_welcome_email=False, stores_external_id=True)
+
+    def __init__(self, client: PohodaClient, *, page_size: int = EXPORT_PAGE_SIZE) -> None:
+        self.client = client
+        self.batch_size = client.config.batch_size
+        self.page_size = page_size
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> PohodaPeer:
+        return cls(PohodaClient.from_config(config, **kwargs))
+
+    @property
+    def available(self) -> bool:
+        return not self.client.breaker.is_open
+
+    @property
+    def unavailable_reason(self) -> str:
+        return self.client.breaker.reason or ""
+
+    def probe(self) -> bool:
+        return self.client.probe()
+
+    def close(self) -> None:
+        self.client.close()
+
+    @staticmethod
+    def _record(contact: Contact) -> PeerRecord:
+        assert contact.id is not None
+        return PeerRecord(contact.id, contact.replace(id=None, ext_id=None), other_id=contact.ext_id)
+
+    def changes(self, cursor: str | None) -> Iterator[ChangeBatch]:
+        started = dt.datetime.now(dt.UTC)
+        contacts = self.client.changes_since(dt.datetime.fromisoformat(cursor)) if cursor else self.client.snapshot()
+        batch: list[PeerRecord] = []
+        for contact in contacts:
+            batch.append(self._record(contact))
+            if len(batch) == self.page_size:
+                yield ChangeBatch(batch)
+                batch = []
+        yield ChangeBatch(batch, (started - CHANGES_OVERLAP).isoformat())
+
+    def snapshot(self) -> Iterator[PeerRecord]:
+        for contact in self.client.snapshot(page_size=self.page_size):
+            yield self._record(contact)
+
+    def get(self, record_id: str) -> PeerRecord | None:
+        contact = self.client.get(pohoda_id=record_id)
+        return None if contact is None else self._record(contact)
+
+    def apply(self, writes: Sequence[PeerWrite]) -> list[WriteResult]:
+        return [self._result(item) for item in self.client.apply([self._wire(w) for w in writes])]
+
+    @staticmethod
+    def _wire(write: PeerWrite) -> AddressBookWrite:
+        if write.kind == "delete":
+            return AddressBookWrite.delete(version=write.ref, pohoda_id=write.record_id, ext_id=write.other_id)
+        if write.kind == "link":
+            raise ValueError("POHODA learns the e-shop id through an update (typ:extId), not a link write")
+        assert write.contact is not None
+        contact = write.contact.replace(ext_id=write.other_id)
+        if write.kind == "create" or write.record_id is None:
+            # An upsert keyed by the e-shop id: a replay or a lost answer makes no second contact.
+            return AddressBookWrite.upsert(contact, version=write.ref)
+        return AddressBookWrite.update(contact, version=write.ref, pohoda_id=write.record_id)
+
+    @staticmethod
+    def _result(item: ItemResult) -> WriteResult:
+        if not item.ok:
+            return WriteResult(
+                "refused",
+                reason=item.note or "refused",
+                field=item.error.field if item.error is not None else None,
+                errors=tuple(d.note or "" for d in item.errors),
+                warnings=tuple(w.message for w in item.warnings),
+            )
+        return WriteResult(
+            "done",
+            record_id=item.pohoda_id,
+            warnings=tuple(w.message for w in item.warnings),
+            replay=item.duplicate,
+            other_id=item.ext_id,
+        )

@@ -31,13 +31,19 @@ from connector.pricing._model import (
     Stats,
     UpdateLine,
 )
+from connector.pricing._push import DEFAULT_CHUNK, DEFAULT_WORKER_URL, PushReport, push_cart
+from connector.pricing._store import CartStore
+from connector.pricing._worker import PricingService, create_app
 
 __all__ = [
+    "DEFAULT_CHUNK",
+    "DEFAULT_WORKER_URL",
     "AddLine",
     "Address",
     "Cart",
     "CartBatch",
     "CartLine",
+    "CartStore",
     "Catalog",
     "Command",
     "CommandResult",
@@ -50,12 +56,16 @@ __all__ = [
     "OrderItemUpdate",
     "OrderPrepare",
     "PricingEngine",
+    "PricingService",
+    "PushReport",
     "Stats",
     "UpdateLine",
+    "create_app",
     "encode_cart_batch",
     "encode_configurator_cart",
     "load_catalog",
     "load_catalog_file",
     "parse_cart_batch",
     "parse_configurator_cart",
+    "push_cart",
 ]

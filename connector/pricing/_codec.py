@@ -11,7 +11,7 @@ from pathlib import Path
 from lxml import etree
 
 from connector._paths import schemas_dir
-from connector.codec._xml import load_schema, parse_bytes, validate
+from connector.codec import load_schema, parse_bytes, validate
 from connector.errors import BadData
 from connector.pricing._model import (
     AddLine,

@@ -1,6 +1,7 @@
 """The pricing worker's tables: carts, their addresses and lines, and answered idempotency keys.
 
-SQLAlchemy Core on the engine from `connector.store.open_engine`, so a restarted worker keeps its carts.
+SQLAlchemy Core on the engine from `connector.store.open_engine`, so a restarted worker keeps its
+carts; the tables are defined and migrated by the store (`connector.store.pricing_tables`).
 """
 
 from __future__ import annotations
@@ -12,58 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.pricing._model import Address, Cart, CartLine
+from connector.store import Store
+from connector.store import pricing_tables as tables
 
-metadata = sa.MetaData()
-
-carts = sa.Table(
-    "pricing_carts",
-    metadata,
-    sa.Column("cart_id", sa.String(64), primary_key=True),
-    sa.Column("customer_id", sa.String(64), nullable=False),
-    sa.Column("next_line_id", sa.Integer, nullable=False),
-    sa.Column("summary", sa.Text, nullable=True),
-    sa.Column("updated_ms", sa.BigInteger, nullable=False),
-)
-
-cart_addresses = sa.Table(
-    "pricing_cart_addresses",
-    metadata,
-    sa.Column("cart_id", sa.String(64), sa.ForeignKey("pricing_carts.cart_id"), primary_key=True),
-    sa.Column("address_id", sa.String(64), primary_key=True),
-    sa.Column("country", sa.String(64), nullable=False),
-    sa.Column("region", sa.String(64), nullable=False),
-)
-
-cart_lines = sa.Table(
-    "pricing_cart_lines",
-    metadata,
-    sa.Column("cart_id", sa.String(64), sa.ForeignKey("pricing_carts.cart_id"), primary_key=True),
-    sa.Column("line_id", sa.Integer, primary_key=True),
-    sa.Column("part_number", sa.String(64), nullable=False),
-    sa.Column("catentry_id", sa.String(64), nullable=False),
-    sa.Column("quantity", sa.Integer, nullable=False),
-    sa.Column("attributes", sa.Text, nullable=False),  # JSON list of [name, value]
-    sa.Column("ship_mode", sa.String(64), nullable=False),
-    sa.Column("address_id", sa.String(64), nullable=False),
-    sa.Column("ffc", sa.String(64), nullable=False),
-    # Money as text: SQLite has no exact decimal type and a float would lose cents.
-    sa.Column("unit_price", sa.String(40), nullable=True),
-    sa.Column("line_total", sa.String(40), nullable=True),
-    sa.Column("price_refreshed", sa.Boolean, nullable=False),
-    sa.Column("last_priced_ms", sa.BigInteger, nullable=True),
-    sa.Column("inventory", sa.String(16), nullable=True),
-    sa.Column("error", sa.Text, nullable=True),
-)
-
-cart_requests = sa.Table(
-    "pricing_cart_requests",
-    metadata,
-    sa.Column("cart_id", sa.String(64), primary_key=True),
-    sa.Column("idempotency_key", sa.String(128), primary_key=True),
-    sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("response", sa.Text, nullable=False),
-    sa.Column("created_ms", sa.BigInteger, nullable=False),
-)
+carts = tables.carts
+cart_addresses = tables.cart_addresses
+cart_lines = tables.cart_lines
+cart_requests = tables.cart_requests
 
 # The columns in the order of CartLine.state().
 _STATE_COLUMNS = (
@@ -127,7 +83,8 @@ class CartStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        # The pricing tables are the store's migration 3: one schema, one version history.
+        Store(engine).migrate()
 
     def load(self, cart_id: str) -> Cart | None:
         with self.engine.connect() as conn:

@@ -26,18 +26,18 @@ from connector.codec.eshop import (
     SyncState,
     check_contact,
 )
-from connector.errors import BadData, InvalidContact
+from connector.errors import BadData, ConnectorError, InvalidContact
 from connector.model import Contact
 from connector.sim._faults import Faults
 
 MAX_FEED_PAGE = 1000
 
 
-class UnknownCustomer(KeyError):
+class UnknownCustomer(ConnectorError, KeyError):
     """No customer with this id (never was, or deleted)."""
 
 
-class EmailTaken(ValueError):
+class EmailTaken(ConnectorError, ValueError):
     """Another customer already has this e-mail address (compared case-folded)."""
 
     def __init__(self, email: str, existing_id: str) -> None:
@@ -46,11 +46,11 @@ class EmailTaken(ValueError):
         self.existing_id = existing_id
 
 
-class CursorExpired(Exception):
+class CursorExpired(ConnectorError):
     """The cursor points into history the e-shop no longer keeps (HTTP 410)."""
 
 
-class BadCursor(ValueError):
+class BadCursor(ConnectorError, ValueError):
     """A cursor this e-shop never handed out."""
 
 

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+from connector.errors import ConnectorError
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -21,7 +23,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class FaultConfigError(ValueError):
+class FaultConfigError(ConnectorError, ValueError):
     """A fault configuration that cannot be applied; the message names the key."""
 
 

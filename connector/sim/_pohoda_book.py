@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
+from connector.errors import ConnectorError
 from connector.model import Contact
 
 MS = dt.timedelta(milliseconds=1)
@@ -70,7 +71,7 @@ class Criteria:
         return self.last_changes is None or record.modified >= self.last_changes
 
 
-class ExtIdTaken(ValueError):
+class ExtIdTaken(ConnectorError, ValueError):
     """An extId of one external system may belong to one record only."""
 
     def __init__(self, system: str, ids: str, owner: int) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from lxml import etree
 
-from connector.codec._addressbook import (
+from connector.codec import parse_bytes, validate
+from connector.codec.addressbook import (
     ADDRESS_FIELDS,
     HEADER_FIELDS,
     NS,
@@ -23,8 +24,7 @@ from connector.codec._addressbook import (
     parse_addressbook,
     q,
 )
-from connector.codec._xml import parse_bytes, validate
-from connector.errors import InvalidContact, MalformedXML, SchemaViolation
+from connector.errors import ConnectorError, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact
 from connector.sim._faults import Faults
 from connector.sim._pohoda_book import AddressBook, Criteria, ExtIdTaken, Record, local_naive
@@ -69,7 +69,7 @@ class Detail:
     xpath: str | None = None
 
 
-class ItemFailure(Exception):
+class ItemFailure(ConnectorError):
     """The current item cannot be executed; the others go on."""
 
     def __init__(self, note: str, *, errno: int, xpath: str | None = None) -> None:

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from connector.codec import eshop as codec
 from connector.codec.eshop import ErrorReport, EshopCustomer, EshopResult, EshopWrite
-from connector.errors import BadData, InvalidContact, MalformedXML, SchemaViolation
+from connector.errors import BadData, ConnectorError, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact
 from connector.sim._eshop_shop import (
     BadCursor,
@@ -384,7 +384,7 @@ def read_seed_jsonl(stream: IO[str]) -> list[dict[str, Any]]:
     return seeds
 
 
-class _BadRequest(Exception):
+class _BadRequest(ConnectorError):
     """A control request that cannot be understood."""
 
 

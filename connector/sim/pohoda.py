@@ -46,8 +46,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector._paths import schemas_dir
-from connector.codec._xml import load_schema
-from connector.errors import InvalidContact
+from connector.codec import load_schema
+from connector.errors import ConnectorError, InvalidContact
 from connector.model import Contact
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 from connector.sim._pohoda_book import AddressBook, Record
@@ -346,7 +346,7 @@ class PohodaSimulator:
         return JSONResponse({"reset": True, "contacts": len(self.book)})
 
 
-class _BadRequest(Exception):
+class _BadRequest(ConnectorError):
     """A control request that cannot be understood."""
 
 

@@ -169,6 +169,58 @@ webhook_events = sa.Table(
 )
 sa.Index("ix_webhook_events_state", webhook_events.c.state, webhook_events.c.id)
 
+# The pricing worker's carts, their addresses and lines, and answered idempotency keys.
+carts = sa.Table(
+    "pricing_carts",
+    metadata,
+    sa.Column("cart_id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(64), nullable=False),
+    sa.Column("next_line_id", sa.Integer, nullable=False),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+cart_addresses = sa.Table(
+    "pricing_cart_addresses",
+    metadata,
+    sa.Column("cart_id", sa.String(64), sa.ForeignKey("pricing_carts.cart_id"), primary_key=True),
+    sa.Column("address_id", sa.String(64), primary_key=True),
+    sa.Column("country", sa.String(64), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+)
+
+cart_lines = sa.Table(
+    "pricing_cart_lines",
+    metadata,
+    sa.Column("cart_id", sa.String(64), sa.ForeignKey("pricing_carts.cart_id"), primary_key=True),
+    sa.Column("line_id", sa.Integer, primary_key=True),
+    sa.Column("part_number", sa.String(64), nullable=False),
+    sa.Column("catentry_id", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),  # JSON list of [name, value]
+    sa.Column("ship_mode", sa.String(64), nullable=False),
+    sa.Column("address_id", sa.String(64), nullable=False),
+    sa.Column("ffc", sa.String(64), nullable=False),
+    # Money as text: SQLite has no exact decimal type and a float would lose cents.
+    sa.Column("unit_price", sa.String(40), nullable=True),
+    sa.Column("line_total", sa.String(40), nullable=True),
+    sa.Column("price_refreshed", sa.Boolean, nullable=False),
+    sa.Column("last_priced_ms", sa.BigInteger, nullable=True),
+    sa.Column("inventory", sa.String(16), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+cart_requests = sa.Table(
+    "pricing_cart_requests",
+    metadata,
+    sa.Column("cart_id", sa.String(64), primary_key=True),
+    sa.Column("idempotency_key", sa.String(128), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+
 Migration = Callable[[sa.Connection], None]
 
 
@@ -181,7 +233,13 @@ def _webhook_events(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[webhook_events])
 
 
+def _pricing(conn: sa.Connection) -> None:
+    # checkfirst: a worker of an older connector created these without a migration.
+    metadata.create_all(conn, tables=[carts, cart_addresses, cart_lines, cart_requests], checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "links, synced versions, mirror, cursors, outbox, audit, review queue, run locks, runs", _initial),
     (2, "webhook events", _webhook_events),
+    (3, "pricing carts, cart addresses, cart lines, answered cart requests", _pricing),
 ]

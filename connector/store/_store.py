@@ -14,12 +14,13 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, RunLockHeld, StoreUnavailable
+from connector.model import AuditEntry, Link, MirrorRecord, OutboxEntry, ReviewItem, WebhookEvent
 from connector.store._engine import open_engine
 from connector.store._schema import (
     MIGRATIONS,
@@ -42,71 +43,6 @@ LOCK_STALE_S = 600.0
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-@dataclasses.dataclass(frozen=True)
-class Link:
-    id: int
-    eshop_id: str | None
-    pohoda_id: str | None
-    temp_hq_id: str | None
-    state: str
-
-
-@dataclasses.dataclass(frozen=True)
-class MirrorRecord:
-    side: str
-    record_id: str
-    content: dict[str, Any]
-    content_hash: str
-    version: str | None
-    ext_id: str | None
-    deleted: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class OutboxEntry:
-    id: int
-    run_id: str
-    link_id: int
-    side: str
-    kind: str
-    payload: dict[str, Any]
-    state: str
-    attempts: int
-    last_error: str | None
-    created_at: str
-
-
-@dataclasses.dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: str
-    run_id: str | None
-    link_id: int | None
-    outbox_id: int | None
-    eshop_id: str | None
-    pohoda_id: str | None
-    operation: str
-    side: str | None
-    before_hash: str | None
-    after_hash: str | None
-    result: str
-    note: str | None
-    detail: dict[str, Any] | None
-
-
-@dataclasses.dataclass(frozen=True)
-class ReviewItem:
-    id: int
-    side: str
-    record_id: str
-    candidate_side: str
-    candidate_id: str
-    score: float
-    reasons: list[str]
-    state: str
-    created_at: str
 
 
 class WriteBatch:
@@ -160,22 +96,6 @@ class WriteBatch:
         self.__init__()  # type: ignore[misc]
 
 
-@dataclasses.dataclass(frozen=True)
-class WebhookEvent:
-    id: int
-    event_id: str
-    type: str
-    customer_id: str
-    received_at: str
-    received_ts: float
-    state: str
-    attempts: int
-
-
-class RunLockHeld(Exception):
-    """Another live run holds the lock; its owner is in the message."""
-
-
 class Store:
     """The sync state in SQLite or PostgreSQL."""
 
@@ -191,6 +111,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     # -- schema -------------------------------------------------------------------------
 
@@ -217,8 +143,11 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
 
     def ping(self) -> bool:
         try:
@@ -853,3 +782,43 @@ def _event(row: Any) -> WebhookEvent:
 
 def _review(row: Any) -> ReviewItem:
     return _from_row(ReviewItem, row, json_fields=("reasons",))
+
+
+def _unavailable(exc: sa.exc.SQLAlchemyError) -> StoreUnavailable:
+    # The driver's own message ("database is locked", "unable to open database file"), never
+    # SQLAlchemy's, which quotes the statement and its parameters (personal data).
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else None
+    reason = str(cause).splitlines()[0] if cause is not None and str(cause) else type(exc).__name__
+    return StoreUnavailable(f"[store] url: the store cannot be used: {reason}")
+
+
+_Func = TypeVar("_Func", bound=Callable[..., Any])
+
+
+def _mapping_store_errors(func: _Func) -> _Func:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except sa.exc.SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _map_errors_at_the_edge(cls: type) -> None:
+    """Every public method of `cls` raises StoreUnavailable where SQLAlchemy raised: no
+    caller of the store sees a SQLAlchemy error."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or name == "transaction":
+            continue
+        if isinstance(member, staticmethod):
+            setattr(cls, name, staticmethod(_mapping_store_errors(member.__func__)))
+        elif isinstance(member, classmethod):
+            setattr(cls, name, classmethod(_mapping_store_errors(member.__func__)))
+        elif callable(member):
+            setattr(cls, name, _mapping_store_errors(member))
+
+
+_map_errors_at_the_edge(Store)
+_map_errors_at_the_edge(WriteBatch)

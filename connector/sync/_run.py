@@ -16,22 +16,27 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from connector.codec.eshop import EshopWrite
-from connector.codec.pohoda import AddressBookWrite, ItemResult
-from connector.errors import EshopUnreachable, PeerRefused, PohodaRefused, PohodaUnreachable
+from connector.errors import PeerRefused, PeerUnreachable, RunLockHeld
 from connector.log import get_logger
-from connector.model import Contact, hash_content
-from connector.peers.eshop import EshopClient
-from connector.peers.pohoda import PohodaClient
-from connector.store import Link, OutboxEntry, RunLockHeld, Store, WriteBatch
-from connector.sync._plan import Plan, PlanSettings, PlanState, SideRecord, plan_operations, temporary_hq_id
+from connector.model import Link, OutboxEntry, hash_content
+from connector.peers.base import Peer, PeerRecord
+from connector.plan import (
+    Delivery,
+    Plan,
+    PlanSettings,
+    PlanState,
+    SideRecord,
+    id_on,
+    interpret,
+    plan_operations,
+    temporary_hq_id,
+    write_for,
+)
+from connector.store import Store, WriteBatch
 
 log = get_logger(__name__)
 
 LOCK_NAME = "sync"
-# Re-read this much of POHODA's history on each poll: its lastChanges has one-second
-# resolution and the two clocks may differ a little. What is seen twice is an echo.
-POHODA_OVERLAP = dt.timedelta(seconds=2)
 MAX_DELIVERY_ROUNDS = 4
 
 
@@ -65,13 +70,14 @@ Progress = Callable[[str, int, int], None]
 
 
 class SyncRun:
-    """One run of the mirror, over one store and two peers."""
+    """One run of the mirror, over one store and two peers: HQ (the accounting system's
+    address book) and the shop (whatever platform answers the Peer interface)."""
 
     def __init__(
         self,
         store: Store,
-        pohoda: PohodaClient,
-        eshop: EshopClient,
+        hq: Peer,
+        shop: Peer,
         settings: PlanSettings,
         *,
         run_id: str | None = None,
@@ -80,13 +86,12 @@ class SyncRun:
         kind: str = "sync",
     ) -> None:
         self.store = store
-        self.pohoda = pohoda
-        self.eshop = eshop
+        self.hq = hq
+        self.shop = shop
         self.settings = settings
         self.run_id = run_id or f"sync-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.summary = RunSummary(self.run_id)
         self.progress = progress or (lambda _stage, _done, _total: None)
-        self.batch_size = pohoda.config.batch_size
         # `connector convert` reads POHODA only: pending customers are created (deduplicated
         # against what POHODA has now) and their GUIDs replaced, the e-shop's feed waits.
         self.read_eshop = read_eshop
@@ -141,16 +146,11 @@ class SyncRun:
         mark = time.monotonic()
         records = []
         for eshop_id in dict.fromkeys(eshop_ids):
-            customer = self.eshop.get(eshop_id)
-            if customer is None:
-                records.append(SideRecord("eshop", eshop_id, None))
-                continue
-            hq_id = customer.hq_id if customer.sync_state == "synced" else None
-            contact = customer.contact.replace(id=None, ext_id=None)
-            records.append(SideRecord("eshop", eshop_id, contact, version=customer.version, hq_id=hq_id))
+            found = self.shop.get(eshop_id)
+            records.append(_side_record(self.shop, found) if found else SideRecord(self.shop.side, eshop_id, None))
         self.summary.pulled_eshop = len(records)
         mark = self._phase("pull", mark)
-        available = not self.pohoda.breaker.is_open
+        available = self.hq.available
         self.summary.pohoda_unreachable = not available
         plan = plan_operations(records, [], self._targeted_state(records, pohoda_available=available), self.settings)
         mark = self._phase("plan", mark)
@@ -195,68 +195,37 @@ class SyncRun:
 
     def _full(self) -> None:
         mark = time.monotonic()
-        poll_started = dt.datetime.now(dt.UTC)
-        pohoda_cursor = self.store.cursor("pohoda")
+        cursors: dict[str, str] = {}
+        hq_records: list[SideRecord] | None
         try:
-            if not self.pohoda.probe():
-                raise PohodaUnreachable(self.pohoda.breaker.reason)
-            pohoda_records = self._pull_pohoda(pohoda_cursor)
-        except PohodaUnreachable as exc:
-            # The e-shop's side still moves on; POHODA's changes are read next time.
-            log.warning("sync.pohoda_unreachable", run_id=self.run_id, error=str(exc))
+            if not self.hq.probe():
+                raise PeerUnreachable(self.hq.unavailable_reason)
+            hq_records = self._pull(self.hq, cursors)
+        except PeerUnreachable as exc:
+            # The shop's side still moves on; HQ's changes are read next time.
+            log.warning("sync.peer_unreachable", run_id=self.run_id, side=self.hq.side, error=str(exc))
             self.summary.pohoda_unreachable = True
-            pohoda_records = None
-        eshop_records: list[SideRecord] = []
-        eshop_cursor = self.store.cursor("eshop")
-        if self.read_eshop:
-            try:
-                eshop_records, eshop_cursor = self._pull_eshop(eshop_cursor)
-            except PeerRefused as exc:
-                if exc.status_code != 410:
-                    raise
-                # The e-shop no longer keeps history that old: read it whole; what did not
-                # change since the last run is recognised as an echo and costs no write.
-                log.warning("sync.eshop_cursor_expired", run_id=self.run_id)
-                eshop_records, eshop_cursor = self._pull_eshop(None)
+            hq_records = None
+        shop_records = self._pull(self.shop, cursors) if self.read_eshop else []
         mark = self._phase("pull", mark)
-        self.summary.pulled_eshop = len(eshop_records)
-        self.summary.pulled_pohoda = len(pohoda_records or [])
-        state = self._plan_state(pohoda_available=pohoda_records is not None)
-        plan = plan_operations(eshop_records, pohoda_records or [], state, self.settings)
-        cursors = {"eshop": eshop_cursor} if eshop_cursor is not None else {}
-        if pohoda_records is not None:
-            cursors["pohoda"] = (poll_started - POHODA_OVERLAP).isoformat()
+        self.summary.pulled_eshop = len(shop_records)
+        self.summary.pulled_pohoda = len(hq_records or [])
+        state = self._plan_state(pohoda_available=hq_records is not None)
+        plan = plan_operations(shop_records, hq_records or [], state, self.settings)
         mark = self._phase("plan", mark)
         self._persist(plan, cursors)
         self._phase("persist", mark)
 
-    def _pull_pohoda(self, cursor: str | None) -> list[SideRecord]:
-        if cursor:
-            contacts = self.pohoda.changes_since(dt.datetime.fromisoformat(cursor))
-        else:
-            contacts = self.pohoda.snapshot()
-        records = []
-        for contact in contacts:
-            assert contact.id is not None
-            records.append(
-                SideRecord("pohoda", contact.id, contact.replace(id=None, ext_id=None), ext_id=contact.ext_id)
-            )
-            if len(records) % 1000 == 0:
-                self.progress("pull POHODA", len(records), 0)
-        return records
-
-    def _pull_eshop(self, cursor: str | None) -> tuple[list[SideRecord], str]:
+    def _pull(self, peer: Peer, cursors: dict[str, str]) -> list[SideRecord]:
+        """Everything `peer` changed since its cursor; the new cursor goes into `cursors`
+        (persisted with the plan, never before)."""
         records: list[SideRecord] = []
-        next_cursor = cursor or ""
-        for page in self.eshop.changes(cursor):
-            for change in page.changes:
-                customer = change.customer
-                contact = customer.contact.replace(id=None, ext_id=None) if customer is not None else None
-                hq_id = customer.hq_id if customer is not None and customer.sync_state == "synced" else None
-                records.append(SideRecord("eshop", change.id, contact, version=change.version, hq_id=hq_id))
-            next_cursor = page.next_cursor
-            self.progress("pull e-shop", len(records), 0)
-        return records, next_cursor
+        for batch in peer.changes(self.store.cursor(peer.side)):
+            records.extend(_side_record(peer, record) for record in batch.records)
+            if batch.cursor is not None:
+                cursors[peer.side] = batch.cursor
+            self.progress(f"pull {peer.label}", len(records), 0)
+        return records
 
     def _persist(self, plan: Plan, cursors: dict[str, str]) -> None:
         """The plan's operations and the new cursors, in one transaction."""
@@ -323,18 +292,18 @@ class SyncRun:
     def deliver(self) -> None:
         """Send what the outbox holds until a round queues nothing new.
 
-        POHODA and the e-shop are delivered to at the same time, each by its own thread: the
-        e-shop's link writes (POHODA's ids) follow POHODA's answers while POHODA, which
-        serves one request at a time, works through the next dataPack.
+        Both sides are delivered to at the same time, each by its own thread: the e-shop's
+        link writes (POHODA's ids) follow HQ's answers while HQ, which serves one request at
+        a time, works through the next batch.
         """
         mark = time.monotonic()
         counters = [Counter[str](), Counter[str]()]
         for _round in range(MAX_DELIVERY_ROUNDS):
-            pohoda_done = threading.Event()
+            hq_done = threading.Event()
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="deliver") as pool:
-                to_pohoda = pool.submit(self._drain_pohoda, pohoda_done, counters[0])
-                to_eshop = pool.submit(self._drain_eshop, pohoda_done, counters[1])
-                sent = to_pohoda.result() + to_eshop.result()
+                to_hq = pool.submit(self._drain_hq, hq_done, counters[0])
+                to_shop = pool.submit(self._drain_shop, hq_done, counters[1])
+                sent = to_hq.result() + to_shop.result()
             if sent == 0:
                 break
         delivered = Counter(self.summary.delivered)
@@ -343,22 +312,42 @@ class SyncRun:
         self.summary.delivered = dict(delivered)
         self._phase("deliver", mark)
 
-    def _drain_pohoda(self, done: threading.Event, delivered: Counter[str]) -> int:
+    def _unreachable(self, side: str) -> bool:
+        return bool(getattr(self.summary, f"{side}_unreachable"))
+
+    def _drain_hq(self, done: threading.Event, delivered: Counter[str]) -> int:
         total = 0
         try:
-            while not self.summary.pohoda_unreachable:
-                sent = self._deliver_pohoda(delivered)
-                total += sent
-                if sent == 0:
-                    break
-            if self.summary.pohoda_unreachable:
+            total += self._drain(self.hq, delivered)
+            if self._unreachable(self.hq.side):
                 total += self._fall_back_to_async()
         finally:
             done.set()
         return total
 
+    def _drain_shop(self, hq_done: threading.Event, delivered: Counter[str]) -> int:
+        total = 0
+        while not self._unreachable(self.shop.side):
+            finished = hq_done.is_set()
+            sent = self._deliver(self.shop, delivered)
+            total += sent
+            if sent == 0:
+                if finished:
+                    break
+                hq_done.wait(0.05)
+        return total
+
+    def _drain(self, peer: Peer, delivered: Counter[str]) -> int:
+        total = 0
+        while not self._unreachable(peer.side):
+            sent = self._deliver(peer, delivered)
+            total += sent
+            if sent == 0:
+                break
+        return total
+
     def _fall_back_to_async(self) -> int:
-        """POHODA failed: every registration still waiting for it gets its temporary GUID and
+        """HQ failed: every registration still waiting for it gets its temporary GUID and
         `pending_sync` on the e-shop now, instead of waiting with no account at all."""
         waiting = [
             link
@@ -378,244 +367,95 @@ class SyncRun:
         assert link.eshop_id is not None
         guid = temporary_hq_id(self.settings.ico, link.eshop_id)
         batch.update_link(link.id, temp_hq_id=guid, state="pending_sync")
-        self._enqueue(batch, link, "eshop", "link", {"hq_id": guid, "sync_state": "pending_sync"})
+        batch.enqueue(
+            run_id=self.run_id,
+            link_id=link.id,
+            side=self.shop.side,
+            kind="link",
+            payload={"hq_id": guid, "sync_state": "pending_sync"},
+        )
         batch.add_audit(
             operation="pending",
             result="pending",
             run_id=self.run_id,
             link_id=link.id,
             eshop_id=link.eshop_id,
-            side="eshop",
+            side=self.shop.side,
             note=f"temporary account id {guid} until POHODA creates the customer ({why})",
         )
-
-    def _drain_eshop(self, pohoda_done: threading.Event, delivered: Counter[str]) -> int:
-        total = 0
-        while not self.summary.eshop_unreachable:
-            finished = pohoda_done.is_set()
-            sent = self._deliver_eshop(delivered)
-            total += sent
-            if sent == 0:
-                if finished:
-                    break
-                pohoda_done.wait(0.05)
-        return total
-
-    def _enqueue(self, batch: WriteBatch, link: Link, side: str, kind: str, payload: dict[str, Any]) -> None:
-        batch.enqueue(run_id=self.run_id, link_id=link.id, side=side, kind=kind, payload=payload)
-
-    def _audit(self, batch: WriteBatch, link: Link, entry: OutboxEntry, **fields: Any) -> None:
-        """An audit row about one delivered operation."""
-        fields.setdefault("eshop_id", link.eshop_id)
-        fields.setdefault("pohoda_id", link.pohoda_id)
-        batch.add_audit(run_id=self.run_id, link_id=link.id, outbox_id=entry.id, **fields)
 
     def _count(self, field: str) -> None:
         with self._counter_lock:
             setattr(self.summary, field, getattr(self.summary, field) + 1)
 
-    def _linked_eshop_ids(self) -> set[str]:
-        return {link.eshop_id for link in self.store.all_links() if link.eshop_id is not None}
-
-    def _deliver_pohoda(self, delivered: Counter[str]) -> int:
-        entries = self.store.pending("pohoda")
+    def _deliver(self, peer: Peer, delivered: Counter[str]) -> int:
+        """One pass over the side's pending outbox, in the peer's batches."""
+        side = peer.side
+        entries = self.store.pending(side)
         if not entries:
             return 0
         links = self.store.links_by_id(entry.link_id for entry in entries)
         sent = 0
-        for start in range(0, len(entries), self.batch_size):
-            chunk = entries[start : start + self.batch_size]
-            writes = [self._pohoda_write(entry, links[entry.link_id]) for entry in chunk]
+        for start in range(0, len(entries), peer.batch_size):
+            chunk = entries[start : start + peer.batch_size]
+            writes = [write_for(entry, links[entry.link_id]) for entry in chunk]
             try:
-                results = self.pohoda.apply(writes)
-            except PohodaUnreachable as exc:
-                # The breaker: no more POHODA calls in this run; the outbox keeps the rest.
-                log.warning("sync.pohoda_unreachable", run_id=self.run_id, error=str(exc))
-                self.summary.pohoda_unreachable = True
+                results = peer.apply(writes)
+            except PeerUnreachable as exc:
+                # The breaker: no more calls to this side in this run; the outbox keeps the rest.
+                log.warning("sync.peer_unreachable", run_id=self.run_id, side=side, error=str(exc))
+                setattr(self.summary, f"{side}_unreachable", True)
                 break
-            except PohodaRefused as exc:
+            except PeerRefused as exc:
                 with self.store.transaction() as conn:
                     for entry in chunk:
                         Store.finish_outbox(conn, entry.id, "pending", error=str(exc))
                 raise
+            taken = [r.record_id for r in results if r.outcome == "taken" and r.record_id]
+            already_linked = {id_on(link, side) for link in self._links_holding(side, taken)}
             batch = WriteBatch()
-            for entry, result in zip(chunk, results, strict=True):
-                self._pohoda_result(batch, entry, links[entry.link_id], result, delivered)
-            with self.store.transaction() as conn:
-                batch.flush(conn)
-            sent += len(chunk)
-            self.progress("deliver to POHODA", start + len(chunk), len(entries))
             for entry, result in zip(chunk, results, strict=True):
                 link = links[entry.link_id]
-                if link.pohoda_id is None and result.ok and result.pohoda_id is not None:
-                    links[link.id] = dataclasses.replace(link, pohoda_id=result.pohoda_id, state="linked")
-        return sent
-
-    @staticmethod
-    def _pohoda_write(entry: OutboxEntry, link: Link) -> AddressBookWrite:
-        if entry.kind == "delete":
-            return AddressBookWrite.delete(version=entry.id, pohoda_id=link.pohoda_id, ext_id=link.eshop_id)
-        contact = Contact.from_dict(entry.payload["contact"]).replace(ext_id=link.eshop_id)
-        if entry.kind == "create" or link.pohoda_id is None:
-            return AddressBookWrite.upsert(contact, version=entry.id)
-        return AddressBookWrite.update(contact, version=entry.id, pohoda_id=link.pohoda_id)
-
-    def _pohoda_result(
-        self, batch: WriteBatch, entry: OutboxEntry, link: Link, result: ItemResult, delivered: Counter[str]
-    ) -> None:
-        after = hash_content(entry.payload["contact"]) if "contact" in entry.payload else None
-        if not result.ok:
-            batch.finish_outbox(entry.id, "refused", error=result.note)
-            self._audit(
-                batch,
-                link,
-                entry,
-                operation=entry.kind,
-                side="pohoda",
-                after_hash=after,
-                result="refused",
-                note=result.note or "refused",
-                detail={
-                    "errors": [d.note for d in result.errors],
-                    "field": result.error.field if result.error else None,
-                },
-            )
-            self._count("refused")
-            if link.pohoda_id is None and link.temp_hq_id is None and link.eshop_id is not None:
-                # Refused registrations wait visibly: "Pending sync" on the e-shop, the note here.
-                self._mark_pending(batch, link, "POHODA refused it")
-            return
-        batch.finish_outbox(entry.id, "done")
-        pohoda_id = result.pohoda_id or link.pohoda_id
-        if link.pohoda_id is None and pohoda_id is not None:
-            batch.update_link(link.id, pohoda_id=pohoda_id, state="linked")
-            if link.eshop_id is not None:
-                self._enqueue(batch, link, "eshop", "link", {"hq_id": pohoda_id, "sync_state": "synced"})
-        notes = [w.message for w in result.warnings]
-        self._audit(
-            batch,
-            link,
-            entry,
-            pohoda_id=pohoda_id,
-            operation=entry.kind,
-            side="pohoda",
-            after_hash=after,
-            result="done",
-            note="; ".join(notes) if notes else ("already imported (replay)" if result.duplicate else None),
-        )
-        delivered[f"pohoda.{entry.kind}"] += 1
-
-    def _deliver_eshop(self, delivered: Counter[str]) -> int:
-        entries = self.store.pending("eshop")
-        if not entries:
-            return 0
-        links = self.store.links_by_id(entry.link_id for entry in entries)
-        size = self.eshop.config.batch_size
-        sent = 0
-        for start in range(0, len(entries), size):
-            chunk = entries[start : start + size]
-            writes = [self._eshop_write(entry, links[entry.link_id]) for entry in chunk]
-            try:
-                results = self.eshop.apply(writes)
-            except EshopUnreachable as exc:
-                log.warning("sync.eshop_unreachable", run_id=self.run_id, error=str(exc))
-                self.summary.eshop_unreachable = True
-                break
-            batch = WriteBatch()
-            for entry, result in zip(chunk, results, strict=True):
-                self._eshop_result(batch, entry, links[entry.link_id], result, delivered)
+                outcome = interpret(entry, link, result, taken_is_linked=result.record_id in already_linked)
+                self._record(batch, entry, link, outcome, delivered)
+                if outcome.link_values:
+                    links[link.id] = dataclasses.replace(link, **outcome.link_values)
             with self.store.transaction() as conn:
                 batch.flush(conn)
             sent += len(chunk)
-            self.progress("deliver to e-shop", start + len(chunk), len(entries))
+            self.progress(f"deliver to {peer.label}", start + len(chunk), len(entries))
         return sent
 
-    @staticmethod
-    def _eshop_write(entry: OutboxEntry, link: Link) -> EshopWrite:
-        payload = entry.payload
-        if entry.kind == "create":
-            return EshopWrite.create(
-                Contact.from_dict(payload["contact"]),
-                idempotency_key=payload["idempotency_key"],
-                send_welcome=payload.get("send_welcome", False),
-                hq_id=payload.get("hq_id"),
-                sync_state=payload.get("sync_state"),
-            )
-        assert link.eshop_id is not None
-        if entry.kind == "link":
-            return EshopWrite.link(link.eshop_id, payload["hq_id"], payload["sync_state"])
-        return EshopWrite.update(
-            link.eshop_id, Contact.from_dict(payload["contact"]), payload.get("expected_version") or ""
+    def _links_holding(self, side: str, record_ids: Sequence[str]) -> list[Link]:
+        if not record_ids:
+            return []
+        return self.store.links_of(
+            eshop_ids=record_ids if side == "eshop" else (), pohoda_ids=record_ids if side == "pohoda" else ()
         )
 
-    def _eshop_result(
-        self, batch: WriteBatch, entry: OutboxEntry, link: Link, result: Any, delivered: Counter[str]
+    def _record(
+        self, batch: WriteBatch, entry: OutboxEntry, link: Link, outcome: Delivery, delivered: Counter[str]
     ) -> None:
-        after = hash_content(entry.payload["contact"]) if "contact" in entry.payload else None
-        if result.conflict:
-            # The customer changed the record after we read it: the next run merges again.
-            batch.finish_outbox(entry.id, "superseded", error=result.message)
-            self._audit(
-                batch,
-                link,
-                entry,
-                operation=entry.kind,
-                side="eshop",
-                after_hash=after,
-                result="conflict",
-                note="the e-shop record changed after it was read; merged again by the next run",
+        batch.finish_outbox(entry.id, outcome.outbox_state, error=outcome.error)
+        if outcome.link_values:
+            batch.update_link(link.id, **outcome.link_values)
+        for follow in outcome.follow_ups:
+            batch.enqueue(
+                run_id=self.run_id, link_id=link.id, side=follow.side, kind=follow.kind, payload=follow.payload
             )
-            self._count("conflicts")
-            return
-        taken_by = result.id if (result.error is not None and result.error.code == "email_taken") else None
-        if entry.kind == "create" and link.eshop_id is None and taken_by and taken_by not in self._linked_eshop_ids():
-            # Someone registered with this e-mail meanwhile: the same person, so link, don't copy.
-            batch.finish_outbox(entry.id, "superseded", error=result.message)
-            batch.update_link(link.id, eshop_id=taken_by, state="linked")
-            self._enqueue(batch, link, "eshop", "link", {"hq_id": link.pohoda_id, "sync_state": "synced"})
-            # POHODA learns the account's id as extId; the next run merges their contents.
-            self._enqueue(batch, link, "pohoda", "update", {"contact": entry.payload["contact"]})
-            self._audit(
-                batch,
-                link,
-                entry,
-                eshop_id=taken_by,
-                operation="match",
-                side="eshop",
-                result="done",
-                note="linked as the same customer: the e-mail already has an e-shop account",
-            )
-            return
-        if not result.ok:
-            batch.finish_outbox(entry.id, "refused", error=result.message)
-            self._audit(
-                batch,
-                link,
-                entry,
-                operation=entry.kind,
-                side="eshop",
-                after_hash=after,
-                result="refused",
-                note=result.message or f"HTTP {result.status}",
-                detail={"field": result.field},
-            )
-            self._count("refused")
-            return
-        batch.finish_outbox(entry.id, "done")
-        eshop_id = result.id or link.eshop_id
-        if entry.kind == "create" and link.eshop_id is None and eshop_id is not None:
-            batch.update_link(link.id, eshop_id=eshop_id, state="linked")
-            # POHODA keeps the e-shop's id as extId: the link then exists on both sides.
-            self._enqueue(batch, link, "pohoda", "update", {"contact": entry.payload["contact"]})
-        self._audit(
-            batch,
-            link,
-            entry,
-            eshop_id=eshop_id,
-            operation=entry.kind,
-            side="eshop",
-            after_hash=after,
-            result="done",
-            note="welcome e-mail requested" if entry.payload.get("send_welcome") else None,
-        )
-        delivered[f"eshop.{entry.kind}"] += 1
+        fields = {"eshop_id": link.eshop_id, "pohoda_id": link.pohoda_id, **outcome.audit}
+        batch.add_audit(run_id=self.run_id, link_id=link.id, outbox_id=entry.id, **fields)
+        if outcome.counter == "delivered":
+            delivered[f"{entry.side}.{entry.kind}"] += 1
+        elif outcome.counter is not None:
+            self._count(outcome.counter)
+        if outcome.goes_pending:
+            self._mark_pending(batch, link, "POHODA refused it")
+
+
+def _side_record(peer: Peer, record: PeerRecord) -> SideRecord:
+    """A peer's record in the planner's terms: the id it carries of the other side is
+    POHODA's extId (the e-shop id) or the e-shop account's HQ id."""
+    if peer.side == "pohoda":
+        return SideRecord("pohoda", record.record_id, record.contact, version=record.version, ext_id=record.other_id)
+    return SideRecord("eshop", record.record_id, record.contact, version=record.version, hq_id=record.other_id)

@@ -4,7 +4,18 @@
 """
 
 from connector.web._app import MAX_BODY_BYTES, WebSettings, create_app
-from connector.web._signature import HEADER, SignatureError, sign, verify
-from connector.web._worker import EventWorker
+from connector.web._signature import DEFAULT_TOLERANCE_S, HEADER, SignatureError, sign, verify
+from connector.web._worker import BATCH_MAX, EventWorker
 
-__all__ = ["HEADER", "MAX_BODY_BYTES", "EventWorker", "SignatureError", "WebSettings", "create_app", "sign", "verify"]
+__all__ = [
+    "BATCH_MAX",
+    "DEFAULT_TOLERANCE_S",
+    "HEADER",
+    "MAX_BODY_BYTES",
+    "EventWorker",
+    "SignatureError",
+    "WebSettings",
+    "create_app",
+    "sign",
+    "verify",
+]

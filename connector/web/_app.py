@@ -14,19 +14,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
-import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.cli._sync import status_report
+from connector.actions import status_report
 from connector.config import Config
+from connector.errors import ConnectorError, StoreUnavailable
 from connector.log import get_logger
-from connector.peers.eshop import EshopClient
-from connector.peers.pohoda import PohodaClient
-from connector.store import Store
-from connector.sync import plan_settings
+from connector.runtime import Runtime
 from connector.transport import CircuitBreaker
 from connector.web._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from connector.web._metrics import Metrics
@@ -55,7 +52,7 @@ class WebSettings:
     run_worker: bool = True
 
 
-class Rejected(Exception):
+class Rejected(ConnectorError):
     """A request refused with `status` and a JSON body naming `code`."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -76,15 +73,13 @@ class WebApp:
         self.settings = settings
         self.secrets = config.secrets.webhook_secrets
         self.admin_token = config.secrets.admin_token
-        self.store = Store.open(config.store_url)
+        self.runtime = Runtime(config, hq_options={"breaker": CircuitBreaker(cooldown_s=POHODA_COOLDOWN_S)})
+        self.store = self.runtime.store
+        # Built now, not on the first event: a wrong key or platform stops `serve` at start.
+        self.runtime.hq, self.runtime.shop  # noqa: B018
         self.metrics = Metrics(self.store)
-        self.pohoda = PohodaClient.from_config(config, breaker=CircuitBreaker(cooldown_s=POHODA_COOLDOWN_S))
-        self.eshop = EshopClient.from_config(config)
         self.worker = EventWorker(
-            self.store,
-            self.pohoda,
-            self.eshop,
-            plan_settings(config),
+            self.runtime,
             self.metrics,
             batch_max=settings.batch_max,
             poll_s=settings.poll_s,
@@ -103,9 +98,7 @@ class WebApp:
             finally:
                 # Stop taking new batches; the one in hand finishes and is recorded first.
                 self.worker.stop()
-        self.pohoda.close()
-        self.eshop.close()
-        self.store.close()
+        self.runtime.close()
 
     async def _work(self) -> None:
         self.worker_running = True
@@ -127,7 +120,7 @@ class WebApp:
             stored = await anyio.to_thread.run_sync(
                 self.store.record_event, event["event_id"], event["type"], event["customer_id"]
             )
-        except sa.exc.SQLAlchemyError:
+        except StoreUnavailable:
             log.exception("webhook.store_failed", event_id=event["event_id"])
             # Not stored, so not accepted: the e-shop retries it later.
             return error_response(503, "store_unavailable", "the event could not be stored; send it again later")
@@ -212,7 +205,7 @@ class WebApp:
     async def status(self, _request: Request) -> Response:
         try:
             report = await anyio.to_thread.run_sync(self._status_report)
-        except sa.exc.SQLAlchemyError:
+        except StoreUnavailable:
             log.exception("status.store_failed")
             return error_response(503, "store_unavailable", "the store could not be read")
         return JSONResponse(report)

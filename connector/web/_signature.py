@@ -11,6 +11,8 @@ import re
 import time
 from collections.abc import Sequence
 
+from connector.errors import ConnectorError
+
 HEADER = "X-Connector-Signature"
 SCHEME = "v1"
 DEFAULT_TOLERANCE_S = 300
@@ -18,7 +20,7 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-class SignatureError(Exception):
+class SignatureError(ConnectorError):
     """The signature header is absent, malformed or does not match; `code` names which."""
 
     def __init__(self, code: str, message: str, *, status: int) -> None:

@@ -19,10 +19,10 @@ import anyio.to_thread
 
 from connector.errors import ConfigError, EshopUnreachable, PohodaUnreachable, TransportError
 from connector.log import get_logger
-from connector.peers.eshop import EshopClient
-from connector.peers.pohoda import PohodaClient
-from connector.store import Store, WebhookEvent, now_iso
-from connector.sync import PlanSettings, RunSummary, SyncRun
+from connector.model import WebhookEvent
+from connector.runtime import Runtime
+from connector.store import now_iso
+from connector.sync import RunSummary
 from connector.web._metrics import Metrics
 
 log = get_logger(__name__)
@@ -62,27 +62,22 @@ def new_run_id() -> str:
 class EventWorker:
     """Takes received events from the store and syncs their customers, one run per batch.
 
-    One POHODA client (with a circuit breaker that outlives runs) and one e-shop client for
-    the life of the process: after POHODA failed, later registrations go straight to the
-    async path until the breaker's cooldown ends, instead of each waiting out the retries.
+    The runtime's peers live as long as the process (POHODA's with a circuit breaker that
+    outlives runs): after POHODA failed, later registrations go straight to the async path
+    until the breaker's cooldown ends, instead of each waiting out the retries.
     """
 
     def __init__(
         self,
-        store: Store,
-        pohoda: PohodaClient,
-        eshop: EshopClient,
-        settings: PlanSettings,
+        runtime: Runtime,
         metrics: Metrics,
         *,
         batch_max: int = BATCH_MAX,
         poll_s: float = POLL_S,
         lock_wait_s: float = LOCK_WAIT_S,
     ) -> None:
-        self.store = store
-        self.pohoda = pohoda
-        self.eshop = eshop
-        self.settings = settings
+        self.runtime = runtime
+        self.store = runtime.store
         self.metrics = metrics
         self.batch_max = batch_max
         self.poll_s = poll_s
@@ -158,7 +153,7 @@ class EventWorker:
 
     def _process(self, events: Sequence[WebhookEvent]) -> int:
         customers = list(dict.fromkeys(event.customer_id for event in events))
-        run = SyncRun(self.store, self.pohoda, self.eshop, self.settings, kind="webhook")
+        run = self.runtime.sync_run(kind="webhook")
         try:
             summary = run.run_targeted(customers, wait_s=self.lock_wait_s)
         except (TransportError, ConfigError) as exc:
@@ -219,7 +214,7 @@ class EventWorker:
     def _full_run(self) -> None:
         with self._full_lock:
             run_id, asked_at = self._full_runs[0]
-        run = SyncRun(self.store, self.pohoda, self.eshop, self.settings, run_id=run_id, kind="sync")
+        run = self.runtime.sync_run(run_id=run_id, kind="sync")
         try:
             summary = run.run()
         except Exception as exc:
@@ -250,7 +245,7 @@ class EventWorker:
         self._retry_at = time.monotonic() + delay
 
     def _note_peers(self, summary: RunSummary) -> None:
-        self.peers["pohoda"].set(not summary.pohoda_unreachable, self.pohoda.breaker.reason or None)
+        self.peers["pohoda"].set(not summary.pohoda_unreachable, self.runtime.hq.unavailable_reason or None)
         self.peers["eshop"].set(not summary.eshop_unreachable)
         self.metrics.pohoda_up.set(0 if summary.pohoda_unreachable else 1)
         self.metrics.eshop_up.set(0 if summary.eshop_unreachable else 1)

@@ -10,17 +10,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from connector.model import MERGE_GROUPS
+
 Side = Literal["eshop", "pohoda"]
 
-# Which fields belong to which group; the policy names a winner per group.
-FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "company_ids": ("ico", "dic", "ic_dph"),
-    "billing_address": ("company", "name", "street", "city", "zip", "country"),
-    "contact": ("email", "phone", "mobile"),
-    "consents": ("gdpr",),
-    "delivery": ("ship_to",),
-    "other": ("groups", "note", "birth_date"),
-}
+# Which fields belong to which group (the model's field table); the policy names a winner per group.
+FIELD_GROUPS: dict[str, tuple[str, ...]] = MERGE_GROUPS
 GROUP_OF: dict[str, str] = {field: group for group, fields in FIELD_GROUPS.items() for field in fields}
 
 DEFAULT_WINNERS: dict[str, Side] = {

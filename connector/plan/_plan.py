@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from connector.model import Contact, hash_content
-from connector.store import Link, MirrorRecord, ReviewItem
-from connector.sync._merge import MergePolicy, merge
-from connector.sync.dedup import DedupIndex, email_key
+from connector.config import Config
+from connector.model import Contact, Link, MirrorRecord, ReviewItem, hash_content
+from connector.plan._dedup import DedupIndex, email_key
+from connector.plan._merge import DEFAULT_WINNERS, MergePolicy, Side, merge
 
 SideName = Literal["eshop", "pohoda"]
 _VALID_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -553,3 +553,21 @@ def plan_operations(
 ) -> Plan:
     """The operations that bring both sides together; a pure function of its inputs."""
     return _Planner(state, settings).run(eshop_changes, pohoda_changes)
+
+
+def plan_settings(config: Config) -> PlanSettings:
+    """The planner's settings from the configuration."""
+    winners: dict[str, Side] = dict(DEFAULT_WINNERS)
+    for group, side in config.sync.winners().items():
+        winners[group] = "eshop" if side == "eshop" else "pohoda"
+    return PlanSettings(
+        policy=MergePolicy(winners),
+        region=config.sync.default_region,
+        auto_register=config.sync.auto_register,
+        delete_in_pohoda=config.sync.delete_in_pohoda,
+        ico=config.pohoda.ico or "",
+        create_mode=config.sync.create_mode,
+        link_threshold=config.dedup.link_threshold,
+        review_threshold=config.dedup.review_threshold,
+        email_provider_rules=config.dedup.email_provider_rules,
+    )

@@ -1,0 +1,216 @@
+"""The operator's actions, as library calls: one sync run, the status report, review
+decisions, an operation's history, sending a refused operation again.
+
+The CLI and `connector serve` both call these; they parse arguments and print, nothing more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+from connector.config import Config
+from connector.errors import BadData, RunLockHeld
+from connector.model import AuditEntry, OutboxEntry, ReviewItem, hash_content
+from connector.runtime import Runtime
+from connector.store import Store
+from connector.sync import LOCK_NAME, Progress, RunSummary
+
+__all__ = [
+    "OperationHistory",
+    "OperationNotFound",
+    "RetryOutcome",
+    "ReviewNotOpen",
+    "ReviewView",
+    "decide_review",
+    "open_reviews",
+    "operation_history",
+    "retry_operation",
+    "run_sync",
+    "status_report",
+]
+
+
+def run_sync(config: Config, *, progress: Progress | None = None, convert_only: bool = False) -> RunSummary:
+    """One full `connector sync` run with the configured store and peers.
+
+    With `convert_only` (`connector convert`), only POHODA is read: pending customers are
+    created there and their temporary ids replaced on the e-shop.
+    """
+    with Runtime(config) as runtime:
+        run = runtime.sync_run(
+            progress=progress,
+            read_eshop=not convert_only,
+            kind="convert" if convert_only else "sync",
+        )
+        return run.run()
+
+
+def status_report(store: Store) -> dict[str, Any]:
+    """What `connector status` (and `GET /status` of `connector serve`) shows, as data."""
+    outbox = store.outbox_counts()
+    audit = store.audit_counts()
+    waiting, oldest = store.pending_customers()
+    age = None
+    if oldest is not None:
+        age = round((dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest)).total_seconds())
+    return {
+        "last_run": store.last_run("sync"),
+        "pending_customers": waiting,
+        "oldest_pending_age_s": age,
+        "pending": outbox.get("pending", 0),
+        "refused": outbox.get("refused", 0),
+        "in_review": len(store.reviews()),
+        "conflicts_recorded": audit.get("conflict", 0),
+        "cursors": store.all_cursors(),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewView:
+    """An open review item with the two records' content, for a person to decide on."""
+
+    item: ReviewItem
+    record: dict[str, Any]
+    candidate: dict[str, Any]
+
+
+def open_reviews(store: Store) -> list[ReviewView]:
+    items = store.reviews()
+    wanted: dict[str, set[str]] = {"eshop": set(), "pohoda": set()}
+    for item in items:
+        wanted[item.side].add(item.record_id)
+        wanted[item.candidate_side].add(item.candidate_id)
+    mirror = {side: store.mirror_records(side, ids) for side, ids in wanted.items()}
+    views = []
+    for item in items:
+        new = mirror[item.side].get(item.record_id)
+        old = mirror[item.candidate_side].get(item.candidate_id)
+        views.append(ReviewView(item, new.content if new else {}, old.content if old else {}))
+    return views
+
+
+class ReviewNotOpen(BadData):
+    """The review item does not exist or was decided already."""
+
+
+def decide_review(store: Store, review_id: int, state: str) -> ReviewItem:
+    """Record a person's decision ("accepted": the same customer; "rejected": two)."""
+    item = store.review(review_id)
+    if item is None:
+        raise ReviewNotOpen(f"no review item {review_id}", record=str(review_id))
+    if item.state != "open":
+        raise ReviewNotOpen(f"review item {review_id} is already {item.state}", record=str(review_id))
+    with store.transaction() as conn:
+        Store.decide_review(conn, review_id, state)
+        Store.add_audit(
+            conn,
+            operation="review_decision",
+            result="done",
+            eshop_id=item.record_id,
+            pohoda_id=item.candidate_id,
+            note=f"{state} by a person; applied by the next sync run",
+        )
+    return item
+
+
+class OperationNotFound(BadData):
+    """No audit row or operation with that id."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OperationHistory:
+    """One audit row, the operation it belongs to, and everything logged for that customer."""
+
+    row: AuditEntry
+    operation: OutboxEntry | None
+    history: list[AuditEntry]
+
+
+def operation_history(store: Store, audit_id: int) -> OperationHistory:
+    row = store.audit_entry(audit_id)
+    if row is None:
+        raise OperationNotFound(f"no audit row {audit_id} (see `connector audit list`)", record=str(audit_id))
+    operation = store.outbox_entry(row.outbox_id) if row.outbox_id is not None else None
+    customer = row.eshop_id or row.pohoda_id
+    history = store.audit_entries(customer=customer, limit=50) if customer else [row]
+    return OperationHistory(row=row, operation=operation, history=sorted(history, key=lambda a: a.id))
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryOutcome:
+    new_operation: OutboxEntry
+    delivered: bool
+    note: str
+
+
+def retry_operation(config: Config, audit_id: int) -> RetryOutcome:
+    """Send a refused operation again with the customer's current data, now.
+
+    The data is read afresh from the side it came from (the e-shop for a write to POHODA),
+    so a correction made there is what goes out; the refused operation is marked superseded.
+    """
+    with Runtime(config) as runtime:
+        store = runtime.store
+        found = operation_history(store, audit_id)
+        entry = found.operation
+        if entry is None:
+            raise OperationNotFound(f"audit row {audit_id} is not about an operation that can be sent again")
+        if entry.state != "refused":
+            raise BadData(f"operation {entry.id} is {entry.state}; only a refused operation is sent again")
+        link = store.link(entry.link_id)
+        assert link is not None
+        if entry.side == "pohoda":
+            if link.eshop_id is None:
+                raise BadData(f"operation {entry.id}: the customer has no e-shop account to read from")
+            customer = runtime.shop.get(link.eshop_id)
+            if customer is None or customer.contact is None:
+                raise BadData(f"operation {entry.id}: e-shop customer {link.eshop_id} no longer exists")
+            content = customer.contact.content()
+            kind = "update" if link.pohoda_id is not None else "create"
+            payload: dict[str, object] = {"contact": content}
+        else:
+            source = runtime.hq.get(link.pohoda_id) if link.pohoda_id else None
+            if source is None or source.contact is None:
+                raise BadData(f"operation {entry.id}: POHODA contact {link.pohoda_id} cannot be read")
+            content = source.contact.content()
+            kind = entry.kind
+            payload = {**entry.payload, "contact": content}
+            if kind == "update" and link.eshop_id is not None:
+                current = runtime.shop.get(link.eshop_id)
+                payload["expected_version"] = current.version if current else None
+        with store.transaction() as conn:
+            Store.supersede(conn, [entry.id], f"sent again by an operator (audit row {audit_id})")
+            new_id = Store.enqueue(
+                conn, run_id=f"retry-{audit_id}", link_id=link.id, side=entry.side, kind=kind, payload=payload
+            )
+            Store.set_base(conn, link.id, content, hash_content(content))
+            Store.add_audit(
+                conn,
+                operation="retry",
+                result="pending",
+                run_id=f"retry-{audit_id}",
+                link_id=link.id,
+                outbox_id=new_id,
+                eshop_id=link.eshop_id,
+                pohoda_id=link.pohoda_id,
+                side=entry.side,
+                after_hash=hash_content(content),
+                note=f"operation {entry.id} sent again as {new_id}",
+            )
+        run = runtime.sync_run(run_id=f"retry-{uuid.uuid4().hex[:8]}")
+        try:
+            store.acquire_lock(LOCK_NAME, run.run_id)
+        except RunLockHeld as exc:
+            new = store.outbox_entry(new_id)
+            assert new is not None
+            return RetryOutcome(new, False, f"queued; a running sync delivers it ({exc})")
+        try:
+            run.deliver()
+        finally:
+            store.release_lock(LOCK_NAME, run.run_id)
+        new = store.outbox_entry(new_id)
+        assert new is not None
+        return RetryOutcome(new, new.state == "done", new.last_error or new.state)

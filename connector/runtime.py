@@ -1,0 +1,93 @@
+"""The parts of one process, built once from the configuration: the store, the two peers,
+the planner's settings. The CLI, `connector serve`, the operator actions and the tests all
+take their parts from a `Runtime`, which closes what it opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connector.config import Config
+from connector.peers import Peer, shop_factory
+from connector.peers.pohoda import PohodaPeer
+from connector.plan import PlanSettings, plan_settings
+from connector.store import Store
+from connector.sync import SyncRun
+
+__all__ = ["REQUIRED", "Runtime"]
+
+# What each part needs of the configuration, checked once when the runtime is built.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "hq": ("pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password"),
+    "shop": (),  # each platform's factory asks for its own keys (a URL, a token, a key pair)
+}
+
+
+class Runtime:
+    """Store, HQ peer and shop peer of one configuration, each opened on first use.
+
+    `parts` names what the caller will use ("store", "hq", "shop"): their configuration
+    is checked at once, so a missing key stops the command before anything is opened.
+    `hq_options` go to the POHODA client (a shared circuit breaker, a transport in tests).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        parts: Sequence[str] = ("store", "hq", "shop"),
+        hq_options: dict[str, Any] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.config = config
+        for part in parts:
+            config.require(*REQUIRED.get(part, ()))
+        if "shop" in parts:
+            shop_factory(config.eshop.platform)  # an unknown platform fails here, by name
+        self._hq_options = hq_options or {}
+        self._store = store
+        self._owns_store = store is None
+        self._hq: Peer | None = None
+        self._shop: Peer | None = None
+        self.settings: PlanSettings = plan_settings(config)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.config.store_url)
+        return self._store
+
+    @property
+    def hq(self) -> Peer:
+        if self._hq is None:
+            config = self.config
+            config.require(*REQUIRED["hq"])
+            self._hq = PohodaPeer.from_config(config, **self._hq_options)
+        return self._hq
+
+    @property
+    def shop(self) -> Peer:
+        if self._shop is None:
+            self.config.require(*REQUIRED["shop"])
+            self._shop = shop_factory(self.config.eshop.platform)(self.config)
+        return self._shop
+
+    def sync_run(self, **options: Any) -> SyncRun:
+        """A run of the mirror over this runtime's store and peers."""
+        return SyncRun(self.store, self.hq, self.shop, self.settings, **options)
+
+    def close(self) -> None:
+        for peer in (self._hq, self._shop):
+            if peer is not None:
+                peer.close()
+        self._hq = self._shop = None
+        if self._store is not None and self._owns_store:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
