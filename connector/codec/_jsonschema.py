@@ -22,7 +22,7 @@ T = TypeVar("T")
 Validator = Callable[[Any], Any]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(platform: str, name: str) -> dict[str, Any]:
     """The schema document `schemas/<platform>/<name>.json`."""
     path = schemas_dir() / platform / f"{name}.json"
@@ -31,7 +31,7 @@ def load_schema(platform: str, name: str) -> dict[str, Any]:
     return document
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(platform: str, name: str) -> Validator:
     """The compiled validator of `schemas/<platform>/<name>.json` (compiled once per process)."""
     validator: Validator = fastjsonschema.compile(load_schema(platform, name), use_default=False)
