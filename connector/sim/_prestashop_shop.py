@@ -18,12 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from connector.codec._prestashop_validate import is_date
 from connector.sim._prestashop_rules import (
     DEFAULT_CUSTOMER_GROUP,
     FieldSpec,
     Resource,
     Version,
-    is_date,
     resources,
 )
 
