@@ -490,10 +490,14 @@ def to_contact(
         data["ico"] = _blank_to_none(customer.get("siret"))
     ship_to = []
     for i, address in enumerate(live[1:]):
+        person = _person(address.get("firstname"), address.get("lastname"))
         ship_to.append(
             {
                 "company": _blank_to_none(address.get("company")),
-                "name": _person(address.get("firstname"), address.get("lastname")),
+                # PrestaShop needs a name on every address; a ship-to without one of its own is
+                # written with the customer's, and read back as "no name of its own" so that
+                # the round trip converges.
+                "name": None if person == data["name"] else person,
                 "street": _blank_to_none(address.get("address1")),
                 "city": _blank_to_none(address.get("city")),
                 "zip": _blank_to_none(address.get("postcode")),
