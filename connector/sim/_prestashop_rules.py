@@ -71,11 +71,16 @@ class FieldSpec:
 
     def wiped(self) -> str:
         """What the row holds after a PUT left the field out (saveEntityFromXml sets it to
-        null; ObjectModel::formatValue stores 0 for ints and bools, '' for strings)."""
+        null; ObjectModel::formatValue stores 0 for ints and bools, a zero date for dates,
+        '' for strings: answers show `0000-00-00` for a birthday never set)."""
         if self.kind in ("int", "bool"):
             return "0"
         if self.kind == "float":
             return "0.000000"
+        if self.kind == "date":
+            return "0000-00-00"
+        if self.kind == "datetime":
+            return "0000-00-00 00:00:00"
         return ""
 
 

@@ -172,7 +172,7 @@ class PrestaShopShop:
 
     def blank(self, resource: Resource) -> Row:
         """A new object before the request's fields are applied (the class's property defaults)."""
-        values = {spec.name: spec.wiped() if spec.kind in ("int", "bool") else "" for spec in resource.fields}
+        values = {spec.name: spec.wiped() for spec in resource.fields}
         if resource.name == "customers":
             values.update(active="1", id_default_group=DEFAULT_CUSTOMER_GROUP)
         return Row(values)
@@ -231,6 +231,7 @@ class PrestaShopShop:
             if stored is None:
                 raise WsError(404, (92, "Invalid ID"))
             row = stored.copy()
+        nulled: set[str] = set()  # set to NULL by this request: PHP validates them as empty
         for spec in resource.fields:
             if spec.name == "id" or spec.i18n:
                 continue
@@ -253,14 +254,15 @@ class PrestaShopShop:
                 # "Every non-required field absent from the XML is set to NULL" (§1,
                 # PrestaShop/PrestaShop#33783): on PUT, and on POST over the class defaults.
                 row.values[spec.name] = spec.wiped()
-        self._validate(resource, row)
+                nulled.add(spec.name)
+        self._validate(resource, row, nulled)
         if resource.name == "customers":
             self._save_customer(row, stored, entity)
         else:
             self._save_plain(resource, row, stored)
         return row.copy()
 
-    def _validate(self, resource: Resource, row: Row) -> None:
+    def _validate(self, resource: Resource, row: Row, nulled: frozenset[str] | set[str] = frozenset()) -> None:
         """ObjectModel::validateFields($die=false, $error_return=true): the first failing
         field in $definition order; 400 code 85 `Validation error: "…"`. Messages name the
         class and the field, never the value."""
@@ -268,7 +270,7 @@ class PrestaShopShop:
             spec = resource.field(name)
             if spec is None or spec.i18n:
                 continue
-            message = self._field_error(resource, spec, row.values.get(name, ""))
+            message = self._field_error(resource, spec, "" if name in nulled else row.values.get(name, ""))
             if message is not None:
                 raise WsError(400, (85, f'Validation error: "{message}"'))
 
@@ -354,7 +356,7 @@ class PrestaShopShop:
     def _touch(values: dict[str, str], now: str) -> None:
         """ObjectModel::update: date_upd is always now; a date_add wiped by the PUT is refilled."""
         values["date_upd"] = now
-        if values.get("date_add", "") in ("", "0000-00-00 00:00:00"):
+        if values.get("date_add", "") in ("", *ZERO_DATES):
             values["date_add"] = now
 
     # -- deletes (WebserviceRequest::executeEntityDelete) ---------------------------------
@@ -444,7 +446,7 @@ class PrestaShopShop:
                 if spec is None or name in ("id", "date_add", "date_upd"):
                     raise WsError(400, (0, f"the field {name!r} cannot be edited"))
                 row.values[name] = _hash_password(value) if spec.setter == "passwd" else value
-            self._validate(resource, row)
+            self._validate(resource, row, _zero_dates(row, keep=changes))
             if resource_name == "customers":
                 owner = self.email_owner(row.values["email"])
                 if owner is not None and owner != record_id:
@@ -466,7 +468,7 @@ class PrestaShopShop:
                 row.values[name] = _hash_password(value) if spec.setter == "passwd" else value
             if not row.values["passwd"]:
                 row.values["passwd"] = _hash_password(secrets.token_urlsafe(12))
-            self._validate(resource, row)
+            self._validate(resource, row, _zero_dates(row, keep=fields))
             if self.email_owner(row.values["email"]) is not None:
                 raise WsError(409, (140, "The email is already used, please choose another one"))
             self._save_customer(row, None, Entity({}))
@@ -489,7 +491,7 @@ class PrestaShopShop:
                     raise WsError(400, (0, f"the field {name!r} cannot be entered"))
                 row.values[name] = value
             row.values["id_customer"] = str(customer_id)
-            self._validate(resource, row)
+            self._validate(resource, row, _zero_dates(row, keep=fields))
             self._save_plain(resource, row, None)
             return row.copy()
 
@@ -500,6 +502,14 @@ class PrestaShopShop:
 
     def __len__(self) -> int:
         return len(self.tables["customers"])
+
+
+ZERO_DATES = frozenset({"0000-00-00", "0000-00-00 00:00:00"})
+
+
+def _zero_dates(row: Row, *, keep: Mapping[str, str]) -> set[str]:
+    """Fields holding the zero date that nobody set now: NULL in PHP, so not validated."""
+    return {name for name, value in row.values.items() if value in ZERO_DATES and name not in keep}
 
 
 def _php_int(text: str) -> int:
