@@ -3,6 +3,7 @@ behaviour (full-replace PUT, PATCH only on 8, date=1, passwd, duplicate e-mail, 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 
@@ -435,3 +436,14 @@ def test_conditional_get_on_8(http: httpx.Client, sim: PrestaShopSimulator) -> N
     first = http.get(f"/api/customers/{jana.id}")
     again = http.get(f"/api/customers/{jana.id}", headers={"Local-Content-Sha1": first.headers["Content-Sha1"]})
     assert again.status_code == (304 if sim.version == "8" else 200)
+
+
+def test_date_upd_is_shop_local_time_without_a_zone() -> None:
+    # ObjectModel writes date('Y-m-d H:i:s'): the server's local wall time, 1-second steps.
+    sim = PrestaShopSimulator(version="8", clock=lambda: dt.datetime(2026, 3, 29, 2, 30, 15, 999999))
+    with serve_in_thread(sim.app) as server, httpx.Client(base_url=server.url, auth=(DEFAULT_KEY, "")) as http:
+        jana = create(http)
+        assert (jana.get("date_add"), jana.get("date_upd")) == ("2026-03-29 02:30:15", "2026-03-29 02:30:15")
+        sim.advance_clock(0.5)  # 15.999999 s + 0.5 s: truncated to whole seconds, no zone
+        after = codec.decode_customer(http.put(f"/api/customers/{jana.id}", content=put_body(jana)).content)
+        assert after.date_upd == "2026-03-29 02:30:16"
