@@ -19,8 +19,8 @@ from connector.sim._server import serve_in_thread
 from connector.store import Store
 from connector.web import HEADER, WebSettings, create_app, sign
 
-SECRET = "whsec-current"
-OLD_SECRET = "whsec-previous"
+SECRET = "whsec-current-0123456789"
+OLD_SECRET = "whsec-previous-0123456789"
 URL = "/webhooks/eshop"
 
 
@@ -35,7 +35,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "CONNECTOR_ESHOP_TOKEN": "t",
         "CONNECTOR_STORE_URL": f"sqlite:///{tmp_path / 'connector.db'}",
         "CONNECTOR_WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}",
-        "CONNECTOR_ADMIN_TOKEN": "admin-token",
+        "CONNECTOR_ADMIN_TOKEN": "admin-token-0123456789",
         **extra,
     }
 
