@@ -11,7 +11,7 @@ import click
 import uvicorn
 
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
-from connector.log import get_logger
+from connector.log import get_logger, uvicorn_log_config
 from connector.web import MAX_BODY_BYTES, WebSettings, create_app
 from connector.web._signature import DEFAULT_TOLERANCE_S
 from connector.web._worker import BATCH_MAX
@@ -75,6 +75,7 @@ def serve(
             host=host,
             port=port,
             lifespan="on",
+            log_config=uvicorn_log_config(),
             log_level=config.log.level.lower(),
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_STOP_S,
