@@ -20,6 +20,8 @@ log = get_logger(__name__)
 
 # Requests in flight get this long after SIGTERM; systemd's TimeoutStopSec is above it.
 GRACEFUL_STOP_S = 30
+MAX_CONNECTIONS = 256
+KEEP_ALIVE_S = 5
 
 
 @root.command("serve")
@@ -68,6 +70,7 @@ def serve(
         max_body_bytes=max_body_bytes or web.max_body_bytes,
         tolerance_s=tolerance_s or web.tolerance_s,
         batch_max=batch_max or web.batch_max,
+        body_timeout_s=web.body_timeout_s,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -79,6 +82,10 @@ def serve(
             log_level=config.log.level.lower(),
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_STOP_S,
+            # Connections and tasks at once; past it uvicorn answers 503 (stalled clients
+            # are also cut by the body deadline and the keep-alive timeout).
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=KEEP_ALIVE_S,
             server_header=False,
         )
     )
