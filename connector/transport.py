@@ -397,7 +397,7 @@ def send(
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None and retry_after > policy.max_retry_after_s:
             return True
-        return time.monotonic() >= min(deadline, exchange.hard_deadline or deadline)
+        return time.monotonic() >= deadline
 
     def before_sleep(retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
