@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
+
+import phonenumbers
 
 from connector.errors import ConfigError
 
@@ -89,6 +92,9 @@ class SyncConfig:
     winner_consents: Winner = "eshop"
     winner_delivery: Winner = "eshop"
     winner_other: Winner = "pohoda"
+    # One sync run gives up (the peer treated as unreachable) once it has run this long, so
+    # a peer that answers a byte at a time cannot hold the cron slot for ever.
+    max_run_s: float = 3600.0
 
     def winners(self) -> dict[str, str]:
         prefix = "winner_"
@@ -118,6 +124,8 @@ class WebConfig:
     tolerance_s: int = 300
     # Most webhook events synced in one targeted run.
     batch_max: int = 200
+    # A webhook body not received in full within this many seconds is answered 408.
+    body_timeout_s: float = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +186,61 @@ _SECTIONS: dict[str, type] = {
     "dedup": DedupConfig,
     "web": WebConfig,
     "log": LogConfig,
+}
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# HMAC keys and bearer tokens shorter than this can be guessed or brute-forced offline.
+MIN_SECRET_BYTES = 16
+# The e-shop protocol takes at most this many customers in one POST /batch
+# (connector.codec.eshop.MAX_BATCH_ITEMS; not imported, to keep config free of the codecs).
+ESHOP_MAX_BATCH = 1000
+
+
+def _http_url(value: Any) -> str | None:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http:// or https:// URL with a host, got {value!r}"
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return f"the port in {value!r} is not a number from 1 to 65535"
+    return None
+
+
+def _between(low: float, high: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if low <= value <= high else f"must be from {low:g} to {high:g}, got {value:g}"
+
+    return check
+
+
+def _log_level(value: Any) -> str | None:
+    return None if value.lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
+
+
+def _region(value: Any) -> str | None:
+    if value in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return f"must be a region phone numbers are known for (ISO 3166 alpha-2 in capitals, e.g. 'CZ'), got {value!r}"
+
+
+# What a value must be beyond its type; the message says what is wrong, the caller where.
+_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
+    ("pohoda", "url"): _http_url,
+    ("eshop", "url"): _http_url,
+    ("pohoda", "batch_size"): _between(1, 10_000),
+    ("eshop", "batch_size"): _between(1, ESHOP_MAX_BATCH),
+    ("pohoda", "max_response_mb"): _between(1, 4096),
+    ("sync", "default_region"): _region,
+    ("sync", "max_run_s"): _between(1, 7 * 24 * 3600),
+    ("web", "port"): _between(1, 65535),
+    # The same bounds as `connector serve`'s options.
+    ("web", "max_body_bytes"): _between(256, 16 * 1024 * 1024),
+    ("web", "tolerance_s"): _between(1, 3600),
+    ("web", "batch_max"): _between(1, 5000),
+    ("web", "body_timeout_s"): _between(0.1, 600),
+    ("log", "level"): _log_level,
 }
 
 
@@ -281,9 +344,17 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         for name, annotation in hints.items():
             env_name = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
             if env_name in environ:
-                values[name] = _coerce(environ[env_name], annotation, where=f"environment {env_name}")
+                where = f"environment {env_name}"
+                values[name] = _coerce(environ[env_name], annotation, where=where)
             elif name in table:
-                values[name] = _coerce(table[name], annotation, where=f"{source}: [{section}] {name}")
+                where = f"{source}: [{section}] {name}"
+                values[name] = _coerce(table[name], annotation, where=where)
+            else:
+                continue
+            check = _CHECKS.get((section, name))
+            problem = check(values[name]) if check is not None and values[name] is not None else None
+            if problem:
+                raise ConfigError(f"{where}: {problem}")
         sections[section] = cls(**values)
 
     secrets = Secrets(
@@ -294,6 +365,15 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         ),
         admin_token=environ.get(SECRET_ENV["admin_token"]) or None,
     )
+    for key, value in (
+        *((SECRET_ENV["webhook_secrets"], s) for s in secrets.webhook_secrets),
+        (SECRET_ENV["admin_token"], secrets.admin_token),
+    ):
+        if value is not None and len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"{source}: environment {key}: a secret must be at least {MIN_SECRET_BYTES} bytes long "
+                f"(got {len(value.encode('utf-8'))}); generate one with `openssl rand -hex 32`"
+            )
     dedup = sections["dedup"]
     for name in ("link_threshold", "review_threshold"):
         if not 0.0 < getattr(dedup, name) <= 1.0:

@@ -31,9 +31,12 @@ def mask_value(value: str) -> str:
     return f"<masked:{digest}>"
 
 
-def _mask_text(text: str) -> str:
+def mask_text(text: str) -> str:
+    """Free text with every e-mail address and phone number in it masked (for messages that
+    leave the process other than as log events: the CLI's `error:` lines, uvicorn's log)."""
     text = _EMAIL.sub(lambda m: mask_value(m.group(0)), text)
     return _PHONE.sub(_mask_phone, text)
+
 
 
 def _mask_phone(match: re.Match[str]) -> str:
@@ -51,7 +54,7 @@ def _mask(key: str | None, value: Any) -> Any:
             return {k: _mask(k, v) for k, v in value.items()}
         return mask_value(str(value))
     if isinstance(value, str):
-        return _mask_text(value)
+        return mask_text(value)
     if isinstance(value, Mapping):
         return {k: _mask(str(k), v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -78,14 +81,42 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            mask_personal_data,
+            # The traceback becomes text first, so that the masker sees it: a renderer that
+            # formats exc_info itself would print the exception's message in clear.
             structlog.processors.format_exc_info,
+            mask_personal_data,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class MaskingFormatter(logging.Formatter):
+    """A stdlib formatter that masks the whole rendered record, traceback included (for
+    uvicorn's own loggers, which do not go through structlog's processors)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up for `connector serve`: its messages and tracebacks on stderr,
+    masked like every other log line (uvicorn's default prints an app's exception in clear)."""
+    formatter = {"()": f"{__name__}.MaskingFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    handler = {"class": "logging.StreamHandler", "formatter": "masked", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"masked": formatter},
+        "handlers": {"masked": handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["masked"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["masked"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def get_logger(name: str | None = None) -> Any:

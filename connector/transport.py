@@ -4,17 +4,25 @@ Every peer (POHODA mServer, the e-shop, the pricing worker) goes through `send`,
 httpx's errors and HTTP statuses into `connector.errors` and retries what is worth retrying:
 connection errors, timeouts, 408, 429 (honouring Retry-After) and 5xx, with exponential
 backoff and jitter, under a bounded total time. 400/401/403/404/405 are never retried.
+
+Every exchange (one request with all its retries, and the reading of every body) ends by a
+deadline, and `run_deadline` bounds all the exchanges of one sync run; an answer's size is
+counted while it is read and while it is inflated, so a peer can neither drip an answer for
+ever nor make the connector hold more than the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import email.utils
 import functools
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -23,6 +31,7 @@ import tenacity
 from connector import __version__
 from connector.errors import (
     Conflict,
+    MalformedXML,
     PeerConfigurationError,
     PeerRefused,
     PeerUnreachable,
@@ -35,6 +44,208 @@ log = get_logger(__name__)
 USER_AGENT = f"connector/{__version__}"
 CONFIGURATION_STATUSES = frozenset({401, 403, 404, 405})
 RETRYABLE_STATUSES = frozenset({408, 429})
+# The largest answer (after inflating) a client takes unless told otherwise: the default of
+# [pohoda] max_response_mb.
+DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+# An answer that inflates more than this many times its compressed size, once past
+# BOMB_CHECK_BYTES, is a compression bomb, not XML (XML gzips 5-30x; zeros ~1000x). Apache
+# POI's zip-bomb guard draws the same kind of line (its default ratio is 100).
+MAX_INFLATE_RATIO = 200
+BOMB_CHECK_BYTES = 16 * 1024 * 1024
+# Inflate in pieces of at most this much, so one small compressed chunk never becomes one
+# huge buffer before it is counted.
+_INFLATE_PIECE = 1024 * 1024
+
+
+class ResponseTooLarge(MalformedXML):
+    """A peer's answer is larger than the limit, or inflates like a compression bomb."""
+
+
+class _DeadlinePassed(httpx.TimeoutException):
+    """The exchange's or the run's deadline passed before the answer was read in full."""
+
+
+@dataclasses.dataclass
+class _Exchange:
+    """One call of `send`: its peer, when its retries stop, and when it must be over."""
+
+    peer: str
+    retry_deadline: float
+    # Fixed at the first request: the retry budget plus one full read timeout, so the
+    # first attempt of a policy without retries (max_total_s = 0) still gets its timeout.
+    hard_deadline: float | None = None
+
+
+_exchange: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar("connector_exchange", default=None)
+_run_end: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "connector_run_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def run_deadline(max_run_s: float) -> Iterator[None]:
+    """Bound every exchange made inside the block (in this thread or context) to end within
+    `max_run_s` seconds from now ([sync] max_run_s): retries stop and reads are cut there,
+    and `send` raises the peer's unreachable class saying the run's deadline passed.
+
+    Nested blocks keep the earlier deadline. `run_time_left()` tells what is left.
+    """
+    end = time.monotonic() + max_run_s
+    outer = _run_end.get()
+    if outer is not None and outer[0] <= end:
+        end, max_run_s = outer
+    token = _run_end.set((end, max_run_s))
+    try:
+        yield
+    finally:
+        _run_end.reset(token)
+
+
+def run_time_left() -> float | None:
+    """Seconds left before the run's deadline (0 once passed); None outside `run_deadline`."""
+    current = _run_end.get()
+    return None if current is None else max(0.0, current[0] - time.monotonic())
+
+
+def _deadline(request: httpx.Request | None = None) -> float | None:
+    """The moment the current exchange must be over: its own deadline or the run's."""
+    candidates: list[float] = []
+    exchange = _exchange.get()
+    if exchange is not None:
+        if exchange.hard_deadline is None and request is not None:
+            read = request.extensions.get("timeout", {}).get("read")
+            exchange.hard_deadline = exchange.retry_deadline + (float(read) if read is not None else 0.0)
+        if exchange.hard_deadline is not None:
+            candidates.append(exchange.hard_deadline)
+    run = _run_end.get()
+    if run is not None:
+        candidates.append(run[0])
+    return min(candidates) if candidates else None
+
+
+def _peer_name() -> str:
+    exchange = _exchange.get()
+    return exchange.peer if exchange is not None else "the peer"
+
+
+def _clamp_timeouts(request: httpx.Request) -> None:
+    """httpx hook: no connect, write or read of this request may wait past the deadline."""
+    deadline = _deadline(request)
+    if deadline is None:
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _DeadlinePassed(f"{_peer_name()}: the deadline passed before the request was sent", request=request)
+    timeouts = dict(request.extensions.get("timeout", {}))
+    for key in ("connect", "read", "write", "pool"):
+        value = timeouts.get(key)
+        timeouts[key] = remaining if value is None else min(float(value), remaining)
+    request.extensions["timeout"] = timeouts
+
+
+class _Inflater:
+    """gzip or deflate (zlib-wrapped or raw, as servers send both), inflated piece by piece."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
+        self._first = True
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            piece = self._zlib.decompress(data, _INFLATE_PIECE)
+        except zlib.error:
+            if self._gzip or not self._first:
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            piece = self._zlib.decompress(data, _INFLATE_PIECE)
+        self._first = False
+        yield piece
+        while self._zlib.unconsumed_tail:
+            yield self._zlib.decompress(self._zlib.unconsumed_tail, _INFLATE_PIECE)
+
+    def flush(self) -> bytes:
+        return self._zlib.flush()
+
+
+class _BoundedStream(httpx.SyncByteStream):
+    """A response body read under the deadline and the size limit, inflated here (not by
+    httpx, which would inflate a whole network chunk at once, unbounded)."""
+
+    def __init__(
+        self, inner: httpx.SyncByteStream, *, request: httpx.Request, encoding: str | None, max_bytes: int
+    ) -> None:
+        self._inner = inner
+        self._request = request
+        self._inflater = _Inflater(encoding) if encoding else None
+        self._max_bytes = max_bytes
+        self._deadline = _deadline(request)
+        self._peer = _peer_name()
+
+    def __iter__(self) -> Iterator[bytes]:
+        raw = decoded = 0
+        try:
+            for chunk in self._inner:
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise _DeadlinePassed(f"{self._peer}: the answer was not read in full by the deadline")
+                raw += len(chunk)
+                if self._inflater is None:
+                    decoded = raw
+                    self._check(decoded, raw)
+                    yield chunk
+                    continue
+                for piece in self._inflater.feed(chunk):
+                    decoded += len(piece)
+                    self._check(decoded, raw)
+                    yield piece
+            if self._inflater is not None:
+                tail = self._inflater.flush()
+                decoded += len(tail)
+                self._check(decoded, raw)
+                yield tail
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"{self._peer}: the answer's compression is broken ({exc})") from None
+
+    def _check(self, decoded: int, raw: int) -> None:
+        if decoded > self._max_bytes:
+            raise ResponseTooLarge(
+                f"{self._peer}: the answer is larger than the limit of {self._max_bytes} bytes; not read further"
+            )
+        if raw and decoded > BOMB_CHECK_BYTES and decoded > MAX_INFLATE_RATIO * raw:
+            raise ResponseTooLarge(
+                f"{self._peer}: the answer inflates more than {MAX_INFLATE_RATIO} times its compressed size "
+                f"({raw} bytes to over {decoded}): a compression bomb, not read further"
+            )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _bound_response(max_bytes: int) -> Callable[[httpx.Response], None]:
+    def hook(response: httpx.Response) -> None:
+        """httpx hook, before the body is read: count and inflate it ourselves, under limits."""
+        declared = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
+            # Only gzip and deflate are asked for (Accept-Encoding); anything else could not
+            # be inflated under the limit.
+            response.close()
+            raise httpx.DecodingError(f"{_peer_name()}: the answer uses Content-Encoding {encoding!r}, not asked for")
+        if declared.isdigit() and int(declared) > max_bytes:
+            response.close()
+            raise ResponseTooLarge(
+                f"{_peer_name()}: the answer declares {declared} bytes, more than the limit of {max_bytes} bytes"
+            )
+        inflate = encoding not in ("identity", "")
+        if inflate:
+            # Inflated by _BoundedStream; httpx must not inflate it a second time.
+            del response.headers["content-encoding"]
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _BoundedStream(
+            response.stream, request=response.request, encoding=encoding if inflate else None, max_bytes=max_bytes
+        )
+
+    return hook
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +273,16 @@ def make_client(
     read_timeout_s: float = 30.0,
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> httpx.Client:
-    """An httpx client with the connector's timeouts and User-Agent (the one factory)."""
+    """An httpx client with the connector's timeouts and User-Agent (the one factory).
+
+    Its answers are read under the exchange's deadline (see `send` and `run_deadline`) and
+    refused with ResponseTooLarge once more than `max_response_bytes` have been inflated.
+    """
     timeout = httpx.Timeout(read_timeout_s, connect=connect_timeout_s)
-    all_headers = {"User-Agent": USER_AGENT}
+    # Only what _BoundedStream can inflate under the limit (httpx would add br and zstd).
+    all_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
     all_headers.update(headers or {})
     return httpx.Client(
         base_url=base_url,
@@ -74,6 +291,7 @@ def make_client(
         transport=transport,
         follow_redirects=False,
         verify=_tls_context(),
+        event_hooks={"request": [_clamp_timeouts], "response": [_bound_response(max_response_bytes)]},
     )
 
 
@@ -153,14 +371,25 @@ def send(
     once, or `unreachable` once the retryable failures outlast the policy's total time.
     """
     deadline = time.monotonic() + policy.max_total_s
+    run = _run_end.get()
+    if run is not None:
+        deadline = min(deadline, run[0])
+    exchange = _Exchange(peer=peer, retry_deadline=deadline)
 
     def one() -> httpx.Response:
+        token = _exchange.set(exchange)
         try:
             response = attempt()
+        except _DeadlinePassed as exc:
+            raise RetryableTransportError(f"{peer} did not finish its answer by the deadline ({exc})") from exc
         except httpx.TimeoutException as exc:
             raise RetryableTransportError(f"{peer} did not answer in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise RetryableTransportError(f"{peer} could not be reached ({type(exc).__name__}: {exc})") from exc
+        except httpx.DecodingError as exc:
+            raise MalformedXML(f"{peer}: the answer could not be decoded ({exc})") from exc
+        finally:
+            _exchange.reset(token)
         return check_status(response, peer=peer)
 
     def give_up_now(retry_state: tenacity.RetryCallState) -> bool:
@@ -188,6 +417,12 @@ def send(
     except tenacity.RetryError as exc:
         last = exc.last_attempt.exception()
         attempts = exc.last_attempt.attempt_number
+        if run is not None and time.monotonic() >= run[0]:
+            raise unreachable(
+                f"{peer} unreachable: the run's deadline ([sync] max_run_s = {run[1]:g} s) passed "
+                f"after {attempts} attempts: {last}",
+                attempts=attempts,
+            ) from last
         raise unreachable(
             f"{peer} unreachable after {attempts} attempts over {policy.max_total_s:g} s: {last}",
             attempts=attempts,

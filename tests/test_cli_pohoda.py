@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -147,3 +148,92 @@ def test_status_without_configuration_names_the_missing_key() -> None:
 
 def test_main_is_importable() -> None:
     assert callable(main)
+
+
+# -- issue 12, points 6 and 8: a refused document prints nothing; input is never read whole ----
+
+
+def export_bytes(count: int = 600) -> bytes:
+    import io
+
+    from connector.codec.pohoda import PohodaCodec
+    from connector.sim.generate import generate_contacts
+
+    out = io.BytesIO()
+    PohodaCodec(ico=ICO, ex_system="eshop", application="t").write_export(generate_contacts(count), out)
+    return out.getvalue()
+
+
+def spoiled(kind: str) -> bytes:
+    data = export_bytes()
+    if kind == "bad-list-state":
+        # Read only when the envelope is validated at the end, after every record.
+        return data.replace(b'dateValidFrom="', b'state="bogus" dateValidFrom="', 1).replace(
+            b'" state="ok"><lAdb:addressbook', b'"><lAdb:addressbook', 1
+        )
+    # A record after the first batches (256 records each) with a birth date that cannot be.
+    start = data.index(b"<adb:dateOfBirth>", len(data) * 3 // 4)
+    end = data.index(b"</adb:dateOfBirth>", start)
+    return data[:start] + b"<adb:dateOfBirth>1985-02-30" + data[end:]
+
+
+@pytest.mark.parametrize("kind", ["bad-list-state", "bad-record"])
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_a_refused_export_prints_no_record(runner: CliRunner, tmp_path: Path, kind: str, how: str) -> None:
+    body = spoiled(kind)
+    if how == "file":
+        (tmp_path / "export.xml").write_bytes(body)
+        result = runner.invoke(root, ["pohoda", "decode", str(tmp_path / "export.xml")])
+    else:
+        result = runner.invoke(root, ["pohoda", "decode", "-"], input=body)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "1985-02-30" not in result.stderr
+
+
+def test_a_valid_export_from_stdin_still_prints_every_record(runner: CliRunner) -> None:
+    result = runner.invoke(root, ["pohoda", "decode", "-"], input=export_bytes(300))
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 300
+
+
+def test_decode_help_says_output_is_all_or_nothing(runner: CliRunner) -> None:
+    result = runner.invoke(root, ["pohoda", "decode", "--help"])
+    assert "All or nothing" in result.stdout
+
+
+@pytest.mark.parametrize("head", [b"<?xml version='1.0'?><rsp:responsePack ", b""], ids=["pack", "export"])
+def test_a_huge_stdin_is_refused_without_being_held(tmp_path: Path, head: bytes) -> None:
+    import os
+    import threading
+
+    if not head:
+        head = export_bytes(1).split(b"<lAdb:addressbook ", 1)[0]
+    command = [sys.executable, "-m", "connector", "pohoda", "decode", "-"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+
+    def feed(stdin: IO[bytes] = proc.stdin) -> None:
+        # About 1 GB: spaces, well-formed as far as they go, far past every limit.
+        block = b" " * (1 << 20)
+        try:
+            stdin.write(head)
+            for _ in range(1024):
+                stdin.write(block)
+            stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    stderr = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    feeder.join(30)
+    assert proc.returncode == 2, stderr
+    assert stderr.startswith(b"error: ") and b"limit" in stderr, stderr
+    assert usage.ru_maxrss / 1024 < 300, f"peak RSS {usage.ru_maxrss / 1024:.0f} MB"

@@ -102,5 +102,81 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_webhook_secrets_are_comma_separated() -> None:
-    config = load_config(None, env={"CONNECTOR_WEBHOOK_SECRETS": "old, new ,"})
-    assert config.secrets.webhook_secrets == ("old", "new")
+    old, new = "old-secret-0123456789", "new-secret-0123456789"
+    config = load_config(None, env={"CONNECTOR_WEBHOOK_SECRETS": f"{old}, {new} ,"})
+    assert config.secrets.webhook_secrets == (old, new)
+
+
+# -- issue 12, point 9: values that load but cannot work are refused at load -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[pohoda]\nurl = "ftp://pohoda.example:444"\n', "[pohoda] url: must be an http:// or https:// URL"),
+        ('[pohoda]\nurl = "not a url"\n', "[pohoda] url: must be an http:// or https:// URL"),
+        ('[eshop]\nurl = "http://shop.example:99999/api"\n', "[eshop] url: the port in"),
+        ('[log]\nlevel = "verbose"\n', "[log] level: must be one of debug, info, warning, error, critical"),
+        ('[sync]\ndefault_region = "XX"\n', "[sync] default_region: must be a region"),
+        ("[sync]\nmax_run_s = 0.5\n", "[sync] max_run_s: must be from 1 to"),
+        ("[web]\nport = 99999\n", "[web] port: must be from 1 to 65535, got 99999"),
+        ("[web]\nmax_body_bytes = 10\n", "[web] max_body_bytes: must be from 256 to"),
+        ("[web]\nbody_timeout_s = 100000\n", "[web] body_timeout_s: must be from 0.1 to 600"),
+        ("[eshop]\nbatch_size = 5000\n", "[eshop] batch_size: must be from 1 to 1000, got 5000"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_at_load(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_sane_values_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[pohoda]\nurl = "https://pohoda.example:444/"\n[log]\nlevel = "DEBUG"\n'
+        '[sync]\ndefault_region = "SK"\nmax_run_s = 600\n[web]\nport = 65535\nbody_timeout_s = 2.5\n',
+    )
+    config = load_config(path, env={})
+    assert config.sync.max_run_s == 600.0
+    assert config.web.body_timeout_s == 2.5
+    assert load_config(None, env={}).sync.max_run_s == 3600.0
+
+
+def test_an_environment_value_is_checked_too() -> None:
+    with pytest.raises(ConfigError, match="environment CONNECTOR_WEB_PORT: must be from 1 to 65535"):
+        load_config(None, env={"CONNECTOR_WEB_PORT": "70000"})
+
+
+@pytest.mark.parametrize("variable", ["CONNECTOR_WEBHOOK_SECRETS", "CONNECTOR_ADMIN_TOKEN"])
+def test_short_secrets_are_refused(variable: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env={variable: "long-enough-secret-42,x" if "SECRETS" in variable else "x"})
+    assert variable in str(info.value)
+    assert "at least 16 bytes" in str(info.value)
+    assert "long-enough" not in str(info.value)
+    load_config(None, env={variable: "0123456789abcdef"})
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_directory"])
+def test_a_store_path_that_cannot_be_opened_names_store_url(tmp_path: Path, where: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    (tmp_path / "dir.db").mkdir()
+    database = blocker / "sub" / "connector.db" if where == "under_a_file" else tmp_path / "dir.db"
+    path = write(tmp_path, f'[store]\nurl = "sqlite:///{database}"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "connector", "--config", str(path), "audit", "list"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "[store] url" in done.stderr
+    assert str(database) in done.stderr
+    assert "Traceback" not in done.stderr

@@ -181,3 +181,26 @@ def test_malformed_answers_are_refused_by_the_client(served: tuple[EshopSimulato
     client = EshopClient(EshopConfig(url=served[1]), TOKEN, policy=RetryPolicy(max_total_s=1))
     with pytest.raises(MalformedXML):
         list(client.changes(None))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "Jan \\ud800 Nov\\u00e1k", "email": "lone@example.cz"}', "name"),
+        (b'{"name": "Jan", "ship_to": [{"city": "Brno"}, {"city": "\\udfff"}]}', "ship_to[1].city"),
+    ],
+    ids=["top-level", "nested"],
+)
+def test_a_lone_surrogate_is_refused_at_the_door(http: httpx.Client, body: bytes, field: str) -> None:
+    before = http.get("/customers/changes", params={"cursor": ""}, headers=AUTH)
+    headers = {"Content-Type": "application/json"}
+    answer = http.post("/_sim/register", content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == field
+    assert field in answer.json()["error"]
+    edit = http.patch("/_sim/customers/100", content=body, headers=headers)
+    assert edit.status_code == 400 and edit.json()["field"] == field
+    # Nothing was stored: the customer and the feed still read as before.
+    assert http.get("/customers/100", headers=AUTH).status_code == 200
+    after = http.get("/customers/changes", params={"cursor": ""}, headers=AUTH)
+    assert after.status_code == 200 and after.content == before.content

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import structlog
 from structlog.testing import capture_logs
 
@@ -54,3 +55,84 @@ def test_counts_and_ids_are_left_alone() -> None:
     entry = log_with_masking(items=200, pack_id="run-1-3", duration_ms=12.5)
     assert entry["items"] == 200
     assert entry["pack_id"] == "run-1-3"
+
+
+# -- issue 12, point 7: tracebacks, CLI errors, uvicorn's log and schema messages ------------
+
+
+def test_a_logged_traceback_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.log import configure_logging, get_logger
+
+    for fmt in ("json", "console"):
+        configure_logging("info", fmt)
+        try:
+            try:
+                raise ValueError("POHODA refused jan.kovac@example.sk, call +420 777 123 456")
+            except ValueError:
+                get_logger("test").exception("webhook.failed", event_id="e1")
+        finally:
+            structlog.reset_defaults()
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "ValueError" in err, fmt
+        assert "jan.kovac@example.sk" not in err, fmt
+        assert "777 123 456" not in err, fmt
+
+
+def test_uvicorns_own_log_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import logging.config
+
+    from connector.log import uvicorn_log_config
+
+    logging.config.dictConfig(uvicorn_log_config())
+    try:
+        raise RuntimeError("record for eva.novakova@example.cz")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    err = capsys.readouterr().err
+    assert "Exception in ASGI application" in err and "RuntimeError" in err
+    assert "eva.novakova@example.cz" not in err
+
+
+def test_cli_error_lines_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.cli._main import fail
+
+    with pytest.raises(SystemExit) as info:
+        fail("record POHODA 7: jan.kovac@example.sk refused, phone +420 777 123 456")
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: record POHODA 7: <masked:")
+    assert "jan.kovac@example.sk" not in err and "777 123 456" not in err
+
+
+@pytest.mark.parametrize(
+    ("facet", "value"),
+    [
+        (None, "1985-02-30"),
+        ('<xs:maxLength value="5"/>', "Kováčová"),
+        ('<xs:pattern value="[0-9]+"/>', "Hlavná 1"),
+        ('<xs:enumeration value="a"/>', "Ján 'J' K"),
+    ],
+    ids=["date", "maxLength", "pattern", "enumeration"],
+)
+def test_schema_messages_name_the_element_and_the_rule_not_the_value(facet: str | None, value: str) -> None:
+    from lxml import etree
+
+    from connector.codec import _xml
+    from connector.errors import SchemaViolation
+
+    xs = 'xmlns:xs="http://www.w3.org/2001/XMLSchema"'
+    if facet is None:
+        xsd = f'<xs:schema {xs}><xs:element name="born" type="xs:date"/></xs:schema>'
+    else:
+        xsd = (
+            f'<xs:schema {xs}><xs:element name="born"><xs:simpleType><xs:restriction base="xs:string">{facet}'
+            "</xs:restriction></xs:simpleType></xs:element></xs:schema>"
+        )
+    schema = etree.XMLSchema(etree.fromstring(xsd.encode()))
+    document = etree.fromstring(f"<born>{value}</born>".encode())
+    with pytest.raises(SchemaViolation) as info:
+        _xml.validate(document, schema, what="record POHODA 7")
+    message = str(info.value)
+    assert "'born'" in message
+    assert value not in message and value.split()[0] not in message

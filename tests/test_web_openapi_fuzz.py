@@ -27,8 +27,8 @@ from connector.sim._server import RunningServer
 from connector.sim.sandbox import Sandbox
 from connector.web import HEADER, WebSettings, create_app, sign
 
-SECRET = "whsec-fuzz"
-ADMIN = "admin-fuzz"
+SECRET = "whsec-fuzz-0123456789"
+ADMIN = "admin-fuzz-0123456789"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

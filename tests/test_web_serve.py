@@ -24,7 +24,7 @@ from connector.sim.sandbox import Sandbox
 from connector.store import Store
 from connector.web import HEADER, sign
 
-SECRET = "whsec-serve"
+SECRET = "whsec-serve-0123456789"
 # `connector serve` whether or not the command list imports it yet.
 SERVE = "import connector.cli._serve; from connector.cli import main; main()"
 

@@ -19,8 +19,8 @@ from connector.sim._server import serve_in_thread
 from connector.store import Store
 from connector.web import HEADER, WebSettings, create_app, sign
 
-SECRET = "whsec-current"
-OLD_SECRET = "whsec-previous"
+SECRET = "whsec-current-0123456789"
+OLD_SECRET = "whsec-previous-0123456789"
 URL = "/webhooks/eshop"
 
 
@@ -35,7 +35,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "CONNECTOR_ESHOP_TOKEN": "t",
         "CONNECTOR_STORE_URL": f"sqlite:///{tmp_path / 'connector.db'}",
         "CONNECTOR_WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}",
-        "CONNECTOR_ADMIN_TOKEN": "admin-token",
+        "CONNECTOR_ADMIN_TOKEN": "admin-token-0123456789",
         **extra,
     }
 
@@ -277,3 +277,71 @@ def test_the_signature_is_checked_before_the_body_is_judged(client: httpx.Client
     # An unsigned caller learns nothing about what a valid body looks like.
     answer = post(client, b"not json", secret="not-ours")
     assert_rejected(answer, 401, "signature_mismatch", store_url)
+
+
+# -- issue 12, point 10: bodies that never arrive ---------------------------------------------
+
+
+def stalled_post(url: httpx.URL, *, declared: int = 200) -> socket.socket:
+    """A connection that sends a webhook's headers and the start of its body, then nothing."""
+    sock = socket.create_connection((url.host, url.port), timeout=30)
+    head = (
+        f"POST {URL} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    )
+    sock.sendall(head.encode("ascii") + b'{"event_id": "evt-')
+    return sock
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_a_body_that_never_arrives_is_answered_408_and_closed(tmp_path: Path) -> None:
+    config = load_config(None, env=environment(tmp_path))
+    app = create_app(config, WebSettings(run_worker=False, body_timeout_s=1.0))
+    with serve_in_thread(app) as server:
+        url = httpx.URL(server.url)
+        started = time.monotonic()
+        socks = [stalled_post(url) for _ in range(30)]
+        try:
+            answers = [read_until_closed(sock) for sock in socks]  # each times out after 30 s on its own
+        finally:
+            for sock in socks:
+                sock.close()
+        elapsed = time.monotonic() - started
+        for answer in answers:
+            assert answer.startswith(b"HTTP/1.1 408 "), answer[:80]
+            assert b'"body_timeout"' in answer
+        assert elapsed < 25
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert rejected_total(http, "body_timeout") == 30
+            assert post(http, event("evt-after")).status_code == 202
+
+
+def test_bodies_being_received_at_once_are_bounded(tmp_path: Path) -> None:
+    config = load_config(None, env=environment(tmp_path))
+    app = create_app(config, WebSettings(run_worker=False, body_timeout_s=60.0, max_pending_bodies=5))
+    with serve_in_thread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        socks = [stalled_post(httpx.URL(server.url)) for _ in range(5)]
+        try:
+            deadline = time.monotonic() + 20
+            answer = post(http, event("evt-busy"))
+            while answer.status_code != 503 and time.monotonic() < deadline:
+                # Until the five stalled requests are all in their handlers.
+                time.sleep(0.1)
+                answer = post(http, event("evt-busy"))
+            assert answer.status_code == 503
+            assert answer.json()["error"] == "too_many_pending_bodies"
+        finally:
+            for sock in socks:
+                sock.close()
+        deadline = time.monotonic() + 20
+        answer = post(http, event("evt-later"))
+        while answer.status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            answer = post(http, event("evt-later"))
+        assert answer.status_code == 202

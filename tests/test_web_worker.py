@@ -23,8 +23,8 @@ from connector.sim.sandbox import Sandbox
 from connector.store import Store
 from connector.web import HEADER, WebSettings, create_app, sign
 
-SECRET = "whsec-test"
-ADMIN = "admin-test"
+SECRET = "whsec-test-0123456789"
+ADMIN = "admin-test-0123456789"
 
 
 class Served:

@@ -12,7 +12,7 @@ import click
 from connector import __version__
 from connector.config import Config, load_config
 from connector.errors import BadData, ConfigError, ConnectorError, PeerConfigurationError
-from connector.log import configure_logging
+from connector.log import configure_logging, mask_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,8 +37,9 @@ class AppContext:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """One line on stderr, then exit with `code`."""
-    click.echo(f"error: {message}", err=True)
+    """One line on stderr, then exit with `code`; masked like a log line, since an error can
+    quote what a peer or a file said about a person."""
+    click.echo(f"error: {mask_text(message)}", err=True)
     sys.exit(code)
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from typing import IO, Any
 
 import click
 
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
+from connector.codec import _xml
 from connector.codec.pohoda import AddressBookWrite, PohodaCodec
 from connector.config import Config
-from connector.errors import ConfigError, InvalidContact, PohodaRefused
+from connector.errors import ConfigError, InvalidContact, MalformedXML, PohodaRefused
 from connector.model import read_jsonl
 from connector.peers.pohoda import PohodaClient
 
@@ -104,28 +108,46 @@ def decode(app: AppContext, file: IO[bytes], ex_system: str | None, ico: str) ->
 
     An export gives one contact per line; an import answer one result per item. A pack
     POHODA refused as a whole gives one object with its state and note, and exit 1.
+
+    All or nothing: an export's lines wait in a temporary file until the whole document
+    has been read and validated, so a document refused part-way (a bad record, a broken
+    or too large file) prints nothing on stdout, only `error: …` on stderr, and exit 2.
     """
     codec = _codec(app, ex_system or "eshop", ico)
+    given = str(getattr(file, "name", "-"))
+    name = "<stdin>" if given in ("-", "<stdin>") else given
     head = file.read(_HEAD)
     rest_is_export = _LIST_NS in head and b"listAddressBook" in head
     out = sys.stdout
     if rest_is_export:
-        # Stream the file itself when it can be rewound; a pipe is read whole.
-        source: bytes | IO[bytes]
+        limit = codec.max_export_bytes
+        source: IO[bytes]
         if file.seekable():
+            size = file.seek(0, os.SEEK_END)
+            if size > limit:
+                raise MalformedXML(f"{name}: {size} bytes is more than the limit of {limit} bytes for an export")
             file.seek(0)
             source = file
         else:
-            source = head + file.read()
-        try:
-            for contact in codec.iter_export(source):
-                out.write(contact.to_json())
-                out.write("\n")
-        except PohodaRefused as exc:
-            _emit({"state": "error", "note": exc.note or str(exc)}, out)
-            sys.exit(EXIT_FAILED)
+            # A pipe: streamed on from what was read, never held whole (the limit is counted).
+            source = _xml.prepend(head, file)
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as held:
+            try:
+                for contact in codec.iter_export(source):
+                    held.write(contact.to_json())
+                    held.write("\n")
+            except PohodaRefused as exc:
+                _emit({"state": "error", "note": exc.note or str(exc)}, out)
+                sys.exit(EXIT_FAILED)
+            held.seek(0)
+            shutil.copyfileobj(held, out)
         return
-    answer = codec.decode_response(head + file.read())
+    limit = codec.max_response_bytes
+    # Read at most one byte past the limit: a larger answer is refused without holding it.
+    data = head + file.read(max(0, limit + 1 - len(head)))
+    if len(data) > limit:
+        raise MalformedXML(f"{name}: more than the limit of {limit} bytes for a responsePack; not read further")
+    answer = codec.decode_response(data)
     if answer.state != "ok":
         _emit({"state": answer.state, "note": answer.note}, out)
         sys.exit(EXIT_FAILED)

@@ -11,13 +11,15 @@ import click
 import uvicorn
 
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
-from connector.log import get_logger
+from connector.log import get_logger, uvicorn_log_config
 from connector.web import BATCH_MAX, DEFAULT_TOLERANCE_S, MAX_BODY_BYTES, WebSettings, create_app
 
 log = get_logger(__name__)
 
 # Requests in flight get this long after SIGTERM; systemd's TimeoutStopSec is above it.
 GRACEFUL_STOP_S = 30
+MAX_CONNECTIONS = 256
+KEEP_ALIVE_S = 5
 
 
 @root.command("serve")
@@ -66,6 +68,7 @@ def serve(
         max_body_bytes=max_body_bytes or web.max_body_bytes,
         tolerance_s=tolerance_s or web.tolerance_s,
         batch_max=batch_max or web.batch_max,
+        body_timeout_s=web.body_timeout_s,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -73,9 +76,14 @@ def serve(
             host=host,
             port=port,
             lifespan="on",
+            log_config=uvicorn_log_config(),
             log_level=config.log.level.lower(),
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_STOP_S,
+            # Connections and tasks at once; past it uvicorn answers 503 (stalled clients
+            # are also cut by the body deadline and the keep-alive timeout).
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=KEEP_ALIVE_S,
             server_header=False,
         )
     )

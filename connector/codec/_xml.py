@@ -224,10 +224,16 @@ def iterparse(
     return XMLStream(source, tag=tag, what=what, max_bytes=max_bytes, events=events)
 
 
+def prepend(head: bytes, rest: IO[bytes]) -> IO[bytes]:
+    """A stream of `head` followed by what is left in `rest`: a pipe whose beginning was
+    read to look at it can still be streamed instead of read whole."""
+    return io.BufferedReader(_Chain(head, rest), buffer_size=256 * 1024)
+
+
 class _Chain(io.RawIOBase):
     """The already-read head of a stream followed by the rest of it."""
 
-    def __init__(self, head: bytes, rest: io.RawIOBase) -> None:
+    def __init__(self, head: bytes, rest: io.RawIOBase | IO[bytes]) -> None:
         self._head = head
         self._rest = rest
 
@@ -240,7 +246,11 @@ class _Chain(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        return self._rest.readinto(buffer)
+        if isinstance(self._rest, io.RawIOBase):
+            return self._rest.readinto(buffer)
+        chunk = self._rest.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
 
 
 @functools.lru_cache(maxsize=16)
@@ -261,6 +271,33 @@ def compile_schema(path: str) -> etree.XMLSchema:
         raise SchemaViolation(f"the schema {file} does not compile: {exc}") from None
 
 
+# libxml2 echoes the offending value in its schema messages, and that value is a name, a
+# street, a birth date: the rule and the element are enough to fix the record, so the value
+# goes. Greedy up to a fixed phrase of the message, so no quote inside a value leaks a tail.
+_ECHOED_VALUES = (
+    (
+        re.compile(
+            r"The value '.*' (has a length|is not an element of the set|is not accepted by the pattern|is less than|"
+            r"is greater than|must be greater than|must be less than|has more digits|has more fractional digits|"
+            r"does not match the fixed value|is not a valid)",
+            re.DOTALL,
+        ),
+        r"The value \1",
+    ),
+    (re.compile(r"(?<=: )'.*' (is not a valid value of )", re.DOTALL), r"The value \1"),
+    (re.compile(r"key-sequence \[.*\] (in unique|in key|of keyref)", re.DOTALL), r"key-sequence [...] \1"),
+)
+
+
+def schema_message(message: str) -> str:
+    """A libxml2 schema-validation message without the value it echoes ("Element 'x':
+    '1985-02-30' is not a valid value of the atomic type 'xs:date'." -> "Element 'x': The
+    value is not a valid value of the atomic type 'xs:date'."); element and rule are kept."""
+    for pattern, replacement in _ECHOED_VALUES:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def validate(document: etree._ElementTree | etree._Element, schema: etree.XMLSchema, *, what: str) -> None:
     """Raise SchemaViolation naming the first failing element's path, line and reason."""
     if schema.validate(document):
@@ -270,4 +307,4 @@ def validate(document: etree._ElementTree | etree._Element, schema: etree.XMLSch
         raise SchemaViolation(f"{what}: does not match its schema")
     first = schema.error_log[0]
     where = f" at {first.path}" if getattr(first, "path", None) else ""
-    raise SchemaViolation(f"{what}: schema violation{where} (line {first.line}): {first.message}")
+    raise SchemaViolation(f"{what}: schema violation{where} (line {first.line}): {schema_message(first.message)}")

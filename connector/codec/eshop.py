@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 from lxml import etree
 
 from connector._paths import schemas_dir
-from connector.codec._xml import load_schema, parse_bytes, validate
+from connector.codec._xml import load_schema, parse_bytes, schema_message, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import ESHOP_LIMITS, Contact
 
@@ -517,7 +517,7 @@ def _strict_validate(root: etree._Element, *, what: str) -> None:
             raise
         located: list[Any] = root.getroottree().xpath(first.path) if first.path else []
         element = located[0] if located and isinstance(located[0], etree._Element) else None
-        message = first.message.replace(f"{{{NS}}}", "")
+        message = schema_message(first.message).replace(f"{{{NS}}}", "")
         field = None
         record = None
         if element is not None:

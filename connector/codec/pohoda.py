@@ -953,7 +953,7 @@ class PohodaCodec:
         label = _record_label(record)
         field = _field_from_path(error.path or "")
         raise SchemaViolation(
-            f"{what}: record {label}: field {field!r}: {error.message}", record=label, field=field
+            f"{what}: record {label}: field {field!r}: {_xml.schema_message(error.message)}", record=label, field=field
         )
 
 

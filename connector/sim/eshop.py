@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
@@ -310,6 +311,14 @@ class EshopSimulator:
             raise _BadRequest(f"the body must be JSON: {exc}") from None
         if not isinstance(data, dict):
             raise _BadRequest(f"the body must be a JSON object ({what})")
+        field = _surrogate_field(data)
+        if field is not None:
+            # JSON's \ud800 escapes decode to a lone surrogate that no UTF-8 or XML layer can
+            # carry; a real shop refuses it at the door instead of failing on every read later.
+            raise _BadRequest(
+                f"field {field!r} holds a lone surrogate (U+D800-U+DFFF), which is not a character",
+                field=field,
+            )
         return data
 
     async def _register(self, request: Request) -> Response:
@@ -320,7 +329,7 @@ class EshopSimulator:
         except EmailTaken as exc:
             return JSONResponse({"error": str(exc), "field": "email", "existing_id": exc.existing_id}, status_code=409)
         except (_BadRequest, InvalidContact, BadData) as exc:
-            return _json_error(400, str(exc))
+            return _json_error(400, str(exc), getattr(exc, "field", None))
         return JSONResponse({"id": customer_id}, status_code=201)
 
     async def _edit(self, request: Request) -> Response:
@@ -334,7 +343,7 @@ class EshopSimulator:
         except EmailTaken as exc:
             return JSONResponse({"error": str(exc), "field": "email", "existing_id": exc.existing_id}, status_code=409)
         except (_BadRequest, InvalidContact, BadData) as exc:
-            return _json_error(400, str(exc))
+            return _json_error(400, str(exc), getattr(exc, "field", None))
         return JSONResponse({**customer.contact.to_dict(), "version": customer.version})
 
     async def _delete(self, request: Request) -> Response:
@@ -387,6 +396,33 @@ def read_seed_jsonl(stream: IO[str]) -> list[dict[str, Any]]:
 class _BadRequest(ConnectorError):
     """A control request that cannot be understood."""
 
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_field(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) in a JSON value that holds a lone surrogate."""
+    if isinstance(value, str):
+        return (path or "body") if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _SURROGATE.search(str(key)):
+                return path or "body"
+            found = _surrogate_field(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogate_field(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
 
 def _with_ref(result: EshopResult, ref: str) -> EshopResult:
     return EshopResult(ref, result.status, result.id, result.customer, result.error, result.replayed)
@@ -410,8 +446,9 @@ def _xml_error(status: int, report: ErrorReport, *, headers: Mapping[str, str] |
     return Response(codec.encode_error(report), status_code=status, media_type=codec.CONTENT_TYPE, headers=headers)
 
 
-def _json_error(status: int, message: str) -> Response:
-    return JSONResponse({"error": message}, status_code=status)
+def _json_error(status: int, message: str, field: str | None = None) -> Response:
+    body = {"error": message} if field is None else {"error": message, "field": field}
+    return JSONResponse(body, status_code=status)
 
 
 def _etag(customer: EshopCustomer) -> dict[str, str]:

@@ -30,9 +30,23 @@ def open_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"[store] url: cannot create the directory of the SQLite file {database}: "
+                    f"{exc.strerror or type(exc).__name__}"
+                ) from None
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        # Open it once now: a path that is a directory, or a file or directory the process
+        # may not write, fails here with the key to fix instead of deep inside a migration.
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.OperationalError as exc:
+            engine.dispose()
+            raise ConfigError(f"[store] url: cannot open the SQLite database {database}: {exc.orig}") from None
         return engine
     try:
         return sa.create_engine(parsed, pool_pre_ping=True)

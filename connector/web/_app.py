@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,6 +40,10 @@ EVENT_TYPES = ("customer.created", "customer.updated", "customer.deleted")
 CUSTOMER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 POHODA_COOLDOWN_S = 30.0
+BODY_TIMEOUT_S = 10.0
+# Webhook bodies being received at one moment; past it a new one is answered 503 at once,
+# so clients that send headers and then stall cannot pile up connections and tasks.
+MAX_PENDING_BODIES = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +55,9 @@ class WebSettings:
     batch_max: int = BATCH_MAX
     poll_s: float = POLL_S
     run_worker: bool = True
+    # A body not received in full within this time is answered 408 ([web] body_timeout_s).
+    body_timeout_s: float = BODY_TIMEOUT_S
+    max_pending_bodies: int = MAX_PENDING_BODIES
 
 
 class Rejected(ConnectorError):
@@ -85,6 +93,7 @@ class WebApp:
             poll_s=settings.poll_s,
         )
         self.worker_running = False
+        self._bodies_pending = 0
 
     # -- lifespan ---------------------------------------------------------------------------
 
@@ -115,7 +124,9 @@ class WebApp:
         except Rejected as exc:
             self.metrics.events_rejected.labels(reason=exc.code).inc()
             log.info("webhook.rejected", reason=exc.code, status=exc.status)
-            return error_response(exc.status, exc.code, str(exc))
+            # The rest of an unread body would be taken for the next request: close instead.
+            headers = {"Connection": "close"} if exc.status in (408, 413, 503) else None
+            return error_response(exc.status, exc.code, str(exc), headers)
         try:
             stored = await anyio.to_thread.run_sync(
                 self.store.record_event, event["event_id"], event["type"], event["customer_id"]
@@ -154,14 +165,26 @@ class WebApp:
                 raise Rejected(400, "bad_content_length", "Content-Length must be a number of bytes")
             if int(declared) > limit:
                 raise Rejected(413, "body_too_large", f"the body may be at most {limit} bytes")
+        if self._bodies_pending >= self.settings.max_pending_bodies:
+            raise Rejected(503, "too_many_pending_bodies", "too many webhook bodies are being received; send it later")
+        timeout = self.settings.body_timeout_s
         # Counted while reading: a chunked body (no Content-Length) cannot make us hold more.
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise Rejected(413, "body_too_large", f"the body may be at most {limit} bytes")
-            chunks.append(chunk)
+        self._bodies_pending += 1
+        try:
+            # A whole-body deadline, not a per-read one: a client dripping a byte a second
+            # would never trip a read timeout.
+            with anyio.fail_after(timeout):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise Rejected(413, "body_too_large", f"the body may be at most {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Rejected(408, "body_timeout", f"the body was not received in full within {timeout:g} s") from None
+        finally:
+            self._bodies_pending -= 1
         return b"".join(chunks)
 
     # -- POST /trigger/sync -----------------------------------------------------------------
