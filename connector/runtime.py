@@ -75,6 +75,7 @@ class Runtime:
 
     def sync_run(self, **options: Any) -> SyncRun:
         """A run of the mirror over this runtime's store and peers."""
+        options.setdefault("max_run_s", self.config.sync.max_run_s)
         return SyncRun(self.store, self.hq, self.shop, self.settings, **options)
 
     def close(self) -> None:

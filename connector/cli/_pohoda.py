@@ -13,7 +13,7 @@ from typing import IO, Any
 import click
 
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
-from connector.codec import _xml
+from connector.codec import prepend
 from connector.codec.pohoda import AddressBookWrite, PohodaCodec
 from connector.config import Config
 from connector.errors import ConfigError, InvalidContact, MalformedXML, PohodaRefused
@@ -130,7 +130,7 @@ def decode(app: AppContext, file: IO[bytes], ex_system: str | None, ico: str) ->
             source = file
         else:
             # A pipe: streamed on from what was read, never held whole (the limit is counted).
-            source = _xml.prepend(head, file)
+            source = prepend(head, file)
         with tempfile.TemporaryFile("w+", encoding="utf-8") as held:
             try:
                 for contact in codec.iter_export(source):

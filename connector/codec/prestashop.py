@@ -18,7 +18,7 @@ from typing import Literal
 from lxml import etree
 
 from connector._paths import schemas_dir
-from connector.codec import _prestashop_validate as rules
+from connector.codec import prestashop_validate as rules
 from connector.codec._xml import load_schema, parse_bytes, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact, ShipTo

@@ -108,6 +108,7 @@ class PohodaClient:
             read_timeout_s=config.read_timeout_s,
             headers=headers,
             transport=transport,
+            max_response_bytes=config.max_response_mb * 1024 * 1024,
         )
         self._one_at_a_time = threading.Lock()
         self._pack_seq = 0

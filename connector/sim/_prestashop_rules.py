@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Literal
 
-from connector.codec._prestashop_validate import (
+from connector.codec.prestashop_validate import (
     is_address,
     is_ape,
     is_birth_date,

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from connector.codec._prestashop_validate import is_date
+from connector.codec.prestashop_validate import is_date
 from connector.sim._prestashop_rules import (
     DEFAULT_CUSTOMER_GROUP,
     FieldSpec,

@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.codec._xml import parse_bytes
+from connector.codec import parse_bytes
 from connector.errors import MalformedXML
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 from connector.sim._prestashop_rules import HTTP_METHODS, PSWS_VERSIONS, FieldSpec, Resource, Version

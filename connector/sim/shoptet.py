@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.codec._jsonschema import compiled, field_of
+from connector.codec import compiled, field_of
 from connector.sim._faults import ASGIApp, FaultConfigError, FaultInjection, Faults, Receive, Scope, Send, TrafficStats
 from connector.sim._shoptet_shop import Customer, ShoptetError, ShoptetShop, shoptet_time
 from connector.sim._webhooks import WebhookDelivery

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.codec._jsonschema import compiled, field_of
+from connector.codec import compiled, field_of
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 from connector.sim._webhooks import WebhookDelivery
 from connector.sim._woo_store import ROLES, WooError, WooStore, WooUser

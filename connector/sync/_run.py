@@ -6,6 +6,8 @@ cursors; delivery is at least once, and every write is idempotent on the other s
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import threading
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from connector.errors import PeerRefused, PeerUnreachable, RunLockHeld
+from connector.errors import PeerRefused, PeerUnreachable, RunLockHeld, StoreUnavailable
 from connector.log import get_logger
 from connector.model import Link, OutboxEntry, hash_content
 from connector.peers.base import Peer, PeerRecord
@@ -33,10 +35,14 @@ from connector.plan import (
     write_for,
 )
 from connector.store import Store, WriteBatch
+from connector.transport import run_deadline
 
 log = get_logger(__name__)
 
 LOCK_NAME = "sync"
+# How often a live run renews its lock; a lock not renewed for the store's LOCK_STALE_S is
+# a dead run's and may be taken over.
+HEARTBEAT_S = 30.0
 MAX_DELIVERY_ROUNDS = 4
 
 
@@ -84,6 +90,7 @@ class SyncRun:
         progress: Progress | None = None,
         read_eshop: bool = True,
         kind: str = "sync",
+        max_run_s: float | None = None,
     ) -> None:
         self.store = store
         self.hq = hq
@@ -96,6 +103,9 @@ class SyncRun:
         # against what POHODA has now) and their GUIDs replaced, the e-shop's feed waits.
         self.read_eshop = read_eshop
         self.kind = kind
+        # Every exchange of the run ends by then ([sync] max_run_s): a dripping peer cannot
+        # hold the run lock for ever.
+        self.max_run_s = max_run_s
         self._counter_lock = threading.Lock()
 
     # -- the run ------------------------------------------------------------------------
@@ -127,9 +137,12 @@ class SyncRun:
                     return self.summary
                 time.sleep(0.05)
         self.store.start_run(self.run_id, self.kind)
+        heart = _Heartbeat(self.store, LOCK_NAME, self.run_id)
+        deadline = run_deadline(self.max_run_s) if self.max_run_s else contextlib.nullcontext()
         try:
-            body()
-            self.deliver()
+            with heart, deadline:
+                body()
+                self.deliver()
             self.summary.state = "done"
         except Exception as exc:
             self.summary.state = "failed"
@@ -301,8 +314,10 @@ class SyncRun:
         for _round in range(MAX_DELIVERY_ROUNDS):
             hq_done = threading.Event()
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="deliver") as pool:
-                to_hq = pool.submit(self._drain_hq, hq_done, counters[0])
-                to_shop = pool.submit(self._drain_shop, hq_done, counters[1])
+                # Each thread runs in a copy of this context: the run's deadline goes along.
+                hq_context, shop_context = contextvars.copy_context(), contextvars.copy_context()
+                to_hq = pool.submit(hq_context.run, self._drain_hq, hq_done, counters[0])
+                to_shop = pool.submit(shop_context.run, self._drain_shop, hq_done, counters[1])
                 sent = to_hq.result() + to_shop.result()
             if sent == 0:
                 break
@@ -451,6 +466,32 @@ class SyncRun:
             self._count(outcome.counter)
         if outcome.goes_pending:
             self._mark_pending(batch, link, "POHODA refused it")
+
+
+class _Heartbeat:
+    """Renews the run lock while the run lives, so that only a dead run's lock goes stale
+    (and is taken over) while a long live one keeps it."""
+
+    def __init__(self, store: Store, name: str, owner: str, *, every_s: float | None = None) -> None:
+        self.store, self.name, self.owner = store, name, owner
+        self.every_s = every_s if every_s is not None else HEARTBEAT_S
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat:{owner}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.store.heartbeat(self.name, self.owner)
+            except StoreUnavailable as exc:  # the next beat tries again; the run goes on
+                log.warning("sync.heartbeat_failed", run_id=self.owner, error=str(exc))
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _side_record(peer: Peer, record: PeerRecord) -> SideRecord:
