@@ -7,9 +7,9 @@ nothing is mocked, the connector talks HTTP to the simulators and keeps a real s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,8 +25,87 @@ ESHOP_TOKEN = "sandbox-eshop"  # noqa: S105
 ICO = "12345678"
 
 
+class ShopBox(Protocol):
+    """One e-shop platform's simulator as the sandbox drives it, in canonical terms.
+
+    A platform adds a class with this shape and a line in SHOP_BOXES; the scenario tests,
+    the demo and the benchmarks then run against it unchanged (`Sandbox(platform=...)`).
+    """
+
+    server: RunningServer
+    # CONNECTOR_* variables that point the connector at this simulator ([eshop] platform too).
+    env: dict[str, str]
+
+    def contacts(self) -> list[dict[str, Any]]:
+        """Every customer as a canonical contact's dict plus `hq_id` and `sync_state`."""
+        ...
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Welcome e-mails the platform itself sent, each with `customer_id`."""
+        ...
+
+    def register(self, contact: Mapping[str, Any]) -> str:
+        """A registration through the storefront; returns the shop's id."""
+        ...
+
+    def edit(self, customer_id: str, **changes: Any) -> None: ...
+
+    def delete(self, customer_id: str) -> None: ...
+
+    def faults(self, **settings: Any) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+class ConnectorShopBox:
+    """The project's own e-shop protocol (`platform = "connector"`)."""
+
+    def __init__(self, seed: Iterable[Contact | Mapping[str, Any]] = ()) -> None:
+        self.sim = EshopSimulator(token=ESHOP_TOKEN, seed_contacts=list(seed))
+        self.server = RunningServer(self.sim.app).start()
+        self.env = {
+            "CONNECTOR_ESHOP_PLATFORM": "connector",
+            "CONNECTOR_ESHOP_URL": self.server.url,
+            "CONNECTOR_ESHOP_TOKEN": ESHOP_TOKEN,
+        }
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return _jsonl(httpx.get(f"{self.server.url}/_sim/contacts", timeout=60))
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return _jsonl(httpx.get(f"{self.server.url}/_sim/notifications", timeout=60))
+
+    def register(self, contact: Mapping[str, Any]) -> str:
+        answer = httpx.post(f"{self.server.url}/_sim/register", json=dict(contact), timeout=30)
+        answer.raise_for_status()
+        return str(answer.json()["id"])
+
+    def edit(self, customer_id: str, **changes: Any) -> None:
+        httpx.patch(f"{self.server.url}/_sim/customers/{customer_id}", json=changes, timeout=30).raise_for_status()
+
+    def delete(self, customer_id: str) -> None:
+        httpx.delete(f"{self.server.url}/_sim/customers/{customer_id}", timeout=30).raise_for_status()
+
+    def faults(self, **settings: Any) -> None:
+        httpx.post(f"{self.server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.server.url}/_sim/stats", timeout=30).json())
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+# platform -> the box that simulates it (a class taking the seed contacts)
+SHOP_BOXES: dict[str, Callable[[Iterable[Contact | Mapping[str, Any]]], ShopBox]] = {
+    "connector": ConnectorShopBox,
+}
+
+
 class Sandbox:
-    """A POHODA simulator, an e-shop simulator and a store directory, ready to sync."""
+    """A POHODA simulator, an e-shop platform's simulator and a store directory, ready to sync."""
 
     def __init__(
         self,
@@ -36,22 +115,23 @@ class Sandbox:
         eshop_seed: Iterable[Contact | Mapping[str, Any]] = (),
         schema_dir: Path | None = None,
         settings: Mapping[str, str] | None = None,
+        platform: str = "connector",
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.pohoda_sim = PohodaSimulator(
             user=POHODA_USER, password=POHODA_PASSWORD, ico=ICO, seed_contacts=list(pohoda_seed), schema_dir=schema_dir
         )
-        self.eshop_sim = EshopSimulator(token=ESHOP_TOKEN, seed_contacts=list(eshop_seed))
+        self.platform = platform
+        self.shop: ShopBox = SHOP_BOXES[platform](list(eshop_seed))
         self.pohoda_server = RunningServer(self.pohoda_sim.app).start()
-        self.eshop_server = RunningServer(self.eshop_sim.app).start()
+        self.eshop_server = self.shop.server
         self.env = {
             "CONNECTOR_POHODA_URL": self.pohoda_server.url,
             "CONNECTOR_POHODA_USER": POHODA_USER,
             "CONNECTOR_POHODA_ICO": ICO,
             "CONNECTOR_POHODA_PASSWORD": POHODA_PASSWORD,
-            "CONNECTOR_ESHOP_URL": self.eshop_server.url,
-            "CONNECTOR_ESHOP_TOKEN": ESHOP_TOKEN,
+            **self.shop.env,
             "CONNECTOR_STORE_URL": f"sqlite:///{directory / 'connector.db'}",
             "CONNECTOR_POHODA_RETRY_MAX_S": "2",
             "CONNECTOR_ESHOP_RETRY_MAX_S": "2",
@@ -60,9 +140,15 @@ class Sandbox:
         }
         self.config: Config = load_config(None, env=self.env)
 
+    @property
+    def eshop_sim(self) -> EshopSimulator:
+        """The protocol simulator itself (platform "connector" only), for its Python controls."""
+        assert isinstance(self.shop, ConnectorShopBox), f"the {self.platform} sandbox has no protocol simulator"
+        return self.shop.sim
+
     def close(self) -> None:
         self.pohoda_server.stop()
-        self.eshop_server.stop()
+        self.shop.close()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -76,20 +162,20 @@ class Sandbox:
         return _jsonl(httpx.get(f"{self.pohoda_server.url}/_sim/contacts", timeout=60))
 
     def eshop_contacts(self) -> list[dict[str, Any]]:
-        return _jsonl(httpx.get(f"{self.eshop_server.url}/_sim/contacts", timeout=60))
+        return self.shop.contacts()
 
     def notifications(self) -> list[dict[str, Any]]:
-        return _jsonl(httpx.get(f"{self.eshop_server.url}/_sim/notifications", timeout=60))
+        return self.shop.notifications()
 
     def register(self, contact: Mapping[str, Any]) -> str:
         """A registration through the storefront's form; returns the e-shop id."""
-        answer = httpx.post(f"{self.eshop_server.url}/_sim/register", json=dict(contact), timeout=30)
-        answer.raise_for_status()
-        return str(answer.json()["id"])
+        return self.shop.register(contact)
 
     def edit_on_eshop(self, customer_id: str, **changes: Any) -> None:
-        url = f"{self.eshop_server.url}/_sim/customers/{customer_id}"
-        httpx.patch(url, json=changes, timeout=30).raise_for_status()
+        self.shop.edit(customer_id, **changes)
+
+    def delete_on_eshop(self, customer_id: str) -> None:
+        self.shop.delete(customer_id)
 
     def add_at_counter(self, contact: Mapping[str, Any]) -> str:
         """A contact created in POHODA by a person at the counter; returns the POHODA id."""
@@ -104,13 +190,13 @@ class Sandbox:
         httpx.post(f"{self.pohoda_server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
 
     def eshop_faults(self, **settings: Any) -> None:
-        httpx.post(f"{self.eshop_server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
+        self.shop.faults(**settings)
 
     def pohoda_stats(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.pohoda_server.url}/_sim/stats", timeout=30).json())
 
     def eshop_stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.eshop_server.url}/_sim/stats", timeout=30).json())
+        return self.shop.stats()
 
 
 def _jsonl(response: httpx.Response) -> list[dict[str, Any]]:
