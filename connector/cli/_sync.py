@@ -90,10 +90,10 @@ def sync(app: AppContext, as_json: bool) -> None:
         click.echo(f"nothing to do: {summary.message}")
     else:
         Console().print(summary_table(summary))
-        if summary.pohoda_unreachable:
-            click.echo("POHODA could not be reached; its work waits in the outbox for the next run.", err=True)
-        if summary.eshop_unreachable:
-            click.echo("The e-shop could not be reached; its work waits in the outbox for the next run.", err=True)
+        for side, label in (("pohoda", "POHODA"), ("eshop", "The e-shop")):
+            if getattr(summary, f"{side}_unreachable"):
+                why = summary.peer_errors.get(side, "it could not be reached")
+                click.echo(f"{label} failed ({why}); its work waits in the outbox for the next run.", err=True)
     sys.exit(run_exit_code(summary))
 
 
