@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from test_sync_invariants import _sync_process, assert_converged
 
 from connector.actions import run_sync
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
-from test_sync_invariants import _sync_process, assert_converged
 
 
 @pytest.mark.slow

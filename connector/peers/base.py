@@ -17,7 +17,7 @@ from connector.errors import BadData
 from connector.model import Contact
 
 SideName = Literal["eshop", "pohoda"]
-WriteKind = Literal["create", "update", "link", "delete"]
+WriteKind = Literal["create", "update", "link", "delete", "welcome"]
 Outcome = Literal["done", "refused", "conflict", "taken"]
 
 
@@ -113,10 +113,14 @@ class Capabilities:
 class Peer(Protocol):
     """One side of the mirror, as the sync sees it."""
 
-    side: SideName
     label: str  # for people: "POHODA mServer", "the e-shop"
     capabilities: Capabilities
     batch_size: int
+
+    @property
+    def side(self) -> str:
+        """Which side of the mirror: "pohoda" (HQ), "eshop", or "mail" (the connector's mail)."""
+        ...
 
     @property
     def available(self) -> bool:

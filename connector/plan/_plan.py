@@ -59,6 +59,9 @@ class PlanSettings:
     link_threshold: float = 0.9
     review_threshold: float = 0.7
     email_provider_rules: bool = True
+    # The connector, not the shop platform, sends the welcome e-mail of an auto-registered
+    # account (the platform sends none, or [mail] welcome = "connector").
+    welcome_by_connector: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -536,7 +539,10 @@ class _Planner:
                     {
                         "contact": record.content,
                         "idempotency_key": f"pohoda-{self.settings.ico}-{pohoda_id}",
-                        "send_welcome": True,
+                        # Exactly one of the two sends it: the platform, or the connector
+                        # after the account exists (a follow-up of the create's result).
+                        "send_welcome": not self.settings.welcome_by_connector,
+                        **({"welcome": "connector"} if self.settings.welcome_by_connector else {}),
                         "hq_id": pohoda_id,
                         "sync_state": "synced",
                     },

@@ -28,7 +28,6 @@ from connector.plan import (
     PlanSettings,
     PlanState,
     SideRecord,
-    id_on,
     interpret,
     plan_operations,
     temporary_hq_id,
@@ -67,6 +66,7 @@ class RunSummary:
     pending: int = 0
     pohoda_unreachable: bool = False
     eshop_unreachable: bool = False
+    mail_unreachable: bool = False
     # side -> what went wrong with that peer in this run (see PEER_FAULTS)
     peer_errors: dict[str, str] = dataclasses.field(default_factory=dict)
     message: str = ""
@@ -97,10 +97,13 @@ class SyncRun:
         read_eshop: bool = True,
         kind: str = "sync",
         max_run_s: float | None = None,
+        mail: Peer | None = None,
     ) -> None:
         self.store = store
         self.hq = hq
         self.shop = shop
+        # The connector's own mail (the welcome e-mail where the platform sends none).
+        self.mail = mail
         self.settings = settings
         self.run_id = run_id or f"sync-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.summary = RunSummary(self.run_id)
@@ -169,7 +172,7 @@ class SyncRun:
         records = []
         for eshop_id in dict.fromkeys(eshop_ids):
             found = self.shop.get(eshop_id)
-            records.append(_side_record(self.shop, found) if found else SideRecord(self.shop.side, eshop_id, None))
+            records.append(_side_record(self.shop, found) if found else SideRecord("eshop", eshop_id, None))
         self.summary.pulled_eshop = len(records)
         mark = self._phase("pull", mark)
         available = self.hq.available
@@ -363,6 +366,9 @@ class SyncRun:
                 to_hq = pool.submit(hq_context.run, self._drain_hq, hq_done, counters[0])
                 to_shop = pool.submit(shop_context.run, self._drain_shop, hq_done, counters[1])
                 sent = to_hq.result() + to_shop.result()
+            if self.mail is not None:
+                # After the shop's results: an account created this round is welcomed now.
+                sent += self._drain(self.mail, counters[1])
             if sent == 0:
                 break
         delivered = Counter(self.summary.delivered)
@@ -469,7 +475,7 @@ class SyncRun:
                 self._peer_failed(peer, exc)
                 break
             taken = [r.record_id for r in results if r.outcome == "taken" and r.record_id]
-            already_linked = {id_on(link, side) for link in self._links_holding(side, taken)}
+            already_linked = self._linked_ids(side, taken)
             batch = WriteBatch()
             for entry, result in zip(chunk, results, strict=True):
                 link = links[entry.link_id]
@@ -483,12 +489,13 @@ class SyncRun:
             self.progress(f"deliver to {peer.label}", start + len(chunk), len(entries))
         return sent
 
-    def _links_holding(self, side: str, record_ids: Sequence[str]) -> list[Link]:
+    def _linked_ids(self, side: str, record_ids: Sequence[str]) -> set[str | None]:
+        """Which of these records of `side` some link holds already."""
         if not record_ids:
-            return []
-        return self.store.links_of(
-            eshop_ids=record_ids if side == "eshop" else (), pohoda_ids=record_ids if side == "pohoda" else ()
-        )
+            return set()
+        if side == "eshop":
+            return {link.eshop_id for link in self.store.links_of(eshop_ids=record_ids, pohoda_ids=())}
+        return {link.pohoda_id for link in self.store.links_of(eshop_ids=(), pohoda_ids=record_ids)}
 
     def _record(
         self, batch: WriteBatch, entry: OutboxEntry, link: Link, outcome: Delivery, delivered: Counter[str]
