@@ -311,6 +311,7 @@ class Store:
                 "eshop_id": row.get("eshop_id"),
                 "pohoda_id": row.get("pohoda_id"),
                 "temp_hq_id": row.get("temp_hq_id"),
+                "contact_of": row.get("contact_of"),
                 "state": row["state"],
                 "created_at": stamp,
                 "updated_at": stamp,

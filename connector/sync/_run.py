@@ -198,6 +198,7 @@ class SyncRun:
             mirror_pohoda=mirror_pohoda,
             # Decisions on reviews are applied by full runs, which see every record involved.
             decided_reviews=(),
+            open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
         )
@@ -209,6 +210,7 @@ class SyncRun:
             mirror_eshop=self.store.mirror_of("eshop"),
             mirror_pohoda=self.store.mirror_of("pohoda"),
             decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
+            open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
         )
@@ -269,7 +271,11 @@ class SyncRun:
         """The plan's operations and the new cursors, in one transaction."""
         with self.store.transaction() as conn:
             ids = Store.insert_links(
-                conn, [{"state": n.state, "eshop_id": n.eshop_id, "pohoda_id": n.pohoda_id} for n in plan.new_links]
+                conn,
+                [
+                    {"state": n.state, "eshop_id": n.eshop_id, "pohoda_id": n.pohoda_id, "contact_of": n.contact_of}
+                    for n in plan.new_links
+                ],
             )
             refs = {new.ref: link_id for new, link_id in zip(plan.new_links, ids, strict=True)}
 
