@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
+import random
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
+from connector.dedup._compare import compare_features, pattern_code, pattern_levels
 from connector.dedup._features import Features, blocking_keys, prepare
-from connector.dedup._score import Evidence, compare, rarity
+from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
+from connector.dedup._score import DEFAULT_MODEL, Evidence, evidence_of, name_exact_weight, verdict
 from connector.model import Contact
 
 Band = Literal["link", "review"]
@@ -76,26 +80,11 @@ class Thresholds:
         return None
 
 
-class NameStatistics:
-    """How many records carry each name token: the basis of frequency-based name weights."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.population = 0
-
-    def add(self, features: Features) -> None:
-        self.population += 1
-        self.counts.update(features.name)
-
-    def remove(self, features: Features) -> None:
-        self.population -= 1
-        self.counts.subtract(features.name)
-
-    def rarity(self, tokens: Sequence[str]) -> float:
-        """The rarity of the rarest agreeing token (the surname, usually)."""
-        if not tokens:
-            return 0.5
-        return max(rarity(self.counts[token], self.population) for token in tokens)
+# An index (or a batch) smaller than this keeps the prior model: too few pairs to learn from.
+MIN_FIT_RECORDS = 1000
+# Records whose candidates train m online, and records sampled for u.
+FIT_QUERIES = 3000
+FIT_U_RECORDS = 50_000
 
 
 class DedupEngine:
@@ -121,6 +110,7 @@ class DedupEngine:
         self.thresholds = Thresholds(link_threshold, review_threshold)
         self.block_cap = block_cap
         self.names = NameStatistics()
+        self.model: MatchModel = DEFAULT_MODEL
         self._ids: list[str | None] = []
         self._packed: list[str | None] = []
         self._slot_of: dict[str, int] = {}
@@ -150,6 +140,29 @@ class DedupEngine:
             slot = self._store(record_id, features)
             entries.extend(_key_hash(key) << _SLOT_BITS | slot for key in blocking_keys(features))
         self._sorted = _sort_entries(entries)
+        self.fit()
+
+    def fit(self, *, seed: int = 0) -> MatchModel:
+        """Estimate the model from the index itself: u from random pairs of its records, m by EM
+        over the candidates that a sample of its own records finds (each one left out of its own query).
+        """
+        live = [slot for slot, packed in enumerate(self._packed) if packed is not None]
+        if len(live) < MIN_FIT_RECORDS:
+            self.model = dataclasses.replace(DEFAULT_MODEL, population=len(live))
+            return self.model
+        rng = random.Random(seed)
+        sample = [Features.unpack(self._packed[s] or "") for s in rng.sample(live, min(len(live), FIT_U_RECORDS))]
+        u = estimate_u(sample, seed=seed)
+        patterns: Counter[int] = Counter()
+        for slot in rng.sample(live, min(len(live), FIT_QUERIES)):
+            features = Features.unpack(self._packed[slot] or "")
+            for other in self.candidates(features):
+                if other != slot:
+                    other_features = Features.unpack(self._packed[other] or "")
+                    patterns[pattern_code(compare_features(features, other_features).levels)] += 1
+        m, _ = train_m(patterns, u)
+        self.model = MatchModel(m, u, len(live))
+        return self.model
 
     def add(self, record_id: str, contact: Contact) -> None:
         self.add_features(record_id, self.prepare(contact))
@@ -191,6 +204,7 @@ class DedupEngine:
         self._delta.clear()
         self._delta_size = 0
         self._sorted = _sort_entries(entries)
+        self.model = dataclasses.replace(self.model, population=len(self), verdicts={})
 
     # -- online queries ---------------------------------------------------------------------
 
@@ -218,7 +232,7 @@ class DedupEngine:
             record_id, packed = self._ids[slot], self._packed[slot]
             if record_id is None or packed is None or record_id == exclude:
                 continue
-            evidence = compare(features, Features.unpack(packed), self.names.rarity)
+            evidence = evidence_of(compare_features(features, Features.unpack(packed)), self.model, self.names.share)
             banded = self.thresholds.band(evidence)
             if banded is not None:
                 yield Match(record_id, banded[1], banded[0], evidence.reasons)
@@ -261,9 +275,13 @@ def find_duplicates(
     email_provider_rules: bool = True,
     block_cap: int = DEFAULT_BLOCK_CAP,
     review: bool = False,
+    model: MatchModel | None = None,
 ) -> list[Cluster]:
     """Clusters of one customer among `records` (connected through links), and with `review`
     the pairs in the review band that no link already joins.
+
+    Without a `model`, one is estimated from the records themselves: u from random pairs,
+    m by EM over the candidate pairs.
     """
     thresholds = Thresholds(link_threshold, review_threshold)
     ids: list[str] = []
@@ -283,8 +301,38 @@ def find_duplicates(
         for key in blocking_keys(prepared):
             blocks.setdefault(_key_hash(key), []).append(slot)
 
-    seen: set[int] = set()
+    # Every candidate pair once, as its comparison vector; the name's frequency where it agreed.
     count = len(ids)
+    seen: set[int] = set()
+    lefts, rights, codes = array("i"), array("i"), array("q")
+    shares = array("d")
+    patterns: Counter[int] = Counter()
+    for block in blocks.values():
+        if len(block) < 2 or len(block) > block_cap:
+            continue
+        for i, left in enumerate(block):
+            for right in block[i + 1 :]:
+                pair = left * count + right if left < right else right * count + left
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                comparison = compare_features(features[left], features[right])
+                code = pattern_code(comparison.levels)
+                patterns[code] += 1
+                lefts.append(left)
+                rights.append(right)
+                codes.append(code)
+                shares.append(names.share(comparison.agreed) if comparison.agreed else 1.0)
+    del blocks, seen
+
+    if model is None:
+        if count >= MIN_FIT_RECORDS:
+            u = estimate_u(features)
+            m, _ = train_m(patterns, u)
+            model = MatchModel(m, u, count)
+        else:
+            model = dataclasses.replace(DEFAULT_MODEL, population=count)
+
     parent = list(range(count))
     weakest: dict[int, float] = {}
     reviews: list[tuple[int, int, float]] = []
@@ -295,30 +343,28 @@ def find_duplicates(
             slot = parent[slot]
         return slot
 
-    for block in blocks.values():
-        if len(block) < 2 or len(block) > block_cap:
+    levels_of: dict[int, tuple[int, ...]] = {}
+    for left, right, code, share in zip(lefts, rights, codes, shares, strict=True):
+        levels = levels_of.get(code)
+        if levels is None:
+            levels = levels_of[code] = pattern_levels(code)
+        found = verdict(levels, model)
+        weight = found.weight + (name_exact_weight(model, share) if found.name_exact else 0.0)
+        score = 1.0 / (1.0 + math.exp(-weight)) if weight > -700 else 0.0
+        banded = thresholds.band(Evidence(score, found.linkable, found.vetoed, found.identifier, found.reasons))
+        if banded is None:
             continue
-        for i, left in enumerate(block):
-            for right in block[i + 1 :]:
-                pair = left * count + right if left < right else right * count + left
-                if pair in seen:
-                    continue
-                seen.add(pair)
-                banded = thresholds.band(compare(features[left], features[right], names.rarity))
-                if banded is None:
-                    continue
-                band, score = banded
-                if band == "link":
-                    a, b = root(left), root(right)
-                    if a != b:
-                        parent[b] = a
-                        weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
-                        weakest.pop(b, None)
-                    else:
-                        weakest[a] = min(score, weakest.get(a, 1.0))
-                elif review:
-                    reviews.append((left, right, score))
-    del blocks, seen
+        band, score = banded
+        if band == "link":
+            a, b = root(left), root(right)
+            if a != b:
+                parent[b] = a
+                weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
+                weakest.pop(b, None)
+            else:
+                weakest[a] = min(score, weakest.get(a, 1.0))
+        elif review:
+            reviews.append((left, right, score))
 
     members: dict[int, list[int]] = {}
     for slot in range(count):

@@ -15,6 +15,7 @@ from connector.dedup._normalize import (
     name_tokens,
     phone_key,
     phonetic,
+    street_key,
     tax_key,
     zip_key,
 )
@@ -84,7 +85,7 @@ def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool 
         taxes=tuple(sorted(taxes)),
         name=name_tokens(contact.name),
         company=company_key(contact.company),
-        street=fold(contact.street),
+        street=street_key(contact.street),
         city=fold(contact.city),
         zip=zip_key(contact.zip),
         birth=contact.birth_date or "",
@@ -94,8 +95,10 @@ def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool 
 def blocking_keys(features: Features) -> list[str]:
     """Every key under which a duplicate of this contact may be filed.
 
-    Several keys at once, so that a duplicate that changed one thing (a new e-mail, a move,
-    a typo in the surname) still shares another with its original.
+    Each key joins two fields, and the keys are chosen so that a typo in any one field (the
+    name, the street, the postcode, the town or the birth date) leaves at least one key whole:
+    name sound + postcode, name sound + birth date, birth date + postcode, street word sound +
+    house number + town. Identifiers (e-mail, phone, company ids) are keys on their own.
     """
     keys: list[str] = []
     if features.email:
@@ -114,6 +117,16 @@ def blocking_keys(features: Features) -> list[str]:
             keys.append(f"n{sound}|{initials}|{place}")
         if features.birth:
             keys.append(f"b{features.birth}|{sound}")
+    if features.birth and features.zip:
+        keys.append(f"z{features.zip}|{features.birth}")
+    if features.street and features.city:
+        # The town, not the postcode: a mistyped postcode leaves these whole, and the name keys
+        # (on the postcode) cover a mistyped town.
+        words = [t for t in features.street.split() if not t[0].isdigit() and len(t) > 2]
+        number = next((t for t in features.street.split() if t[0].isdigit()), "")
+        town = phonetic(features.city.replace(" ", ""))
+        for sound in sorted({phonetic(word) for word in words[:3]}):
+            keys.append(f"s{sound}|{number}|{town}")
     if features.company:
         company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
         keys.append(f"c{company_sound}|{place}")

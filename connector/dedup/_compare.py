@@ -1,0 +1,262 @@
+"""Field comparisons: a candidate pair becomes one agreement level per field (its comparison vector).
+
+Levels are ordered from full agreement (0) to disagreement; a field missing on either side is
+`MISSING` and carries no weight either way. What a level is worth is the model's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from connector.dedup._features import Features
+
+MISSING = -1
+
+# One comparison vector's fields, in this order; `LEVELS[i]` is how many levels field i has.
+FIELDS = ("name", "birth", "street", "place", "email", "phone", "company", "ico", "tax")
+LEVELS = (5, 3, 3, 4, 2, 2, 3, 2, 2)
+
+NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_WEAK, NAME_DIFFERENT = range(5)
+BIRTH_EXACT, BIRTH_TYPO, BIRTH_DIFFERENT = range(3)
+STREET_EXACT, STREET_CLOSE, STREET_DIFFERENT = range(3)
+PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY, PLACE_DIFFERENT = range(4)
+SAME, DIFFERENT = 0, 1  # e-mail, phone, IČO, DIČ
+COMPANY_SAME, COMPANY_SIMILAR, COMPANY_DIFFERENT = range(3)
+
+# Jaro-Winkler at or above which two name tokens are one spelled twice; below WEAK they are two names.
+CLOSE_TOKEN = 0.88
+WEAK_TOKEN = 0.72
+CLOSE_TEXT = 0.85
+
+# Feminine and masculine forms of one family name ("Novák"/"Nováková", "Kowalski"/"Kowalska")
+# are two people, usually a couple; so are "Jan"/"Jana", "Martin"/"Martina". Never a typo.
+_GENDER_ENDINGS = (
+    ("", "a"),
+    ("", "ova"),
+    ("a", "ova"),
+    ("y", "a"),
+    ("i", "a"),
+    ("ek", "kova"),
+    ("ec", "cova"),
+    ("ski", "ska"),
+    ("cki", "cka"),
+    ("dzki", "dzka"),
+)
+
+# Diminutives people register under instead of their given name (folded). Either side may carry
+# either form; a pair here is as good as one typo, not as an exact name.
+_NICKNAMES: dict[str, frozenset[str]] = {}
+
+
+def _nicknames(groups: Sequence[str]) -> None:
+    for group in groups:
+        names = group.split()
+        for name in names:
+            _NICKNAMES[name] = _NICKNAMES.get(name, frozenset()) | frozenset(names)
+
+
+# fmt: off
+_nicknames([
+    "jan honza jenik janko jano", "josef pepa pepik joza jozef jozo jozko", "jiri jirka jura", "petr peta petrik",
+    "peter palo peto", "pavel pavol palo", "antonin tonda tonik", "jindrich jindra", "frantisek franta fero",
+    "vaclav vasek", "ludovit ludo", "jaroslav jarda jaro", "vladimir vlada vlado", "stanislav standa stano",
+    "katerina katka", "katarina katka", "magdalena magda", "kristyna tyna", "barbora bara", "maria marie majka",
+    "alzbeta beta", "zuzana zuzka", "piotr piotrek", "tomasz tomek", "przemyslaw przemek", "jaroslaw jarek",
+    "katarzyna kasia", "malgorzata gosia", "aleksandra ola", "alicja ala", "krzysztof krzys", "wojciech wojtek",
+    "laszlo laci", "istvan pisti", "miklos miki", "gyula gyuszi", "janos jani", "katalin kati", "zsofia zsofi",
+    "erzsebet erzsi", "james jim jimmy", "john jack johnny", "robert bob rob bobby", "michael mike mick",
+    "william bill will billy", "richard dick rick", "joseph joe joey", "thomas tom tommy", "charles charlie chuck",
+    "christopher chris", "daniel dan danny", "anthony tony", "andrew andy drew", "edward ted ed eddie",
+    "kenneth ken kenny", "steven steve", "matthew matt", "joshua josh", "elizabeth liz beth betty lizzy",
+    "margaret peggy maggie meg", "patricia pat patty", "jennifer jenny jen", "susan sue susie", "rebecca becky",
+    "kimberly kim", "dorothy dot dottie", "amanda mandy", "michelle shelly", "sandra sandy",
+])
+# fmt: on
+
+
+class Comparison(NamedTuple):
+    """A pair's comparison vector and the name tokens that agreed exactly (for their frequency)."""
+
+    levels: tuple[int, ...]
+    agreed: tuple[str, ...]
+
+
+def gendered_pair(a: str, b: str) -> bool:
+    """One name in its masculine and feminine form: two people, not a typo."""
+    for masculine, feminine in _GENDER_ENDINGS:
+        for x, y in ((a, b), (b, a)):
+            if (
+                y.endswith(feminine)
+                and x.endswith(masculine)
+                and len(x) >= 3
+                and x[: len(x) - len(masculine)] == y[: len(y) - len(feminine)]
+            ):
+                return True
+    return False
+
+
+def token_similarity(a: str, b: str) -> float:
+    """1.0 for one token, 0.95 for a nickname or an initial it begins, else Jaro-Winkler."""
+    if a == b:
+        return 1.0
+    if len(a) == 1 or len(b) == 1:
+        return 0.95 if a[0] == b[0] else 0.0
+    if b in _NICKNAMES.get(a, ()):
+        return 0.95
+    if gendered_pair(a, b):
+        return 0.0
+    similarity = JaroWinkler.normalized_similarity(a, b)
+    if similarity < CLOSE_TOKEN and min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
+        # One edit in a short name ("Petr"/"Ptr") is a typo even where Jaro-Winkler is harsh on it.
+        return CLOSE_TOKEN
+    return similarity
+
+
+def align_tokens(short: Sequence[str], long: Sequence[str]) -> tuple[list[float], list[str]]:
+    """Each token of `short` with its best unused partner in `long`, best pairs first."""
+    scored = sorted(
+        ((token_similarity(x, y), i, j) for i, x in enumerate(short) for j, y in enumerate(long)), reverse=True
+    )
+    used_short: set[int] = set()
+    used_long: set[int] = set()
+    similarities: list[float] = []
+    agreed: list[str] = []
+    for similarity, i, j in scored:
+        if i in used_short or j in used_long:
+            continue
+        used_short.add(i)
+        used_long.add(j)
+        similarities.append(similarity)
+        if similarity == 1.0 and len(short[i]) > 1:
+            agreed.append(short[i])
+    return similarities, agreed
+
+
+def compare_names(a: Sequence[str], b: Sequence[str]) -> tuple[int, tuple[str, ...]]:
+    """The name level and the tokens both names carry exactly; token order does not matter."""
+    if not a or not b:
+        return MISSING, ()
+    if a == b:
+        return NAME_EXACT, tuple(t for t in a if len(t) > 1)
+    short, long = (a, b) if (len(a), a) <= (len(b), b) else (b, a)
+    similarities, agreed = align_tokens(short, long)
+    weakest = min(similarities)
+    if weakest < WEAK_TOKEN:
+        return NAME_DIFFERENT, tuple(agreed)
+    if weakest < CLOSE_TOKEN:
+        # One token far enough to be another name (Marek/Marta): only with the rest close.
+        close = sum(1 for s in similarities if s >= CLOSE_TOKEN)
+        if close == len(similarities) - 1 and len(short) >= 2 and len(short) == len(long):
+            return NAME_WEAK, tuple(agreed)
+        return NAME_DIFFERENT, tuple(agreed)
+    if len(short) == len(long) and all(len(t) > 1 for t in (*short, *long)):
+        return NAME_CLOSE, tuple(agreed)
+    # A given name left out, a middle name on one side, an initial: consistent but less said.
+    return NAME_PART, tuple(agreed)
+
+
+def _one_typo(a: str, b: str) -> bool:
+    """One substitution, insertion, deletion or adjacent transposition."""
+    return OSA.distance(a, b, score_cutoff=1) <= 1
+
+
+def compare_birth(a: str, b: str) -> int:
+    if not a or not b:
+        return MISSING
+    if a == b:
+        return BIRTH_EXACT
+    if _one_typo(a, b):
+        return BIRTH_TYPO
+    # Day and month swapped: the American order typed into a European form.
+    if len(a) == 10 and len(b) == 10 and a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]:
+        return BIRTH_TYPO
+    return BIRTH_DIFFERENT
+
+
+def _split_street(street: str) -> tuple[str, str]:
+    words: list[str] = []
+    numbers: list[str] = []
+    for token in street.split():
+        (numbers if token[0].isdigit() else words).append(token)
+    return " ".join(words), " ".join(numbers)
+
+
+def compare_street(a: str, b: str) -> int:
+    """House numbers must agree (up to a transposed digit): neighbours differ in nothing else."""
+    if not a or not b:
+        return MISSING
+    if a == b:
+        return STREET_EXACT
+    words_a, number_a = _split_street(a)
+    words_b, number_b = _split_street(b)
+    if number_a != number_b:
+        transposed = (
+            len(number_a) == len(number_b)
+            and sorted(number_a) == sorted(number_b)
+            and OSA.distance(number_a, number_b, score_cutoff=1) <= 1
+        )
+        if not transposed or words_a != words_b:
+            return STREET_DIFFERENT
+        return STREET_CLOSE
+    if fuzz.ratio(words_a, words_b, processor=None) >= CLOSE_TEXT * 100 or (
+        fuzz.token_sort_ratio(words_a, words_b, processor=None) >= CLOSE_TEXT * 100
+    ):
+        return STREET_CLOSE
+    return STREET_DIFFERENT
+
+
+def compare_place(a: Features, b: Features) -> int:
+    """Postcode and town as one field: they say nearly the same, so they are not counted twice."""
+    city = MISSING
+    if a.city and b.city:
+        city = 0 if a.city == b.city or JaroWinkler.normalized_similarity(a.city, b.city) >= 0.9 else 1
+    if a.zip and b.zip:
+        if a.zip == b.zip:
+            return PLACE_ZIP
+        if len(a.zip) >= 4 and _one_typo(a.zip, b.zip) and city != 1:
+            return PLACE_ZIP_TYPO
+        return PLACE_CITY if city == 0 else PLACE_DIFFERENT
+    if city == MISSING:
+        return MISSING
+    return PLACE_CITY if city == 0 else PLACE_DIFFERENT
+
+
+def compare_features(a: Features, b: Features) -> Comparison:
+    """The comparison vector of (a, b); symmetric: (b, a) gives the same."""
+    name, agreed = compare_names(a.name, b.name)
+    company = MISSING
+    if a.company and b.company:
+        similarity = fuzz.token_sort_ratio(a.company, b.company, processor=None) / 100.0
+        company = COMPANY_SAME if similarity >= 0.93 else COMPANY_SIMILAR if similarity >= CLOSE_TEXT else COMPANY_DIFFERENT
+    levels = (
+        name,
+        compare_birth(a.birth, b.birth),
+        compare_street(a.street, b.street),
+        compare_place(a, b),
+        MISSING if not (a.email and b.email) else SAME if a.email == b.email else DIFFERENT,
+        MISSING if not (a.phones and b.phones) else SAME if set(a.phones) & set(b.phones) else DIFFERENT,
+        company,
+        MISSING if not (a.ico and b.ico) else SAME if a.ico == b.ico else DIFFERENT,
+        MISSING if not (a.taxes and b.taxes) else SAME if set(a.taxes) & set(b.taxes) else DIFFERENT,
+    )
+    return Comparison(levels, agreed)
+
+
+def pattern_code(levels: Sequence[int]) -> int:
+    """One int per comparison vector (missing counts as a level of its own), for counting patterns."""
+    code = 0
+    for level, size in zip(levels, LEVELS, strict=True):
+        code = code * (size + 1) + level + 1
+    return code
+
+
+def pattern_levels(code: int) -> tuple[int, ...]:
+    levels: list[int] = []
+    for size in reversed(LEVELS):
+        code, digit = divmod(code, size + 1)
+        levels.append(digit - 1)
+    return tuple(reversed(levels))
