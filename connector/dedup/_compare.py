@@ -6,7 +6,7 @@ Levels are ordered from full agreement (0) to disagreement; a field missing on e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -16,11 +16,17 @@ from connector.dedup._features import Features
 
 MISSING = -1
 
+# Whether a name token is rare in the records at hand; None where there are too few to tell.
+RareToken = Callable[[str], bool]
+
 # One comparison vector's fields, in this order; `LEVELS[i]` is how many levels field i has.
 FIELDS = ("name", "birth", "street", "place", "email", "phone", "company", "ico", "tax")
-LEVELS = (5, 3, 3, 4, 2, 2, 3, 2, 2)
+LEVELS = (6, 3, 3, 4, 2, 2, 3, 2, 2)
 
-NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_WEAK, NAME_DIFFERENT = range(5)
+# NAME_VARIANT: one token far off, but one of the two spellings is rare in the data (a typo of a
+# name, "Filckp"/"Filip"); NAME_WEAK: one token far off and both spellings common (Marek/Marta:
+# two names, twins perhaps).
+NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_VARIANT, NAME_WEAK, NAME_DIFFERENT = range(6)
 BIRTH_EXACT, BIRTH_TYPO, BIRTH_DIFFERENT = range(3)
 STREET_EXACT, STREET_CLOSE, STREET_DIFFERENT = range(3)
 PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY, PLACE_DIFFERENT = range(4)
@@ -31,11 +37,15 @@ COMPANY_SAME, COMPANY_SIMILAR, COMPANY_DIFFERENT = range(3)
 CLOSE_TOKEN = 0.88
 WEAK_TOKEN = 0.72
 CLOSE_TEXT = 0.85
+# A far-off token is a rare misspelling (NAME_VARIANT) only this close to its partner.
+VARIANT_TOKEN = 0.75
 
 # Feminine and masculine forms of one family name ("Novák"/"Nováková", "Kowalski"/"Kowalska")
 # are two people, usually a couple; so are "Jan"/"Jana", "Martin"/"Martina". Never a typo.
 _GENDER_ENDINGS = (
     ("", "a"),
+    ("el", "la"),  # Pavel/Pavla, Karel/Karla
+    ("in", "a"),  # Martin/Marta
     ("", "ova"),
     ("a", "ova"),
     ("y", "a"),
@@ -117,46 +127,74 @@ def token_similarity(a: str, b: str) -> float:
 
 
 def align_tokens(short: Sequence[str], long: Sequence[str]) -> tuple[list[float], list[str]]:
-    """Each token of `short` with its best unused partner in `long`, best pairs first."""
+    """Each token of `short` with its best unused partner in `long`: the similarities, the exact tokens."""
+    pairs = _pairs(short, long)
+    return [similarity for similarity, _, _ in pairs], [x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1]
+
+
+def _pairs(short: Sequence[str], long: Sequence[str]) -> list[tuple[float, str, str]]:
+    # Whole tokens pair up before initials do: "M." must not take "Miller" from "Myller".
     scored = sorted(
-        ((token_similarity(x, y), i, j) for i, x in enumerate(short) for j, y in enumerate(long)), reverse=True
+        (
+            (similarity - (0.5 if len(x) == 1 or len(y) == 1 else 0.0), similarity, i, j)
+            for i, x in enumerate(short)
+            for j, y in enumerate(long)
+            if (similarity := token_similarity(x, y)) >= 0.0
+        ),
+        reverse=True,
     )
     used_short: set[int] = set()
     used_long: set[int] = set()
-    similarities: list[float] = []
-    agreed: list[str] = []
-    for similarity, i, j in scored:
+    pairs: list[tuple[float, str, str]] = []
+    for _, similarity, i, j in scored:
         if i in used_short or j in used_long:
             continue
         used_short.add(i)
         used_long.add(j)
-        similarities.append(similarity)
-        if similarity == 1.0 and len(short[i]) > 1:
-            agreed.append(short[i])
-    return similarities, agreed
+        pairs.append((similarity, short[i], long[j]))
+    return pairs
 
 
-def compare_names(a: Sequence[str], b: Sequence[str]) -> tuple[int, tuple[str, ...]]:
-    """The name level and the tokens both names carry exactly; token order does not matter."""
+def compare_names(
+    a: Sequence[str], b: Sequence[str], rare: RareToken | None = None
+) -> tuple[int, tuple[str, ...]]:
+    """The name level and the tokens both names carry exactly; token order does not matter.
+
+    With `rare` (enough records to know which spellings are common), two different spellings
+    that are both common are two names however alike (Pavel/Pavla, Tomas/Tamas), and a far-off
+    token that is rare is likely a typo (NAME_VARIANT).
+    """
     if not a or not b:
         return MISSING, ()
     if a == b:
         return NAME_EXACT, tuple(t for t in a if len(t) > 1)
     short, long = (a, b) if (len(a), a) <= (len(b), b) else (b, a)
-    similarities, agreed = align_tokens(short, long)
-    weakest = min(similarities)
-    if weakest < WEAK_TOKEN:
-        return NAME_DIFFERENT, tuple(agreed)
+    pairs = _pairs(short, long)
+    agreed = tuple(x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1)
+    if rare is not None:
+        pairs = [
+            (
+                min(similarity, VARIANT_TOKEN)
+                if similarity < 0.95 and not rare(x) and not rare(y) and similarity >= VARIANT_TOKEN
+                else similarity,
+                x,
+                y,
+            )
+            for similarity, x, y in pairs
+        ]
+    weakest, odd_x, odd_y = min(pairs)
     if weakest < CLOSE_TOKEN:
-        # One token far enough to be another name (Marek/Marta): only with the rest close.
-        close = sum(1 for s in similarities if s >= CLOSE_TOKEN)
-        if close == len(similarities) - 1 and len(short) >= 2 and len(short) == len(long):
-            return NAME_WEAK, tuple(agreed)
-        return NAME_DIFFERENT, tuple(agreed)
+        # One token far off, the rest close: a bad typo, or another name (Marek/Marta).
+        close = sum(1 for similarity, _, _ in pairs if similarity >= CLOSE_TOKEN)
+        if close != len(pairs) - 1 or len(short) < 2 or len(short) != len(long):
+            return NAME_DIFFERENT, agreed
+        if rare is not None and weakest > VARIANT_TOKEN and (rare(odd_x) or rare(odd_y)):
+            return NAME_VARIANT, agreed
+        return (NAME_WEAK if weakest >= WEAK_TOKEN else NAME_DIFFERENT), agreed
     if len(short) == len(long) and all(len(t) > 1 for t in (*short, *long)):
-        return NAME_CLOSE, tuple(agreed)
+        return NAME_CLOSE, agreed
     # A given name left out, a middle name on one side, an initial: consistent but less said.
-    return NAME_PART, tuple(agreed)
+    return NAME_PART, agreed
 
 
 def _one_typo(a: str, b: str) -> bool:
@@ -194,19 +232,26 @@ def compare_street(a: str, b: str) -> int:
     words_a, number_a = _split_street(a)
     words_b, number_b = _split_street(b)
     if number_a != number_b:
+        # Two adjacent digits swapped ("130"/"310") is a typo; any other difference a neighbour.
         transposed = (
             len(number_a) == len(number_b)
             and sorted(number_a) == sorted(number_b)
             and OSA.distance(number_a, number_b, score_cutoff=1) <= 1
         )
-        if not transposed or words_a != words_b:
+        if not transposed:
             return STREET_DIFFERENT
-        return STREET_CLOSE
-    if fuzz.ratio(words_a, words_b, processor=None) >= CLOSE_TEXT * 100 or (
-        fuzz.token_sort_ratio(words_a, words_b, processor=None) >= CLOSE_TEXT * 100
-    ):
+    if words_a == words_b or _close_words(words_a, words_b):
         return STREET_CLOSE
     return STREET_DIFFERENT
+
+
+def _close_words(a: str, b: str) -> bool:
+    if not a or not b:
+        return not a and not b
+    similarity = max(
+        JaroWinkler.normalized_similarity(a, b), fuzz.token_sort_ratio(a, b, processor=None) / 100.0
+    )
+    return similarity >= CLOSE_TEXT
 
 
 def compare_place(a: Features, b: Features) -> int:
@@ -225,9 +270,9 @@ def compare_place(a: Features, b: Features) -> int:
     return PLACE_CITY if city == 0 else PLACE_DIFFERENT
 
 
-def compare_features(a: Features, b: Features) -> Comparison:
+def compare_features(a: Features, b: Features, rare: RareToken | None = None) -> Comparison:
     """The comparison vector of (a, b); symmetric: (b, a) gives the same."""
-    name, agreed = compare_names(a.name, b.name)
+    name, agreed = compare_names(a.name, b.name, rare)
     company = MISSING
     if a.company and b.company:
         similarity = fuzz.token_sort_ratio(a.company, b.company, processor=None) / 100.0

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from connector.dedup._compare import compare_features, pattern_code, pattern_levels
+from connector.dedup._compare import BIRTH_DIFFERENT, compare_birth, compare_features, pattern_code, pattern_levels
 from connector.dedup._features import Features, blocking_keys, prepare
 from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
 from connector.dedup._score import DEFAULT_MODEL, Evidence, evidence_of, name_exact_weight, verdict
@@ -159,7 +159,8 @@ class DedupEngine:
             for other in self.candidates(features):
                 if other != slot:
                     other_features = Features.unpack(self._packed[other] or "")
-                    patterns[pattern_code(compare_features(features, other_features).levels)] += 1
+                    comparison = compare_features(features, other_features, self.names.rare_test())
+                    patterns[pattern_code(comparison.levels)] += 1
         m, _ = train_m(patterns, u)
         self.model = MatchModel(m, u, len(live))
         return self.model
@@ -228,22 +229,44 @@ class DedupEngine:
     def matches(self, contact: Contact | Features, *, exclude: str | None = None) -> Iterator[Match]:
         """Every candidate in the link or review band, in no particular order."""
         features = contact if isinstance(contact, Features) else self.prepare(contact)
+        for match, _ in self._matches(features, exclude):
+            yield match
+
+    def _matches(self, features: Features, exclude: str | None) -> Iterator[tuple[Match, Features]]:
+        rare = self.names.rare_test()
         for slot in self.candidates(features):
             record_id, packed = self._ids[slot], self._packed[slot]
             if record_id is None or packed is None or record_id == exclude:
                 continue
-            evidence = evidence_of(compare_features(features, Features.unpack(packed)), self.model, self.names.share)
+            other = Features.unpack(packed)
+            evidence = evidence_of(compare_features(features, other, rare), self.model, self.names.share)
             banded = self.thresholds.band(evidence)
             if banded is not None:
-                yield Match(record_id, banded[1], banded[0], evidence.reasons)
+                yield Match(record_id, banded[1], banded[0], evidence.reasons), other
 
     def best_match(self, contact: Contact | Features, *, exclude: str | None = None) -> Match | None:
-        """The most likely duplicate of `contact` in the index (a link before a review), or None."""
+        """The most likely duplicate of `contact` in the index (a link before a review), or None.
+
+        A contact without a birth date that links to two records with two birth dates (a father
+        and a son of one name at one address) is a question for a person, not a link.
+        """
+        features = contact if isinstance(contact, Features) else self.prepare(contact)
         best: Match | None = None
-        for match in self.matches(contact, exclude=exclude):
+        linked_births: list[str] = []
+        for match, other in self._matches(features, exclude):
+            if match.band == "link" and other.birth:
+                linked_births.append(other.birth)
             if best is None or (match.band == "link", match.score) > (best.band == "link", best.score):
                 best = match
+        if best is not None and best.band == "link" and not features.birth and conflicting_births(linked_births):
+            best = dataclasses.replace(best, band="review", score=min(best.score, self.thresholds.link - 0.01))
         return best
+
+
+def conflicting_births(births: Iterable[str]) -> bool:
+    """Two of these birth dates are two people (they differ by more than one typo)."""
+    known = sorted(set(births))
+    return any(compare_birth(x, y) == BIRTH_DIFFERENT for i, x in enumerate(known) for y in known[i + 1 :])
 
 
 def _sort_entries(entries: array[int]) -> array[int]:
@@ -307,6 +330,7 @@ def find_duplicates(
     lefts, rights, codes = array("i"), array("i"), array("q")
     shares = array("d")
     patterns: Counter[int] = Counter()
+    rare = names.rare_test()
     for block in blocks.values():
         if len(block) < 2 or len(block) > block_cap:
             continue
@@ -316,7 +340,7 @@ def find_duplicates(
                 if pair in seen:
                     continue
                 seen.add(pair)
-                comparison = compare_features(features[left], features[right])
+                comparison = compare_features(features[left], features[right], rare)
                 code = pattern_code(comparison.levels)
                 patterns[code] += 1
                 lefts.append(left)
@@ -344,6 +368,7 @@ def find_duplicates(
         return slot
 
     levels_of: dict[int, tuple[int, ...]] = {}
+    links: list[tuple[float, int, int]] = []
     for left, right, code, share in zip(lefts, rights, codes, shares, strict=True):
         levels = levels_of.get(code)
         if levels is None:
@@ -356,15 +381,59 @@ def find_duplicates(
             continue
         band, score = banded
         if band == "link":
-            a, b = root(left), root(right)
-            if a != b:
-                parent[b] = a
-                weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
-                weakest.pop(b, None)
-            else:
-                weakest[a] = min(score, weakest.get(a, 1.0))
+            links.append((score, left, right))
         elif review:
             reviews.append((left, right, score))
+    del lefts, rights, codes, shares
+
+    # A record without a birth date linked to two records with two birth dates (a father and
+    # a son of one name at one address) cannot say which one it is: those links go to a person.
+    partners: dict[int, list[int]] = {}
+    for _, left, right in links:
+        partners.setdefault(left, []).append(right)
+        partners.setdefault(right, []).append(left)
+    ambiguous = {
+        slot
+        for slot, others in partners.items()
+        if len(others) > 1 and not features[slot].birth and conflicting_births(features[o].birth for o in others if features[o].birth)
+    }
+    del partners
+    if ambiguous:
+        for score, left, right in links:
+            if review and (left in ambiguous or right in ambiguous):
+                reviews.append((left, right, min(score, thresholds.link - 0.01)))
+        links = [(score, left, right) for score, left, right in links if left not in ambiguous and right not in ambiguous]
+
+    # Strongest links first, and never one that would put two birth dates or two IČOs into one
+    # cluster: whatever links slipped past the check above still cannot join two people.
+    marks: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def marks_of(top: int) -> tuple[frozenset[str], frozenset[str]]:
+        found = marks.get(top)
+        if found is None:
+            f = features[top]
+            found = (frozenset((f.birth,)) if f.birth else frozenset(), frozenset((f.ico,)) if f.ico else frozenset())
+        return found
+
+    links.sort(reverse=True)
+    for score, left, right in links:
+        a, b = root(left), root(right)
+        if a == b:
+            weakest[a] = min(score, weakest.get(a, 1.0))
+            continue
+        (births_a, icos_a), (births_b, icos_b) = marks_of(a), marks_of(b)
+        if len(icos_a | icos_b) > 1 or any(
+            compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b
+        ):
+            if review:
+                reviews.append((left, right, min(score, thresholds.link - 0.01)))
+            continue
+        parent[b] = a
+        marks[a] = (births_a | births_b, icos_a | icos_b)
+        marks.pop(b, None)
+        weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
+        weakest.pop(b, None)
+    del links
 
     members: dict[int, list[int]] = {}
     for slot in range(count):

@@ -115,6 +115,9 @@ def blocking_keys(features: Features) -> list[str]:
         initials = "".join(other[0] for other in sounds if other != sound)
         if place:
             keys.append(f"n{sound}|{initials}|{place}")
+            if initials:
+                # And without them: a given name left out, written as an initial or a nickname.
+                keys.append(f"n{sound}||{place}")
         if features.birth:
             keys.append(f"b{features.birth}|{sound}")
     if features.birth and features.zip:

@@ -13,7 +13,7 @@ import functools
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from connector.dedup._compare import FIELDS, LEVELS, MISSING, compare_features, pattern_levels
@@ -24,7 +24,7 @@ from connector.dedup._features import Features
 # m: a person's two records agree exactly most of the time, with a typo now and then;
 # u: two strangers share a birth date 1 in ~25,000 times, a postcode 1 in ~1,000.
 PRIOR_M: tuple[tuple[float, ...], ...] = (
-    (0.55, 0.25, 0.10, 0.07, 0.03),  # name: exact, close, part, weak, different
+    (0.55, 0.25, 0.10, 0.05, 0.02, 0.03),  # name: exact, close, part, variant, weak, different
     (0.90, 0.08, 0.02),  # birth: exact, one digit, different
     (0.60, 0.15, 0.25),  # street: exact, close, different (people move)
     (0.70, 0.05, 0.05, 0.20),  # place: zip, zip typo, city only, different
@@ -35,7 +35,7 @@ PRIOR_M: tuple[tuple[float, ...], ...] = (
     (0.98, 0.02),  # DIČ
 )
 PRIOR_U: tuple[tuple[float, ...], ...] = (
-    (2e-4, 2e-4, 1e-3, 3e-3, 0.9956),
+    (2e-4, 2e-4, 1e-3, 2e-4, 3e-3, 0.9954),
     (4e-5, 2e-3, 0.99796),
     (3e-4, 5e-4, 0.9992),
     (1e-3, 2e-3, 0.03, 0.967),
@@ -64,6 +64,9 @@ EM_ITERATIONS = 25
 # share of `TOKEN_PRIOR_SHARE` (1 in 200), so a small index does not call every name rare.
 TOKEN_PRIOR_SHARE = 5e-3
 TOKEN_PRIOR_POPULATION = 1000.0
+# A spelling held by this few of at least so many records is rare (see NAME_VARIANT).
+RARE_TOKEN_COUNT = 2
+MIN_RARE_POPULATION = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,31 +149,36 @@ def train_m(
 ) -> tuple[tuple[tuple[float, ...], ...], float]:
     """m per field level and the share of matches among the candidate pairs, by EM.
 
-    `patterns` counts the candidate pairs per comparison vector (`pattern_code`); u stays fixed,
-    as Splink fixes it from random sampling, which keeps EM from drifting to another split of
-    the pairs (same town against different town, say).
+    `patterns` counts the candidate pairs per comparison vector (`pattern_code`). Among
+    candidates, strangers agree far more often than random pairs do (blocking chose them for
+    agreeing), so EM estimates the candidates' own u alongside m; only m is kept, and scoring
+    pairs it with `u` from random pairs (which also starts the candidates' u).
     """
     total = sum(patterns.values())
     if total < MIN_EM_PAIRS:
         return start, 0.0
     decoded = [(pattern_levels(code), count) for code, count in patterns.items()]
     m = start
+    u_candidates = tuple(tuple((v + 1.0 / len(row)) / 2.0 for v in row) for row in u)
     share = 0.1
     for _ in range(iterations):
-        counts = [[0.0] * size for size in LEVELS]
+        m_counts = [[0.0] * size for size in LEVELS]
+        u_counts = [[0.0] * size for size in LEVELS]
         matched = 0.0
         log_share, log_rest = math.log(share), math.log(1.0 - share)
         for levels, count in decoded:
-            log_m, log_u = _match_weight(levels, m, u)
+            log_m, log_u = _match_weight(levels, m, u_candidates)
             odds = log_share + log_m - (log_rest + log_u)
             posterior = 1.0 / (1.0 + math.exp(-odds)) if odds > -50 else 0.0
             weight = posterior * count
             matched += weight
             for field, level in enumerate(levels):
                 if level != MISSING:
-                    counts[field][level] += weight
-        share = min(0.999, max(1e-6, matched / total))
-        m = tuple(_smoothed(counts[f], PRIOR_M[f], PRIOR_PAIRS_M) for f in range(len(FIELDS)))
+                    m_counts[field][level] += weight
+                    u_counts[field][level] += count - weight
+        share = min(0.9, max(1e-6, matched / total))
+        m = tuple(_smoothed(m_counts[f], PRIOR_M[f], PRIOR_PAIRS_M) for f in range(len(FIELDS)))
+        u_candidates = tuple(_smoothed(u_counts[f], u[f], PRIOR_PAIRS_M) for f in range(len(FIELDS)))
     return m, share
 
 
@@ -201,6 +209,14 @@ class NameStatistics:
     def update(self, many: Iterable[Features]) -> None:
         for features in many:
             self.add(features)
+
+    def rare(self, token: str) -> bool:
+        """Held by at most `RARE_TOKEN_COUNT` records of many: more likely a typo than a name."""
+        return self.population >= MIN_RARE_POPULATION and self.counts[token] <= RARE_TOKEN_COUNT
+
+    def rare_test(self) -> Callable[[str], bool] | None:
+        """`rare`, where there are enough records to tell a rare spelling from a common one."""
+        return self.rare if self.population >= MIN_RARE_POPULATION else None
 
     def share(self, tokens: Sequence[str]) -> float:
         """The estimated share of records whose name carries all of `tokens` (independence assumed)."""

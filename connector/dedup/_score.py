@@ -22,6 +22,7 @@ from connector.dedup._compare import (
     NAME_DIFFERENT,
     NAME_EXACT,
     NAME_PART,
+    NAME_VARIANT,
     NAME_WEAK,
     PLACE_CITY,
     PLACE_ZIP,
@@ -97,7 +98,7 @@ def _reasons(levels: Sequence[int]) -> tuple[str, ...]:
         reasons.append("different birth date")
     if name == NAME_EXACT:
         reasons.append("same name")
-    elif name in (NAME_CLOSE, NAME_PART):
+    elif name in (NAME_CLOSE, NAME_PART, NAME_VARIANT):
         reasons.append("similar name")
     if company == COMPANY_SAME:
         reasons.append("same company")
@@ -135,12 +136,13 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
     # A link needs decisive evidence besides a high sum, so that no weight the data suggests
     # can link two people on a name and a town: a company id; an e-mail or phone with a name
     # that does not conflict (families share both, so one far-off name token needs the contact
-    # and nothing against it); a name with a birth date; a name at one street in one place.
+    # and nothing against it); a name (or a rare misspelling of one) with a birth date; a name
+    # at one street in one place.
     at_one_address = street in (STREET_EXACT, STREET_CLOSE) and place in (PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY)
     decisive = (
         company_id
-        or (contact_id and (names_agree or name == NAME_WEAK or (name == MISSING and not names_conflict)))
-        or (names_agree and birth in (BIRTH_EXACT, BIRTH_TYPO))
+        or (contact_id and (names_agree or name in (NAME_VARIANT, NAME_WEAK) or (name == MISSING and not names_conflict)))
+        or ((names_agree or name == NAME_VARIANT) and birth in (BIRTH_EXACT, BIRTH_TYPO))
         or (names_agree and at_one_address)
     )
     linkable = not vetoed and decisive and not (names_conflict and not company_id)
