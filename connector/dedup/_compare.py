@@ -109,15 +109,19 @@ def gendered_pair(a: str, b: str) -> bool:
     return False
 
 
-def token_similarity(a: str, b: str) -> float:
-    """1.0 for one token, 0.95 for a nickname or an initial it begins, else Jaro-Winkler."""
+def token_similarity(a: str, b: str, rare: RareToken | None = None) -> float:
+    """1.0 for one token, 0.95 for a nickname or an initial it begins, else Jaro-Winkler.
+
+    A masculine and a feminine form score 0, unless `rare` says one of them is a rare spelling:
+    "Gergela" is a typo of "Gergely", not its feminine.
+    """
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return 0.95 if a[0] == b[0] else 0.0
     if b in _NICKNAMES.get(a, ()):
         return 0.95
-    if gendered_pair(a, b):
+    if gendered_pair(a, b) and not (rare is not None and (rare(a) or rare(b))):
         return 0.0
     similarity = JaroWinkler.normalized_similarity(a, b)
     if similarity < CLOSE_TOKEN and min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
@@ -132,14 +136,14 @@ def align_tokens(short: Sequence[str], long: Sequence[str]) -> tuple[list[float]
     return [similarity for similarity, _, _ in pairs], [x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1]
 
 
-def _pairs(short: Sequence[str], long: Sequence[str]) -> list[tuple[float, str, str]]:
+def _pairs(short: Sequence[str], long: Sequence[str], rare: RareToken | None = None) -> list[tuple[float, str, str]]:
     # Whole tokens pair up before initials do: "M." must not take "Miller" from "Myller".
     scored = sorted(
         (
             (similarity - (0.5 if len(x) == 1 or len(y) == 1 else 0.0), similarity, i, j)
             for i, x in enumerate(short)
             for j, y in enumerate(long)
-            if (similarity := token_similarity(x, y)) >= 0.0
+            if (similarity := token_similarity(x, y, rare)) >= 0.0
         ),
         reverse=True,
     )
@@ -169,7 +173,7 @@ def compare_names(
     if a == b:
         return NAME_EXACT, tuple(t for t in a if len(t) > 1)
     short, long = (a, b) if (len(a), a) <= (len(b), b) else (b, a)
-    pairs = _pairs(short, long)
+    pairs = _pairs(short, long, rare)
     agreed = tuple(x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1)
     if rare is not None:
         pairs = [
@@ -248,6 +252,8 @@ def compare_street(a: str, b: str) -> int:
 def _close_words(a: str, b: str) -> bool:
     if not a or not b:
         return not a and not b
+    if _one_typo(a, b):
+        return True  # Jaro-Winkler is harsh on short words ("bem"/"bme" scores 0.56)
     similarity = max(
         JaroWinkler.normalized_similarity(a, b), fuzz.token_sort_ratio(a, b, processor=None) / 100.0
     )

@@ -422,8 +422,12 @@ def find_duplicates(
             weakest[a] = min(score, weakest.get(a, 1.0))
             continue
         (births_a, icos_a), (births_b, icos_b) = marks_of(a), marks_of(b)
-        if len(icos_a | icos_b) > 1 or any(
-            compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b
+        # Compatible when one side knows no birth date or some pair is within one typo (a
+        # cluster may already hold a date and its typo).
+        if len(icos_a | icos_b) > 1 or (
+            births_a
+            and births_b
+            and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
         ):
             if review:
                 reviews.append((left, right, min(score, thresholds.link - 0.01)))

@@ -97,8 +97,8 @@ def blocking_keys(features: Features) -> list[str]:
 
     Each key joins two fields, and the keys are chosen so that a typo in any one field (the
     name, the street, the postcode, the town or the birth date) leaves at least one key whole:
-    name sound + postcode, name sound + birth date, birth date + postcode, street word sound +
-    house number + town. Identifiers (e-mail, phone, company ids) are keys on their own.
+    name sound + postcode, name sound + town, name sound + birth date, birth date + postcode,
+    street word sound + house number + town. Identifiers (e-mail, phone, company ids) are keys on their own.
     """
     keys: list[str] = []
     if features.email:
@@ -109,6 +109,7 @@ def blocking_keys(features: Features) -> list[str]:
     keys.extend("t" + tax for tax in features.taxes)
     sounds = sorted({phonetic(token) for token in features.name if len(token) > 1})
     place = features.zip or features.city
+    town = phonetic(features.city.replace(" ", "")) if features.city else ""
     for sound in sounds:
         # Each name token's sound with the initials of the others: a typo in one token, or the
         # order of the tokens, still leaves one key in common.
@@ -118,6 +119,9 @@ def blocking_keys(features: Features) -> list[str]:
             if initials:
                 # And without them: a given name left out, written as an initial or a nickname.
                 keys.append(f"n{sound}||{place}")
+        if town and features.zip:
+            # And with the town: a mistyped postcode.
+            keys.append(f"m{sound}|{initials}|{town}")
         if features.birth:
             keys.append(f"b{features.birth}|{sound}")
     if features.birth and features.zip:
@@ -127,7 +131,6 @@ def blocking_keys(features: Features) -> list[str]:
         # (on the postcode) cover a mistyped town.
         words = [t for t in features.street.split() if not t[0].isdigit() and len(t) > 2]
         number = next((t for t in features.street.split() if t[0].isdigit()), "")
-        town = phonetic(features.city.replace(" ", ""))
         for sound in sorted({phonetic(word) for word in words[:3]}):
             keys.append(f"s{sound}|{number}|{town}")
     if features.company:

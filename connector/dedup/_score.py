@@ -143,7 +143,7 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
         company_id
         or (contact_id and (names_agree or name in (NAME_VARIANT, NAME_WEAK) or (name == MISSING and not names_conflict)))
         or ((names_agree or name == NAME_VARIANT) and birth in (BIRTH_EXACT, BIRTH_TYPO))
-        or (names_agree and at_one_address)
+        or ((names_agree or name == NAME_VARIANT) and at_one_address)
     )
     linkable = not vetoed and decisive and not (names_conflict and not company_id)
     return Verdict(weight, name == NAME_EXACT, linkable, vetoed, company_id or contact_id, _reasons(levels))
