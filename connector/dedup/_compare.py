@@ -6,6 +6,8 @@ Levels are ordered from full agreement (0) to disagreement; a field missing on e
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -97,6 +99,8 @@ class Comparison(NamedTuple):
 
 def gendered_pair(a: str, b: str) -> bool:
     """One name in its masculine and feminine form: two people, not a typo."""
+    if a[:2] != b[:2] or abs(len(a) - len(b)) > 3:
+        return False  # every ending pair keeps a stem of two letters or more, and differs by <= 3
     for masculine, feminine in _GENDER_ENDINGS:
         for x, y in ((a, b), (b, a)):
             if (
@@ -117,17 +121,25 @@ def token_similarity(a: str, b: str, rare: RareToken | None = None) -> float:
     """
     if a == b:
         return 1.0
-    if len(a) == 1 or len(b) == 1:
-        return 0.95 if a[0] == b[0] else 0.0
-    if b in _NICKNAMES.get(a, ()):
-        return 0.95
-    if gendered_pair(a, b) and not (rare is not None and (rare(a) or rare(b))):
+    similarity, gendered = _token_similarity(a, b) if a < b else _token_similarity(b, a)
+    if gendered and not (rare is not None and (rare(a) or rare(b))):
         return 0.0
+    return similarity
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _token_similarity(a: str, b: str) -> tuple[float, bool]:
+    """The similarity of two different tokens and whether they are one name's two genders (kept:
+    the same given and family names meet again and again)."""
+    if len(a) == 1 or len(b) == 1:
+        return (0.95 if a[0] == b[0] else 0.0), False
+    if b in _NICKNAMES.get(a, ()):
+        return 0.95, False
     similarity = JaroWinkler.normalized_similarity(a, b)
     if similarity < CLOSE_TOKEN and min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
         # One edit in a short name ("Petr"/"Ptr") is a typo even where Jaro-Winkler is harsh on it.
-        return CLOSE_TOKEN
-    return similarity
+        similarity = CLOSE_TOKEN
+    return similarity, gendered_pair(a, b)
 
 
 def align_tokens(short: Sequence[str], long: Sequence[str]) -> tuple[list[float], list[str]]:
@@ -137,13 +149,35 @@ def align_tokens(short: Sequence[str], long: Sequence[str]) -> tuple[list[float]
 
 
 def _pairs(short: Sequence[str], long: Sequence[str], rare: RareToken | None = None) -> list[tuple[float, str, str]]:
-    # Whole tokens pair up before initials do: "M." must not take "Miller" from "Myller".
+    """The assignment of `short`'s tokens to `long`'s with the best total similarity.
+
+    Whole tokens count before initials do ("M." must not take "Miller" from "Myller"); names
+    have few tokens, so every assignment is tried (a greedy one past four tokens).
+    """
+    table = [[token_similarity(x, y, rare) for y in long] for x in short]
+    if len(long) > 4:
+        return _greedy_pairs(short, long, table)
+    priority = [
+        [s - (0.5 if len(x) == 1 or len(y) == 1 else 0.0) for y, s in zip(long, row, strict=True)]
+        for x, row in zip(short, table, strict=True)
+    ]
+    best: tuple[int, ...] = ()
+    best_total = -1.0
+    for chosen in itertools.permutations(range(len(long)), len(short)):
+        total = sum(priority[i][j] for i, j in enumerate(chosen))
+        if total > best_total + 1e-12:
+            best, best_total = chosen, total
+    return [(table[i][j], short[i], long[j]) for i, j in enumerate(best)]
+
+
+def _greedy_pairs(
+    short: Sequence[str], long: Sequence[str], table: list[list[float]]
+) -> list[tuple[float, str, str]]:
     scored = sorted(
         (
-            (similarity - (0.5 if len(x) == 1 or len(y) == 1 else 0.0), similarity, i, j)
+            (table[i][j] - (0.5 if len(x) == 1 or len(y) == 1 else 0.0), table[i][j], i, j)
             for i, x in enumerate(short)
             for j, y in enumerate(long)
-            if (similarity := token_similarity(x, y, rare)) >= 0.0
         ),
         reverse=True,
     )
@@ -173,6 +207,16 @@ def compare_names(
     if a == b:
         return NAME_EXACT, tuple(t for t in a if len(t) > 1)
     short, long = (a, b) if (len(a), a) <= (len(b), b) else (b, a)
+    # Cached on the tokens and which of them are rare: the same pairs of names meet again and again.
+    rare_ones = frozenset(t for t in (*short, *long) if rare(t)) if rare is not None else None
+    return _compare_names(tuple(short), tuple(long), rare_ones)
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _compare_names(
+    short: tuple[str, ...], long: tuple[str, ...], rare_ones: frozenset[str] | None
+) -> tuple[int, tuple[str, ...]]:
+    rare = rare_ones.__contains__ if rare_ones is not None else None
     pairs = _pairs(short, long, rare)
     agreed = tuple(x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1)
     if rare is not None:
@@ -219,6 +263,7 @@ def compare_birth(a: str, b: str) -> int:
     return BIRTH_DIFFERENT
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _split_street(street: str) -> tuple[str, str]:
     words: list[str] = []
     numbers: list[str] = []

@@ -97,8 +97,8 @@ def blocking_keys(features: Features) -> list[str]:
 
     Each key joins two fields, and the keys are chosen so that a typo in any one field (the
     name, the street, the postcode, the town or the birth date) leaves at least one key whole:
-    name sound + postcode, name sound + town, name sound + birth date, birth date + postcode,
-    street word sound + house number + town. Identifiers (e-mail, phone, company ids) are keys on their own.
+    name sound + postcode, name sound + town + house number, name sound + birth date, birth
+    date + postcode, street word sound + house number + town. Identifiers (e-mail, phone, company ids) are keys on their own.
     """
     keys: list[str] = []
     if features.email:
@@ -110,6 +110,7 @@ def blocking_keys(features: Features) -> list[str]:
     sounds = sorted({phonetic(token) for token in features.name if len(token) > 1})
     place = features.zip or features.city
     town = phonetic(features.city.replace(" ", "")) if features.city else ""
+    house = next((t for t in features.street.split() if t[0].isdigit()), "")
     for sound in sounds:
         # Each name token's sound with the initials of the others: a typo in one token, or the
         # order of the tokens, still leaves one key in common.
@@ -120,8 +121,8 @@ def blocking_keys(features: Features) -> list[str]:
                 # And without them: a given name left out, written as an initial or a nickname.
                 keys.append(f"n{sound}||{place}")
         if town and features.zip:
-            # And with the town: a mistyped postcode.
-            keys.append(f"m{sound}|{initials}|{town}")
+            # And with the town and house number: a mistyped postcode (with a mistyped street too).
+            keys.append(f"m{sound}|{initials}|{town}|{house}")
         if features.birth:
             keys.append(f"b{features.birth}|{sound}")
     if features.birth and features.zip:
@@ -130,9 +131,8 @@ def blocking_keys(features: Features) -> list[str]:
         # The town, not the postcode: a mistyped postcode leaves these whole, and the name keys
         # (on the postcode) cover a mistyped town.
         words = [t for t in features.street.split() if not t[0].isdigit() and len(t) > 2]
-        number = next((t for t in features.street.split() if t[0].isdigit()), "")
         for sound in sorted({phonetic(word) for word in words[:3]}):
-            keys.append(f"s{sound}|{number}|{town}")
+            keys.append(f"s{sound}|{house}|{town}")
     if features.company:
         company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
         keys.append(f"c{company_sound}|{place}")

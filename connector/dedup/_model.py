@@ -46,7 +46,7 @@ PRIOR_U: tuple[tuple[float, ...], ...] = (
     (1e-6, 1.0 - 1e-6),
 )
 # How many pairs' worth of belief the priors carry against the data's own counts.
-PRIOR_PAIRS_U = 20_000.0
+PRIOR_PAIRS_U = 10_000.0
 PRIOR_PAIRS_M = 200.0
 # A probability is never estimated below this: no single level may become infinitely telling.
 FLOOR = 1e-7
@@ -56,7 +56,7 @@ FLOOR = 1e-7
 DUPLICATE_SHARE = 0.3
 MIN_POPULATION = 100_000
 # Random pairs drawn for u, and the least candidate pairs worth an EM run.
-U_SAMPLE_PAIRS = 40_000
+U_SAMPLE_PAIRS = 15_000
 MIN_EM_PAIRS = 500
 EM_ITERATIONS = 25
 
@@ -64,9 +64,10 @@ EM_ITERATIONS = 25
 # share of `TOKEN_PRIOR_SHARE` (1 in 200), so a small index does not call every name rare.
 TOKEN_PRIOR_SHARE = 5e-3
 TOKEN_PRIOR_POPULATION = 1000.0
-# A spelling held by this few of at least so many records is rare (see NAME_VARIANT).
+# A spelling held by this few of at least so many records is rare (see NAME_VARIANT); in fewer
+# records an ordinary given name may well occur only once or twice.
 RARE_TOKEN_COUNT = 2
-MIN_RARE_POPULATION = 1000
+MIN_RARE_POPULATION = 5000
 
 
 @dataclasses.dataclass(frozen=True)
