@@ -138,7 +138,8 @@ _CITIES = {
     "PL": [("Bydgoszcz", "85"), ("Toruń", "87"), ("Kielce", "25"), ("Olsztyn", "10"), ("Opole", "45"),
            ("Gliwice", "44"), ("Radom", "26"), ("Sosnowiec", "41"), ("Tarnów", "33"), ("Zielona Góra", "65")],
     "HU": [("Sopron", "94"), ("Szombathely", "97"), ("Veszprém", "82"), ("Zalaegerszeg", "89"), ("Kaposvár", "74"),
-           ("Szolnok", "50"), ("Békéscsaba", "56"), ("Tatabánya", "28"), ("Dunaújváros", "24"), ("Hódmezővásárhely", "68")],
+           ("Szolnok", "50"), ("Békéscsaba", "56"), ("Tatabánya", "28"), ("Dunaújváros", "24"),
+           ("Hódmezővásárhely", "68")],
     "EN": [("Leeds", "LS"), ("Bristol", "BS"), ("Sheffield", "S"), ("Nottingham", "NG"), ("Leicester", "LE"),
            ("Cardiff", "CF"), ("Coventry", "CV"), ("Bradford", "BD"), ("Exeter", "EX"), ("York", "YO")],
 }
@@ -241,7 +242,8 @@ class Population:
     def _zip(self, country: str, prefix: str) -> str:
         rng = self.rng
         if country == "EN":
-            return f"{prefix}{rng.randint(1, 29)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+            letters = "ABDEFGHJLNPQRSTUWXYZ"
+            return f"{prefix}{rng.randint(1, 29)} {rng.randint(1, 9)}{rng.choice(letters)}{rng.choice(letters)}"
         digits = (prefix + "".join(rng.choice("0123456789") for _ in range(5)))[:5]
         if country in ("CZ", "SK"):
             return f"{digits[:3]} {digits[3:]}"
@@ -381,7 +383,9 @@ class Corruptor:
 
     def _digits(self, text: str) -> str:
         """Two adjacent digits transposed, or one digit mistyped."""
-        spots = [n for n in range(len(text) - 1) if text[n].isdigit() and text[n + 1].isdigit() and text[n] != text[n + 1]]
+        spots = [
+            n for n in range(len(text) - 1) if text[n].isdigit() and text[n + 1].isdigit() and text[n] != text[n + 1]
+        ]
         if spots and self.rng.random() < 0.6:
             n = self.rng.choice(spots)
             return text[:n] + text[n + 1] + text[n] + text[n + 2 :]

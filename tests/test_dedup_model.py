@@ -176,7 +176,9 @@ def test_em_learns_that_agreement_is_evidence_for_and_disagreement_against() -> 
     for n, f in enumerate(features):
         for key in blocking_keys(f):
             by_key[key].append(n)
-    pairs = {tuple(sorted(p)) for block in by_key.values() if len(block) <= 50 for p in itertools.combinations(block, 2)}
+    pairs = {
+        tuple(sorted(p)) for block in by_key.values() if len(block) <= 50 for p in itertools.combinations(block, 2)
+    }
     patterns = Counter(pattern_code(compare_features(features[a], features[b]).levels) for a, b in pairs)
     m, share = train_m(patterns, u)
     assert 0.05 < share < 0.95
@@ -187,7 +189,13 @@ def test_em_learns_that_agreement_is_evidence_for_and_disagreement_against() -> 
 
 
 def test_a_typo_in_any_one_field_leaves_a_blocking_key() -> None:
-    base = {"name": "Bohumil Kopecký", "street": "Pražská 40", "zip": "787 43", "city": "Šumperk", "birth_date": "1936-05-16"}
+    base = {
+        "name": "Bohumil Kopecký",
+        "street": "Pražská 40",
+        "zip": "787 43",
+        "city": "Šumperk",
+        "birth_date": "1936-05-16",
+    }
     typos = {
         "name": {"name": "Bohumil Kpoecký"},
         "given name": {"name": "Bohmuil Kopecký"},

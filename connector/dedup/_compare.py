@@ -145,7 +145,9 @@ def _token_similarity(a: str, b: str) -> tuple[float, bool]:
 def align_tokens(short: Sequence[str], long: Sequence[str]) -> tuple[list[float], list[str]]:
     """Each token of `short` with its best unused partner in `long`: the similarities, the exact tokens."""
     pairs = _pairs(short, long)
-    return [similarity for similarity, _, _ in pairs], [x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1]
+    return [similarity for similarity, _, _ in pairs], [
+        x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1
+    ]
 
 
 def _pairs(short: Sequence[str], long: Sequence[str], rare: RareToken | None = None) -> list[tuple[float, str, str]]:
@@ -170,9 +172,7 @@ def _pairs(short: Sequence[str], long: Sequence[str], rare: RareToken | None = N
     return [(table[i][j], short[i], long[j]) for i, j in enumerate(best)]
 
 
-def _greedy_pairs(
-    short: Sequence[str], long: Sequence[str], table: list[list[float]]
-) -> list[tuple[float, str, str]]:
+def _greedy_pairs(short: Sequence[str], long: Sequence[str], table: list[list[float]]) -> list[tuple[float, str, str]]:
     scored = sorted(
         (
             (table[i][j] - (0.5 if len(x) == 1 or len(y) == 1 else 0.0), table[i][j], i, j)
@@ -193,9 +193,7 @@ def _greedy_pairs(
     return pairs
 
 
-def compare_names(
-    a: Sequence[str], b: Sequence[str], rare: RareToken | None = None
-) -> tuple[int, tuple[str, ...]]:
+def compare_names(a: Sequence[str], b: Sequence[str], rare: RareToken | None = None) -> tuple[int, tuple[str, ...]]:
     """The name level and the tokens both names carry exactly; token order does not matter.
 
     With `rare` (enough records to know which spellings are common), two different spellings
@@ -299,9 +297,7 @@ def _close_words(a: str, b: str) -> bool:
         return not a and not b
     if _one_typo(a, b):
         return True  # Jaro-Winkler is harsh on short words ("bem"/"bme" scores 0.56)
-    similarity = max(
-        JaroWinkler.normalized_similarity(a, b), fuzz.token_sort_ratio(a, b, processor=None) / 100.0
-    )
+    similarity = max(JaroWinkler.normalized_similarity(a, b), fuzz.token_sort_ratio(a, b, processor=None) / 100.0)
     return similarity >= CLOSE_TEXT
 
 
@@ -327,7 +323,9 @@ def compare_features(a: Features, b: Features, rare: RareToken | None = None) ->
     company = MISSING
     if a.company and b.company:
         similarity = fuzz.token_sort_ratio(a.company, b.company, processor=None) / 100.0
-        company = COMPANY_SAME if similarity >= 0.93 else COMPANY_SIMILAR if similarity >= CLOSE_TEXT else COMPANY_DIFFERENT
+        company = (
+            COMPANY_SAME if similarity >= 0.93 else COMPANY_SIMILAR if similarity >= CLOSE_TEXT else COMPANY_DIFFERENT
+        )
     levels = (
         name,
         compare_birth(a.birth, b.birth),

@@ -289,6 +289,27 @@ def _sort_entries(entries: array[int]) -> array[int]:
 # -- batch ------------------------------------------------------------------------------------
 
 
+def _blocks(entries: array[int], block_cap: int) -> Iterator[list[int]]:
+    """The slots of each run of one key hash in sorted `entries`, runs of 2 to `block_cap` only."""
+    block: list[int] = []
+    current = -1
+    too_big = False
+    slot_mask = _MAX_SLOTS - 1
+    for entry in entries:
+        key_hash = entry >> _SLOT_BITS
+        if key_hash != current:
+            if len(block) > 1 and not too_big:
+                yield block
+            block, current, too_big = [], key_hash, False
+        if too_big:
+            continue
+        block.append(entry & slot_mask)
+        if len(block) > block_cap:
+            too_big = True
+    if len(block) > 1 and not too_big:
+        yield block
+
+
 def find_duplicates(
     records: Iterable[tuple[str, Contact]] | Iterable[tuple[str, Features]],
     *,
@@ -310,7 +331,9 @@ def find_duplicates(
     ids: list[str] = []
     features: list[Features] = []
     names = NameStatistics()
-    blocks: dict[int, list[int]] = {}
+    # Blocks as one sorted array of (key hash, slot) ints, not a dict of lists: a hundred
+    # thousand records have a million keys, most of them held by one record alone.
+    entries = array("q")
     for record_id, item in records:
         prepared = (
             item
@@ -318,11 +341,13 @@ def find_duplicates(
             else prepare(item, region=region, email_provider_rules=email_provider_rules)
         )
         slot = len(ids)
+        if slot >= _MAX_SLOTS:
+            raise OverflowError(f"a dedup batch holds at most {_MAX_SLOTS} records")
         ids.append(record_id)
         features.append(prepared)
         names.add(prepared)
-        for key in blocking_keys(prepared):
-            blocks.setdefault(_key_hash(key), []).append(slot)
+        entries.extend(_key_hash(key) << _SLOT_BITS | slot for key in blocking_keys(prepared))
+    entries = _sort_entries(entries)
 
     # Every candidate pair once, as its comparison vector; the name's frequency where it agreed.
     count = len(ids)
@@ -331,13 +356,11 @@ def find_duplicates(
     shares = array("d")
     patterns: Counter[int] = Counter()
     rare = names.rare_test()
-    for block in blocks.values():
-        if len(block) < 2 or len(block) > block_cap:
-            continue
+    for block in _blocks(entries, block_cap):
         for i, left in enumerate(block):
             for right in block[i + 1 :]:
                 pair = left * count + right if left < right else right * count + left
-                if pair in seen:
+                if pair in seen or left == right:
                     continue
                 seen.add(pair)
                 comparison = compare_features(features[left], features[right], rare)
@@ -347,7 +370,7 @@ def find_duplicates(
                 rights.append(right)
                 codes.append(code)
                 shares.append(names.share(comparison.agreed) if comparison.agreed else 1.0)
-    del blocks, seen
+    del entries, seen
 
     if model is None:
         if count >= MIN_FIT_RECORDS:
@@ -395,14 +418,18 @@ def find_duplicates(
     ambiguous = {
         slot
         for slot, others in partners.items()
-        if len(others) > 1 and not features[slot].birth and conflicting_births(features[o].birth for o in others if features[o].birth)
+        if len(others) > 1
+        and not features[slot].birth
+        and conflicting_births(features[o].birth for o in others if features[o].birth)
     }
     del partners
     if ambiguous:
         for score, left, right in links:
             if review and (left in ambiguous or right in ambiguous):
                 reviews.append((left, right, min(score, thresholds.link - 0.01)))
-        links = [(score, left, right) for score, left, right in links if left not in ambiguous and right not in ambiguous]
+        links = [
+            (score, left, right) for score, left, right in links if left not in ambiguous and right not in ambiguous
+        ]
 
     # Strongest links first, and never one that would put two birth dates or two IČOs into one
     # cluster: whatever links slipped past the check above still cannot join two people.
@@ -425,9 +452,7 @@ def find_duplicates(
         # Compatible when one side knows no birth date or some pair is within one typo (a
         # cluster may already hold a date and its typo).
         if len(icos_a | icos_b) > 1 or (
-            births_a
-            and births_b
-            and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
+            births_a and births_b and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
         ):
             if review:
                 reviews.append((left, right, min(score, thresholds.link - 0.01)))

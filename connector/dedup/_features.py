@@ -98,7 +98,8 @@ def blocking_keys(features: Features) -> list[str]:
     Each key joins two fields, and the keys are chosen so that a typo in any one field (the
     name, the street, the postcode, the town or the birth date) leaves at least one key whole:
     name sound + postcode, name sound + town + house number, name sound + birth date, birth
-    date + postcode, street word sound + house number + town. Identifiers (e-mail, phone, company ids) are keys on their own.
+    date + postcode, street word sound + house number + town. Identifiers (e-mail, phone,
+    company ids) are keys on their own.
     """
     keys: list[str] = []
     if features.email:

@@ -116,7 +116,9 @@ def _smoothed(counts: Sequence[float], prior: Sequence[float], strength: float) 
     return tuple(max(FLOOR, (c + strength * p) / total) for c, p in zip(counts, prior, strict=True))
 
 
-def estimate_u(records: Sequence[Features], *, pairs: int = U_SAMPLE_PAIRS, seed: int = 0) -> tuple[tuple[float, ...], ...]:
+def estimate_u(
+    records: Sequence[Features], *, pairs: int = U_SAMPLE_PAIRS, seed: int = 0
+) -> tuple[tuple[float, ...], ...]:
     """u per field level from random pairs of `records` (almost all of them two different people)."""
     counts = [[0.0] * size for size in LEVELS]
     if len(records) >= 2:
@@ -131,7 +133,9 @@ def estimate_u(records: Sequence[Features], *, pairs: int = U_SAMPLE_PAIRS, seed
     return tuple(_smoothed(counts[f], PRIOR_U[f], PRIOR_PAIRS_U) for f in range(len(FIELDS)))
 
 
-def _match_weight(levels: Sequence[int], m: Sequence[Sequence[float]], u: Sequence[Sequence[float]]) -> tuple[float, float]:
+def _match_weight(
+    levels: Sequence[int], m: Sequence[Sequence[float]], u: Sequence[Sequence[float]]
+) -> tuple[float, float]:
     """log P(levels | match) and log P(levels | non-match), missing fields left out."""
     log_m = log_u = 0.0
     for field, level in enumerate(levels):
@@ -183,9 +187,7 @@ def train_m(
     return m, share
 
 
-def fit(
-    records: Sequence[Features], candidate_patterns: Mapping[int, int], *, seed: int = 0
-) -> MatchModel:
+def fit(records: Sequence[Features], candidate_patterns: Mapping[int, int], *, seed: int = 0) -> MatchModel:
     """A model for these records: u from random pairs, m by EM over the candidate pairs."""
     u = estimate_u(records, seed=seed)
     m, _ = train_m(candidate_patterns, u)

@@ -186,7 +186,13 @@ def tax_key(value: str | None, country: str | None = None) -> str | None:
 # Words that say what kind of street it is, written out or abbreviated, in the five languages:
 # "náměstí Míru"/"nám. Míru", "Fő utca"/"Fő u.", "Church Street"/"Church St" are one street.
 _STREET_TYPES = frozenset(
-    ["ulice", "ul", "namesti", "nam", "nabrezi", "nabr", "trida", "tr", "ulica", "namestie", "nabrezie", "plac", "pl", "aleja", "al", "aleje", "os", "osiedle", "utca", "u", "ut", "ter", "korut", "krt", "sor", "koz", "street", "st", "road", "rd", "avenue", "ave", "av", "lane", "ln", "drive", "dr", "close", "cl", "court", "ct", "place", "way"]
+    [
+        *("ulice", "ul", "namesti", "nam", "nabrezi", "nabr", "trida", "tr", "ulica", "namestie", "nabrezie"),
+        *("plac", "pl", "aleja", "al", "aleje", "os", "osiedle"),
+        *("utca", "u", "ut", "ter", "korut", "krt", "sor", "koz"),
+        *("street", "st", "road", "rd", "avenue", "ave", "av", "lane", "ln", "drive", "dr", "close", "cl"),
+        *("court", "ct", "place", "way"),
+    ]
 )
 
 

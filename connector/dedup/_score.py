@@ -141,7 +141,10 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
     at_one_address = street in (STREET_EXACT, STREET_CLOSE) and place in (PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY)
     decisive = (
         company_id
-        or (contact_id and (names_agree or name in (NAME_VARIANT, NAME_WEAK) or (name == MISSING and not names_conflict)))
+        or (
+            contact_id
+            and (names_agree or name in (NAME_VARIANT, NAME_WEAK) or (name == MISSING and not names_conflict))
+        )
         or ((names_agree or name == NAME_VARIANT) and birth in (BIRTH_EXACT, BIRTH_TYPO))
         or ((names_agree or name == NAME_VARIANT) and at_one_address)
     )
