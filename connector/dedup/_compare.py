@@ -127,7 +127,7 @@ def token_similarity(a: str, b: str, rare: RareToken | None = None) -> float:
     return similarity
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)
 def _token_similarity(a: str, b: str) -> tuple[float, bool]:
     """The similarity of two different tokens and whether they are one name's two genders (kept:
     the same given and family names meet again and again)."""
@@ -205,18 +205,26 @@ def compare_names(a: Sequence[str], b: Sequence[str], rare: RareToken | None = N
     if a == b:
         return NAME_EXACT, tuple(t for t in a if len(t) > 1)
     short, long = (a, b) if (len(a), a) <= (len(b), b) else (b, a)
-    # Cached on the tokens and which of them are rare: the same pairs of names meet again and again.
-    rare_ones = frozenset(t for t in (*short, *long) if rare(t)) if rare is not None else None
-    return _compare_names(tuple(short), tuple(long), rare_ones)
+    level, agreed, depends = _compare_names(tuple(short), tuple(long), None)
+    if rare is None or not depends:
+        return level, agreed
+    # Only where the answer turns on it: which tokens are rare. Cached on the tokens and those.
+    rare_ones = frozenset(t for t in (*short, *long) if rare(t))
+    level, agreed, _ = _compare_names(tuple(short), tuple(long), rare_ones)
+    return level, agreed
 
 
-@functools.lru_cache(maxsize=1 << 17)
+@functools.lru_cache(maxsize=1 << 15)
 def _compare_names(
     short: tuple[str, ...], long: tuple[str, ...], rare_ones: frozenset[str] | None
-) -> tuple[int, tuple[str, ...]]:
+) -> tuple[int, tuple[str, ...], bool]:
+    """The level, the exact tokens, and whether knowing which tokens are rare could change it."""
     rare = rare_ones.__contains__ if rare_ones is not None else None
     pairs = _pairs(short, long, rare)
     agreed = tuple(x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1)
+    depends = any(VARIANT_TOKEN <= similarity < 0.95 for similarity, _, _ in pairs) or any(
+        gendered_pair(x, y) for _, x, y in pairs if x != y
+    )
     if rare is not None:
         pairs = [
             (
@@ -233,14 +241,14 @@ def _compare_names(
         # One token far off, the rest close: a bad typo, or another name (Marek/Marta).
         close = sum(1 for similarity, _, _ in pairs if similarity >= CLOSE_TOKEN)
         if close != len(pairs) - 1 or len(short) < 2 or len(short) != len(long):
-            return NAME_DIFFERENT, agreed
+            return NAME_DIFFERENT, agreed, depends
         if rare is not None and weakest > VARIANT_TOKEN and (rare(odd_x) or rare(odd_y)):
-            return NAME_VARIANT, agreed
-        return (NAME_WEAK if weakest >= WEAK_TOKEN else NAME_DIFFERENT), agreed
+            return NAME_VARIANT, agreed, depends
+        return (NAME_WEAK if weakest >= WEAK_TOKEN else NAME_DIFFERENT), agreed, depends
     if len(short) == len(long) and all(len(t) > 1 for t in (*short, *long)):
-        return NAME_CLOSE, agreed
+        return NAME_CLOSE, agreed, depends
     # A given name left out, a middle name on one side, an initial: consistent but less said.
-    return NAME_PART, agreed
+    return NAME_PART, agreed, depends
 
 
 def _one_typo(a: str, b: str) -> bool:

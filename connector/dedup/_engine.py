@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
 import random
 from array import array
@@ -14,7 +15,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from connector.dedup._compare import BIRTH_DIFFERENT, compare_birth, compare_features, pattern_code, pattern_levels
+from connector.dedup._compare import (
+    BIRTH_DIFFERENT,
+    NAME_EXACT,
+    compare_birth,
+    compare_features,
+    pattern_code,
+    pattern_levels,
+)
 from connector.dedup._features import Features, blocking_keys, prepare
 from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
 from connector.dedup._score import DEFAULT_MODEL, Evidence, evidence_of, name_exact_weight, verdict
@@ -210,19 +218,29 @@ class DedupEngine:
     # -- online queries ---------------------------------------------------------------------
 
     def candidates(self, features: Features) -> list[int]:
-        """Slots of live records sharing at least one blocking key, at most `block_cap` per key."""
+        """Slots of live records sharing at least one blocking key whose block is small enough.
+
+        A key that `block_cap` records or more already share (a common name in a big town) is
+        not telling on its own and is skipped, as a batch skips such a block: the other keys
+        still reach real duplicates, and a lookup stays a few dozen comparisons.
+        """
         found: dict[int, None] = {}
         entries = self._sorted
+        cap = self.block_cap
+        size = len(entries)
+        slot_mask = _MAX_SLOTS - 1
         for key in blocking_keys(features):
             key_hash = _key_hash(key)
             start = bisect.bisect_left(entries, key_hash << _SLOT_BITS)
-            stop = min(len(entries), start + self.block_cap)
+            delta = self._delta.get(key_hash, ())
+            stop = start
+            while stop < size and stop - start + len(delta) < cap and entries[stop] >> _SLOT_BITS == key_hash:
+                stop += 1
+            if stop - start + len(delta) >= cap:
+                continue
             for at in range(start, stop):
-                entry = entries[at]
-                if entry >> _SLOT_BITS != key_hash:
-                    break
-                found[entry & (_MAX_SLOTS - 1)] = None
-            for slot in self._delta.get(key_hash, ())[: self.block_cap]:
+                found[entries[at] & slot_mask] = None
+            for slot in delta:
                 found[slot] = None
         return [slot for slot in found if self._packed[slot] is not None]
 
@@ -291,23 +309,19 @@ def _sort_entries(entries: array[int]) -> array[int]:
 
 def _blocks(entries: array[int], block_cap: int) -> Iterator[list[int]]:
     """The slots of each run of one key hash in sorted `entries`, runs of 2 to `block_cap` only."""
-    block: list[int] = []
-    current = -1
-    too_big = False
     slot_mask = _MAX_SLOTS - 1
-    for entry in entries:
-        key_hash = entry >> _SLOT_BITS
-        if key_hash != current:
-            if len(block) > 1 and not too_big:
-                yield block
-            block, current, too_big = [], key_hash, False
-        if too_big:
+    # Grouped in C (`e // 2**24` is `e >> 24` for these non-negative ints): most keys are one
+    # record's alone, and a Python loop over every entry would cost more than the comparisons.
+    for _, group in itertools.groupby(entries, key=(1 << _SLOT_BITS).__rfloordiv__):
+        run = iter(group)
+        first = next(run)
+        second = next(run, None)
+        if second is None:
             continue
-        block.append(entry & slot_mask)
-        if len(block) > block_cap:
-            too_big = True
-    if len(block) > 1 and not too_big:
-        yield block
+        block = [first & slot_mask, second & slot_mask]
+        block.extend(entry & slot_mask for entry in itertools.islice(run, block_cap - 1))
+        if len(block) <= block_cap:
+            yield block
 
 
 def find_duplicates(
@@ -346,7 +360,7 @@ def find_duplicates(
         ids.append(record_id)
         features.append(prepared)
         names.add(prepared)
-        entries.extend(_key_hash(key) << _SLOT_BITS | slot for key in blocking_keys(prepared))
+        entries.extend((hash(key) & _HASH_MASK) << _SLOT_BITS | slot for key in blocking_keys(prepared))
     entries = _sort_entries(entries)
 
     # Every candidate pair once, as its comparison vector; the name's frequency where it agreed.
@@ -369,7 +383,7 @@ def find_duplicates(
                 lefts.append(left)
                 rights.append(right)
                 codes.append(code)
-                shares.append(names.share(comparison.agreed) if comparison.agreed else 1.0)
+                shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
     del entries, seen
 
     if model is None:
