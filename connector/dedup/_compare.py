@@ -39,6 +39,8 @@ COMPANY_SAME, COMPANY_SIMILAR, COMPANY_DIFFERENT = range(3)
 CLOSE_TOKEN = 0.88
 WEAK_TOKEN = 0.72
 CLOSE_TEXT = 0.85
+# An initial that does not begin its partner: below VARIANT_TOKEN, at least WEAK_TOKEN.
+INITIAL_MISMATCH = 0.73
 # A far-off token is a rare misspelling (NAME_VARIANT) only this close to its partner.
 VARIANT_TOKEN = 0.75
 
@@ -132,7 +134,9 @@ def _token_similarity(a: str, b: str) -> tuple[float, bool]:
     """The similarity of two different tokens and whether they are one name's two genders (kept:
     the same given and family names meet again and again)."""
     if len(a) == 1 or len(b) == 1:
-        return (0.95 if a[0] == b[0] else 0.0), False
+        # An initial agrees with any token it begins, nearly fully; one that does not says little
+        # (a mistyped or misread letter), so it is a weak disagreement, never a different name.
+        return (0.95 if a[0] == b[0] else INITIAL_MISMATCH), False
     if b in _NICKNAMES.get(a, ()):
         return 0.95, False
     similarity = JaroWinkler.normalized_similarity(a, b)
