@@ -92,7 +92,9 @@ class PrestaShopBox:
                 Contact(name=data.name, email=data.email, company=data.company), self._countries()
             )
         fields = {k: v for k, v in write.customer.fields.items() if k in codec.CUSTOMER_OWNED or k == "siret"}
-        addresses = [{k: v for k, v in w.address.fields.items() if k != "id_customer"} for w in write.addresses]
+        addresses: list[Mapping[str, str]] = [
+            {k: v for k, v in w.address.fields.items() if k != "id_customer"} for w in write.addresses
+        ]
         return str(self.sim.register(fields, addresses))
 
     def edit(self, customer_id: str, **changes: Any) -> None:
