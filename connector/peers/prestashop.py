@@ -399,14 +399,14 @@ class PrestaShopShop:
         *,
         timezone: str = "Europe/Prague",
         mapping: PrestaShopMapping = codec.DEFAULT_MAPPING,
-        id_scan_s: float = ID_SCAN_S,
+        id_scan_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.batch_size = client.config.batch_size
         self.zone = zoneinfo.ZoneInfo(timezone)
         self.mapping = mapping
-        self.id_scan_s = id_scan_s
+        self.id_scan_s = ID_SCAN_S if id_scan_s is None else id_scan_s
         self._clock = clock
         self._countries: CountryTable | None = None
 

@@ -44,6 +44,9 @@ DEFAULT_COUNTRIES: tuple[tuple[int, str, str, str, str], ...] = (
     (17, "GB", "44", "", "United Kingdom"),
     (21, "US", "1", "NNNNN", "United States"),
     (37, "SK", "421", "NNN NN", "Slovakia"),
+    # A fresh install has every country; Hungary (the generated customers live there too) is
+    # row 143 of ps_country with zip_code_format NNNN (install data as dumped from real shops).
+    (143, "HU", "36", "NNNN", "Hungary"),
 )
 
 
@@ -451,6 +454,10 @@ class PrestaShopShop:
                 owner = self.email_owner(row.values["email"])
                 if owner is not None and owner != record_id:
                     raise WsError(409, (141, "The email is already used, please choose another one"))
+                # The back office saves through Customer::update too, which dates a new
+                # newsletter subscription as the webservice path does.
+                if row.values.get("newsletter") == "1" and not is_date(row.values.get("newsletter_date_add", "")):
+                    row.values["newsletter_date_add"] = self.now()
             self._touch(row.values, self.now())
             self.tables[resource_name][record_id] = row
             return row.copy()

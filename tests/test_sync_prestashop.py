@@ -1,0 +1,301 @@
+"""The mirror with a PrestaShop shop (1.7 and 8) over loopback HTTP: the real adapter, the real
+store, POHODA's simulator; counts taken at the PrestaShop simulator.
+
+PrestaShop holds no POHODA id, so a pair is found through POHODA's extId (the shop's id) and the
+store's link; fields the shop cannot hold (note, birth date, groups, consents) are not compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from connector.actions import run_sync
+from connector.cli._main import _register_commands, root
+from connector.model import Contact
+from connector.peers.prestashop import window_start
+from connector.sim._sandbox_prestashop import PrestaShopBox
+from connector.sim.generate import generate_contacts
+from connector.sim.sandbox import Sandbox
+from connector.store import Store
+
+# What a PrestaShop customer and its addresses hold of a contact.
+HELD = ("company", "name", "email", "phone", "mobile", "street", "city", "zip", "country", "ico", "dic")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+ADDRESS = {"street": "Dlouhá 5", "city": "Praha", "zip": "110 00", "country": "CZ"}
+
+
+@pytest.fixture(params=["1.7", "8"])
+def box(request: pytest.FixtureRequest, tmp_path: Path, sim_schema_dir: Path | None) -> Iterator[Sandbox]:
+    with Sandbox(tmp_path / "box", platform=f"prestashop-{request.param}", schema_dir=sim_schema_dir) as sandbox:
+        yield sandbox
+
+
+def shop_of(box: Sandbox) -> PrestaShopBox:
+    assert isinstance(box.shop, PrestaShopBox)
+    return box.shop
+
+
+def by_id(rows: list[dict[str, Any]], key: str = "id") -> dict[str, dict[str, Any]]:
+    return {row[key]: row for row in rows if row.get(key)}
+
+
+def held(row: dict[str, Any]) -> dict[str, Any]:
+    return {field: row[field] for field in HELD} | {
+        "ship_to": [{k: v for k, v in s.items() if k not in ("email", "default")} for s in row["ship_to"]]
+    }
+
+
+def shop_writes(box: Sandbox) -> int:
+    """Write requests the PrestaShop simulator received (any resource)."""
+    calls = box.eshop_stats()["calls"]
+    return sum(count for call, count in calls.items() if call.split()[0] in WRITES)
+
+
+def assert_converged(box: Sandbox) -> int:
+    """Every shop customer has exactly one POHODA contact carrying its id, equal on what the
+    shop holds, and every POHODA contact with an e-mail has its customer; returns the count."""
+    shop, pohoda = box.eshop_contacts(), box.pohoda_contacts()
+    ext_ids = Counter(row["ext_id"] for row in pohoda if row["ext_id"])
+    assert all(n == 1 for n in ext_ids.values()), "two POHODA contacts carry one shop id"
+    emails = Counter(str(row["email"]).casefold() for row in shop)
+    assert all(n == 1 for n in emails.values()), "one e-mail has two shop accounts"
+    twins = by_id(pohoda, "ext_id")
+    differences = [
+        (customer["id"], field)
+        for customer in shop
+        for field, value in held(customer).items()
+        if customer["id"] not in twins or held(twins[customer["id"]])[field] != value
+    ]
+    assert differences == []
+    assert len(shop) == len(pohoda)
+    return len(shop)
+
+
+# -- the mirror's scenarios ------------------------------------------------------------------------
+
+
+def test_a_registration_reaches_pohoda_with_the_shop_id(box: Sandbox) -> None:
+    eshop_id = box.register(
+        {"name": "Jana Dvořáková", "email": "jana@example.cz", "phone": "+420 601 000 001", "ico": "12345678",
+         "dic": "CZ12345678", "company": "Lípa s.r.o.", **ADDRESS}
+    )  # fmt: skip
+    summary = run_sync(box.config)
+    assert summary.state == "done" and summary.refused == 0
+    [contact] = box.pohoda_contacts()
+    assert contact["ext_id"] == eshop_id
+    assert held(contact) == held(by_id(box.eshop_contacts())[eshop_id])
+    assert (contact["ico"], contact["dic"]) == ("12345678", "CZ12345678")  # from the address's dni, vat_number
+    link = Store.open(box.config.store_url).find_link(eshop_id=eshop_id)
+    assert link is not None and link.pohoda_id == contact["id"] and link.state == "linked"
+
+
+def test_a_counter_contact_becomes_a_shop_account(box: Sandbox) -> None:
+    pohoda_id = box.add_at_counter({"name": "Peter Horváth", "email": "peter@example.sk", "street": "Hlavná 1",
+                                    "city": "Košice", "zip": "040 01", "country": "SK"})  # fmt: skip
+    box.add_at_counter({"name": "Bez Mailu", "city": "Nitra"})  # no login: stays in POHODA only
+    run_sync(box.config)
+    run_sync(box.config)
+    [customer] = box.eshop_contacts()
+    assert customer["email"] == "peter@example.sk" and customer["city"] == "Košice"
+    assert by_id(box.pohoda_contacts())[pohoda_id]["ext_id"] == customer["id"]
+    row = shop_of(box).sim.customer(int(customer["id"]))
+    assert row is not None
+    # Sent with active = 1 (a POST leaves out nothing it needs) and a random password.
+    assert row.values["active"] == "1" and row.values["passwd"].startswith("$2y$")
+    assert box.notifications() == []  # the webservice sends no welcome e-mail (§1)
+
+
+@pytest.mark.parametrize(
+    ("existing", "registration", "reason"),
+    [
+        ({"name": "Marta Kovács", "email": "Marta.Kovacs@Example.HU"},
+         {"name": "Marta Kovács", "email": "marta.kovacs@example.hu"}, "same e-mail"),
+        ({"company": "Stavby Novák s.r.o.", "ico": "25596641"},
+         {"name": "Karel Novák", "company": "STAVBY NOVÁK", "ico": "25596641"}, "same ICO"),
+        ({"name": "Józef Nowak", "phone": "+420 603 123 456"},
+         {"name": "Jozef Novak", "email": "jozef@example.pl", "phone": "603123456"}, "same phone"),
+    ],
+    ids=["email-case", "ico", "phone-format"],
+)  # fmt: skip
+def test_a_duplicate_registration_is_linked_not_copied(
+    box: Sandbox, existing: dict[str, str], registration: dict[str, str], reason: str
+) -> None:
+    pohoda_id = box.add_at_counter({**existing, **ADDRESS})
+    eshop_id = box.register({"email": "novak@example.cz", **registration, **ADDRESS})
+    run_sync(box.config)
+    run_sync(box.config)
+    assert len(box.pohoda_contacts()) == 1 and len(box.eshop_contacts()) == 1
+    assert by_id(box.pohoda_contacts())[pohoda_id]["ext_id"] == eshop_id
+    assert box.eshop_stats()["calls"].get("POST customers", 0) == 0
+    [match] = Store.open(box.config.store_url).audit_entries(operation="match")
+    assert reason in (match.note or "")
+
+
+def test_edits_reach_the_other_side_both_ways(box: Sandbox) -> None:
+    shop = shop_of(box)
+    first = box.register({"name": "Eva Malá", "email": "eva@example.cz", "phone": "+420 601 000 001", **ADDRESS})
+    run_sync(box.config)
+    shop.sim.advance_clock(10)
+    box.register({"name": "Ota Velký", "email": "ota@example.cz", **ADDRESS})
+    run_sync(box.config)
+    shop.sim.advance_clock(10)
+    customer_date = (shop.sim.customer(int(first)) or pytest.fail("gone")).values["date_upd"]
+    # A back-office address edit moves only the address's date_upd, which is now well after
+    # the customers' window: only the address poll finds it.
+    box.edit_on_eshop(first, phone="+420 601 999 999", street="Nová 5")
+    assert (shop.sim.customer(int(first)) or pytest.fail("gone")).values["date_upd"] == customer_date
+    run_sync(box.config)
+    contact = by_id(box.pohoda_contacts(), "ext_id")[first]
+    assert (contact["phone"], contact["street"]) == ("+420 601 999 999", "Nová 5")
+
+    box.edit_in_pohoda(contact["id"], city="Olomouc", zip="779 00")
+    summary = run_sync(box.config)
+    assert summary.delivered == {"eshop.update": 1}
+    customer = by_id(box.eshop_contacts())[first]
+    assert (customer["city"], customer["zip"]) == ("Olomouc", "779 00")
+    assert assert_converged(box) == 2
+
+
+def test_the_second_and_third_runs_write_nothing_to_the_shop(box: Sandbox) -> None:
+    for contact in generate_contacts(30, seed=3, rich=False):
+        box.register(contact.to_dict() | {"id": None})
+    for contact in generate_contacts(20, seed=4, rich=False, start=1000):
+        box.add_at_counter({k: v for k, v in contact.to_dict().items() if v not in (None, [])})
+    first = run_sync(box.config)
+    assert first.refused == 0, first.message
+    written = shop_writes(box), box.pohoda_stats()["imports"]
+    assert written[0] > 0
+    for _ in range(2):
+        summary = run_sync(box.config)
+        assert summary.planned == {} and summary.delivered == {}
+        assert (shop_writes(box), box.pohoda_stats()["imports"]) == written
+    assert assert_converged(box) == 50
+
+
+def test_an_update_keeps_the_note_birthday_and_newsletter(box: Sandbox) -> None:
+    shop = shop_of(box)
+    eshop_id = box.register({"name": "Hana Veselá", "email": "hana@example.cz", **ADDRESS})
+    shop.edit_raw(eshop_id, note="Platí pozdě", birthday="1980-02-03", newsletter="1", optin="1")
+    run_sync(box.config)
+    before = shop.sim.customer(int(eshop_id))
+    assert before is not None
+    calls_before = dict(box.eshop_stats()["calls"])
+    pohoda_id = by_id(box.pohoda_contacts(), "ext_id")[eshop_id]["id"]
+    box.edit_in_pohoda(pohoda_id, city="Olomouc", name="Hana Nováková")
+    summary = run_sync(box.config)
+    assert summary.delivered == {"eshop.update": 1}
+
+    after = shop.sim.customer(int(eshop_id))
+    assert after is not None
+    assert (after.values["lastname"], by_id(box.eshop_contacts())[eshop_id]["city"]) == ("Nováková", "Olomouc")
+    for field in ("note", "birthday", "newsletter", "optin", "newsletter_date_add", "passwd", "secure_key",
+                  "active", "id_default_group", "date_add"):  # fmt: skip
+        assert after.values[field] == before.values[field], field
+    assert after.groups == before.groups
+    calls = Counter(box.eshop_stats()["calls"])
+    calls.subtract(calls_before)
+    if shop.sim.version == "8":
+        assert calls["PATCH customers"] == 1 and calls["PATCH addresses"] == 1
+        assert calls["PUT customers"] == calls["PUT addresses"] == 0
+    else:
+        assert calls["PUT customers"] == 1 and calls["PUT addresses"] == 1
+
+
+def test_a_refused_name_stops_nothing_else(box: Sandbox) -> None:
+    """100 counter contacts become shop accounts; one name PrestaShop's isCustomerName refuses
+    (digits) is refused by the connector before anything is sent, with the field named."""
+    contacts = list(generate_contacts(100, seed=5, rich=False, start=2000))
+    bad_number = 37
+    for number, contact in enumerate(contacts):
+        name = "Agent 007 Bond" if number == bad_number else contact.name
+        box.add_at_counter({k: v for k, v in contact.replace(name=name).to_dict().items() if v not in (None, [])})
+    _register_commands()
+    runner = CliRunner()
+    result = runner.invoke(root, ["sync", "--json"], env=box.env)
+    assert result.exit_code == 1, result.output
+    linked = [c for c in box.pohoda_contacts() if c["ext_id"]]
+    assert len(linked) == 99 and len(box.eshop_contacts()) == 99
+    assert box.eshop_stats()["calls"]["POST customers"] == 99  # the refused one was never sent
+
+    listed = runner.invoke(root, ["audit", "list", "--state", "refused", "--json"], env=box.env)
+    assert listed.exit_code == 0, listed.output
+    [row] = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    assert row["side"] == "eshop" and row["detail"]["field"] == "name"
+    assert "'name'" in row["note"] and "007" not in row["note"] and "Bond" not in row["note"]
+
+
+def test_a_hard_delete_is_found_by_the_id_scan(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import connector.peers.prestashop as adapter
+
+    monkeypatch.setattr(adapter, "ID_SCAN_S", 0.0)
+    staying = box.register({"name": "Stálý Zákazník", "email": "stay@example.cz", **ADDRESS})
+    leaving = box.register({"name": "Odchozí Zákazník", "email": "bye@example.cz", **ADDRESS})
+    run_sync(box.config)
+    box.delete_on_eshop(leaving)  # Customer::delete: the row is gone, no date_upd to poll
+    run_sync(box.config)
+    store = Store.open(box.config.store_url)
+    link = store.find_link(eshop_id=leaving)
+    assert link is not None and link.state == "deleted_eshop"
+    assert (store.find_link(eshop_id=staying) or pytest.fail("no link")).state == "linked"
+    assert len(box.pohoda_contacts()) == 2  # kept in POHODA (the default deletion policy)
+
+
+def test_the_window_reaches_back_over_the_autumn_clock_change() -> None:
+    prague = zoneinfo.ZoneInfo("Europe/Prague")
+    # 2026-10-25 03:00 CEST -> 02:00 CET: the hour from 02:00 is shown twice.
+    first_pass = "2026-10-25 02:40:00"  # 00:40 UTC
+    later = dt.datetime(2026, 10, 25, 1, 20, tzinfo=dt.UTC)  # 02:20 CET, the second 02:20
+    assert window_start(first_pass, prague, later) <= "2026-10-25 02:00:00"
+    assert window_start("2026-06-01 12:00:00", prague, dt.datetime(2026, 6, 1, 10, 5, tzinfo=dt.UTC)) == (
+        "2026-06-01 11:59:59"
+    )
+
+
+# -- kill -9 -----------------------------------------------------------------------------------------
+
+
+def _sync_process(box: Sandbox) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector", "sync", "--json"],
+        env={**os.environ, **box.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["1.7", "8"])
+def test_kill_9_during_500_registrations_loses_and_doubles_nothing(tmp_path: Path, version: str) -> None:
+    """A run carrying 500 registrations to POHODA (and 20 counter contacts to the shop) is
+    killed at 5 random instants per version (10 in all); a clean run afterwards leaves every
+    customer once on each side."""
+    registrations = [c.to_dict() | {"id": None} for c in generate_contacts(500, seed=9, rich=False)]
+    counter = [c.to_dict() for c in generate_contacts(20, seed=10, rich=False, start=9000)]
+    pohoda_seed = [Contact.from_dict({k: v for k, v in c.items() if v not in (None, [])}) for c in counter]
+    for attempt in range(5):
+        rng = random.Random(f"{version}-{attempt}")
+        where = tmp_path / f"attempt-{attempt}"
+        with Sandbox(where, platform=f"prestashop-{version}", eshop_seed=registrations, pohoda_seed=pohoda_seed) as box:
+            process = _sync_process(box)
+            time.sleep(rng.uniform(0.3, 3.0))
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            clean = run_sync(box.config)
+            assert clean.state == "done", clean.message
+            run_sync(box.config)
+            assert assert_converged(box) == 520, f"attempt {attempt}"
