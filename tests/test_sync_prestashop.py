@@ -27,7 +27,8 @@ from click.testing import CliRunner
 from connector.actions import run_sync
 from connector.cli._main import _register_commands, root
 from connector.model import Contact
-from connector.peers.prestashop import window_start
+from connector.peers import PeerWrite
+from connector.peers.prestashop import PrestaShopShop, window_start
 from connector.sim._sandbox_prestashop import PrestaShopBox
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
@@ -266,6 +267,44 @@ def test_the_window_reaches_back_over_the_autumn_clock_change() -> None:
     )
 
 
+def test_a_create_cut_short_is_finished_on_replay_and_another_account_is_taken(box: Sandbox) -> None:
+    """A crash after the customer's POST and before its address's: the outbox sends the create
+    again, the shop answers 500 / 140, and the adapter finishes its own create (a replay);
+    an account someone else holds under that e-mail is reported taken, with its id."""
+    shop = shop_of(box)
+    contact = Contact.from_dict({"name": "Věra Nová", "email": "vera@example.cz", **ADDRESS})
+    with PrestaShopShop.from_config(box.config) as peer:
+        [first] = peer.apply([PeerWrite("create", ref=1, contact=contact)])
+        assert first.outcome == "done" and first.record_id is not None
+        [address] = [a for a in shop.sim.addresses() if a.values["id_customer"] == first.record_id]
+        shop.sim.delete("addresses", address.id)  # as if the crash came before this POST
+        [again] = peer.apply([PeerWrite("create", ref=1, contact=contact)])
+        assert (again.outcome, again.record_id, again.replay) == ("done", first.record_id, True)
+        assert len(box.eshop_contacts()) == 1 and box.eshop_contacts()[0]["city"] == "Praha"
+
+        someone = box.register({"name": "Jiná Osoba", "email": "Jina@example.cz", **ADDRESS})
+        [taken] = peer.apply([PeerWrite("create", ref=2, contact=contact.replace(email="jina@example.cz"))])
+        assert (taken.outcome, taken.record_id, taken.field) == ("taken", someone, "email")
+    assert len(box.eshop_contacts()) == 2
+
+
+def test_an_address_the_shop_refuses_leaves_no_account_half_made(box: Sandbox) -> None:
+    """The shop asks for a dni in this country (need_identification_number) and the counter
+    contact has no IČO: the customer is saved, its address refused, so the account is removed
+    again and the write refused naming the field; nothing else stops."""
+    shop = shop_of(box)
+    with shop.sim.shop.lock:
+        shop.sim.shop.tables["countries"][37].values["need_identification_number"] = "1"  # SK
+    box.add_at_counter({"name": "Ján Kováč", "email": "jan@example.sk", "street": "Hlavná 1", "city": "Nitra",
+                        "zip": "949 01", "country": "SK"})  # fmt: skip
+    box.add_at_counter({"name": "Eva Malá", "email": "eva@example.cz", **ADDRESS})
+    summary = run_sync(box.config)
+    assert summary.refused == 1
+    assert [c["email"] for c in box.eshop_contacts()] == ["eva@example.cz"]
+    [refusal] = Store.open(box.config.store_url).audit_entries(result="refused")
+    assert (refusal.detail or {})["field"] == "ico" and "removed" in (refusal.note or "")
+
+
 # -- kill -9 -----------------------------------------------------------------------------------------
 
 
@@ -292,7 +331,8 @@ def test_kill_9_during_500_registrations_loses_and_doubles_nothing(tmp_path: Pat
         where = tmp_path / f"attempt-{attempt}"
         with Sandbox(where, platform=f"prestashop-{version}", eshop_seed=registrations, pohoda_seed=pohoda_seed) as box:
             process = _sync_process(box)
-            time.sleep(rng.uniform(0.3, 3.0))
+            # From start-up (about 2 s) to the end of delivery (a run takes about 3 s more).
+            time.sleep(rng.uniform(0.5, 4.5))
             process.send_signal(signal.SIGKILL)
             process.wait(10)
             clean = run_sync(box.config)

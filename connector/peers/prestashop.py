@@ -427,6 +427,12 @@ class PrestaShopShop:
     def close(self) -> None:
         self.client.close()
 
+    def __enter__(self) -> PrestaShopShop:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @property
     def countries(self) -> CountryTable:
         if self._countries is None:
@@ -575,8 +581,11 @@ class PrestaShopShop:
             return self._email_taken(contact, exc)
         created = codec.decode_customer(answer.content)
         assert created.id is not None
-        warnings = self._write_addresses(plan.for_customer(created.id).addresses)
-        return WriteResult("done", record_id=created.id, warnings=warnings)
+        try:
+            self._write_addresses(plan.for_customer(created.id).addresses)
+        except _PartRefused as exc:
+            return self._undo_create(created.id, exc)
+        return WriteResult("done", record_id=created.id)
 
     def _email_taken(self, contact: Contact, refusal: _ShopRefusal) -> WriteResult:
         """The e-mail has an account: "taken" with its id, so the sync links instead of copying;
@@ -596,8 +605,11 @@ class PrestaShopShop:
             for w in plan.addresses
         )
         if ours:
-            warnings = self._write_addresses([w for w in plan.addresses if w.action == "create"])
-            return WriteResult("done", record_id=existing.id, replay=True, warnings=warnings)
+            try:
+                self._write_addresses([w for w in plan.addresses if w.action == "create"])
+            except _PartRefused as exc:
+                return self._undo_create(existing.id, exc)
+            return WriteResult("done", record_id=existing.id, replay=True)
         return WriteResult("taken", record_id=existing.id, reason=refusal.reason(), field="email")
 
     def _update(self, record_id: str, contact: Contact, expected_version: str | None) -> WriteResult:
@@ -614,8 +626,12 @@ class PrestaShopShop:
         changes = codec.changed_fields(customer.fields, plan.customer.fields)
         if changes:
             self._save("customers", record_id, changes, lambda: codec.encode_customer_put(plan.customer))
-        warnings = self._write_addresses(plan.addresses, current=addresses)
-        return WriteResult("done", record_id=record_id, warnings=warnings)
+        try:
+            self._write_addresses(plan.addresses, current=addresses)
+        except _PartRefused as exc:
+            reason = f"{exc.reason} (the customer's own fields were saved)" if changes else exc.reason
+            return WriteResult("refused", record_id=record_id, reason=reason, field=exc.field)
+        return WriteResult("done", record_id=record_id)
 
     def _save(self, resource: str, record_id: str, changes: dict[str, str], full: Callable[[], bytes]) -> None:
         """PATCH the changed fields on 8.0+; else (1.7, or a key without the PATCH permission)
@@ -633,13 +649,10 @@ class PrestaShopShop:
                 self.client.patch_refused = True
         self.client.request("PUT", path, content=full())
 
-    def _write_addresses(
-        self, writes: Iterable[AddressWrite], *, current: Sequence[ShopAddress] = ()
-    ) -> tuple[str, ...]:
-        """The address writes of one contact. The customer is saved by now, so a refused
-        address is a warning on a done write, naming the part and the field."""
+    def _write_addresses(self, writes: Iterable[AddressWrite], *, current: Sequence[ShopAddress] = ()) -> None:
+        """The address writes of one contact, billing first; raises _PartRefused naming the
+        address and the field when the shop refuses one."""
         before = {a.id: a for a in current}
-        warnings: list[str] = []
         for write in writes:
             address = write.address
             try:
@@ -657,12 +670,30 @@ class PrestaShopShop:
                         )
             except _ShopRefusal as exc:
                 if write.action == "delete" and 87 in exc.codes:
-                    continue
+                    continue  # gone already
                 field = exc.field()
-                warnings.append(f"{write.role} address not saved (field {field or '?'}): {exc.reason()}")
-            except BadData as exc:
-                warnings.append(f"{write.role} address not saved (field {exc.field or '?'}): {exc}")
-        return tuple(warnings)
+                if field is not None and write.role != "billing":
+                    field = f"{write.role}.{field}"
+                raise _PartRefused(f"the {write.role} address was refused: {exc.reason()}", field) from exc
+
+    def _undo_create(self, customer_id: str, refused: _PartRefused) -> WriteResult:
+        """A new account whose address the shop refused is removed again, so that no account
+        half made is left for the next pull to take for a registration."""
+        try:
+            self.client.request("DELETE", f"/customers/{customer_id}")
+        except _ShopRefusal as exc:
+            if 87 not in exc.codes:
+                raise
+        return WriteResult("refused", reason=f"{refused.reason}; the new account was removed", field=refused.field)
+
+
+class _PartRefused(Exception):
+    """One address of a contact was refused (the customer record itself was saved)."""
+
+    def __init__(self, reason: str, field: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
 
 
 def _address_changes(before: ShopAddress, after: ShopAddress) -> dict[str, str]:

@@ -259,6 +259,8 @@ class PrestaShopShop:
                 row.values[spec.name] = spec.wiped()
                 nulled.add(spec.name)
         self._validate(resource, row, nulled)
+        if resource.name == "addresses":
+            self._check_dni(row)
         if resource.name == "customers":
             self._save_customer(row, stored, entity)
         else:
@@ -276,6 +278,14 @@ class PrestaShopShop:
             message = self._field_error(resource, spec, "" if name in nulled else row.values.get(name, ""))
             if message is not None:
                 raise WsError(400, (85, f'Validation error: "{message}"'))
+
+    def _check_dni(self, row: Row) -> None:
+        """Address::validateField: a live address in a country that needs an identification
+        number (Address::dniRequired, the country's need_identification_number) needs a dni."""
+        country = self.tables["countries"].get(_php_int(row.values.get("id_country", "")))
+        needs = country is not None and country.values.get("need_identification_number") == "1"
+        if needs and row.values.get("deleted") != "1" and not row.values.get("dni", "").strip():
+            raise WsError(400, (85, 'Validation error: "Property Address->dni is empty."'))
 
     def _field_error(self, resource: Resource, spec: FieldSpec, value: str) -> str | None:
         prop = f"{resource.class_name}->{spec.name}"
@@ -499,6 +509,7 @@ class PrestaShopShop:
                 row.values[name] = value
             row.values["id_customer"] = str(customer_id)
             self._validate(resource, row, _zero_dates(row, keep=fields))
+            self._check_dni(row)
             self._save_plain(resource, row, None)
             return row.copy()
 
