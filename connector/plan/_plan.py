@@ -167,6 +167,8 @@ class _Planner:
         self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
         self.contacts_e: dict[str, Contact | None] = {}
+        # e-mail key -> link of an account being created (built when first needed).
+        self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
 
     def _index(self, link: Link) -> None:
@@ -243,6 +245,8 @@ class _Planner:
                 continue
             if link is None and change.hq_id:
                 link = self._claim_by_hq_id(change)
+            if link is None and not change.hq_id and self._claim_cut_short(change):
+                continue
             if link is not None:
                 touched.add(link.id)
             else:
@@ -318,6 +322,32 @@ class _Planner:
             ref = self._new_link("linked", eshop_id=change.record_id, pohoda_id=change.hq_id)
             return self.links[ref]
         return None
+
+    def _claim_cut_short(self, change: SideRecord) -> bool:
+        """An account that carries no POHODA id (a platform with nowhere to keep one) under the
+        e-mail of a contact whose account is being created: that creation, cut short by a crash
+        after the platform saved it. It joins that link as a match, not a new registration
+        (which would be a second contact in POHODA); the create still in the outbox is
+        answered by the platform as its own replay or as the e-mail taken."""
+        if self._creating_by_email is None:
+            self._creating_by_email = {}
+            for link in self.links.values():
+                record = self.m_p.get(link.pohoda_id) if link.pohoda_id else None
+                if link.state == "creating_eshop" and link.eshop_id is None and record is not None:
+                    key = email_key(record.content.get("email"), provider_rules=self.settings.email_provider_rules)
+                    if key is not None:
+                        self._creating_by_email.setdefault(key, link.id)
+        contact = change.contact
+        key = email_key(contact.email if contact else None, provider_rules=self.settings.email_provider_rules)
+        link_id = self._creating_by_email.pop(key, None) if key is not None else None
+        if link_id is None or self.links[link_id].eshop_id is not None:
+            return False
+        link = self.links[link_id]
+        assert link.pohoda_id is not None
+        self._update_link(link, eshop_id=change.record_id, state="linked")
+        self._link_pair(change.record_id, link.pohoda_id, ["same e-mail (the account being created for it)"],
+                        link_ref=link_id)  # fmt: skip
+        return True
 
     def _reconcile_link(self, link: Link) -> None:
         if link.state.startswith("deleted"):
