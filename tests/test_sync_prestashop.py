@@ -288,6 +288,33 @@ def test_a_create_cut_short_is_finished_on_replay_and_another_account_is_taken(b
     assert len(box.eshop_contacts()) == 2
 
 
+def test_an_account_saved_just_before_a_crash_is_claimed_not_doubled(box: Sandbox) -> None:
+    """A run creates a shop account for a counter contact and dies after the shop saved the
+    customer, before its address and before the answer was recorded. The next pull finds an
+    account with no POHODA id on it (PrestaShop has nowhere to keep one): it must join the
+    link being created, not become a registration (a second contact in POHODA)."""
+    from connector.codec import prestashop as codec
+    from connector.runtime import Runtime
+
+    contact = {"name": "Věra Nová", "email": "vera@example.cz", **ADDRESS}
+    pohoda_id = box.add_at_counter(contact)
+    with Runtime(box.config) as runtime:
+        run = runtime.sync_run()
+        run._full()  # planned: the shop account for the counter contact; nothing delivered
+        peer = runtime.shop
+        assert isinstance(peer, PrestaShopShop)
+        write = codec.plan_contact_write(Contact.from_dict(contact), peer.countries)
+        peer.client.request("POST", "/customers", content=codec.encode_customer_post(write.customer))
+        runtime.store.release_lock("sync", run.run_id)  # the run is dead
+    for _ in range(3):
+        assert run_sync(box.config).state == "done"
+    assert assert_converged(box) == 1
+    [customer] = box.eshop_contacts()
+    assert by_id(box.pohoda_contacts())[pohoda_id]["ext_id"] == customer["id"]
+    assert customer["street"] == ADDRESS["street"]  # the create was finished, not lost
+    assert run_sync(box.config).delivered == {}
+
+
 def test_an_address_the_shop_refuses_leaves_no_account_half_made(box: Sandbox) -> None:
     """The shop asks for a dni in this country (need_identification_number) and the counter
     contact has no IČO: the customer is saved, its address refused, so the account is removed

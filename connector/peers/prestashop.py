@@ -552,7 +552,7 @@ class PrestaShopShop:
             return WriteResult("done", record_id=write.record_id)
         if write.kind == "create":
             assert write.contact is not None
-            return self._create(write.contact)
+            return self._create(write.contact, known=write.record_id)
         assert write.record_id is not None
         if write.kind == "update":
             assert write.contact is not None
@@ -570,7 +570,7 @@ class PrestaShopShop:
             return None
         return found[0], self.client.addresses_of([record_id])
 
-    def _create(self, contact: Contact) -> WriteResult:
+    def _create(self, contact: Contact, *, known: str | None = None) -> WriteResult:
         # Everything is checked before the first request: one refused value sends nothing.
         plan = codec.plan_contact_write(contact, self.countries, self.mapping, record=None)
         try:
@@ -578,7 +578,7 @@ class PrestaShopShop:
         except _ShopRefusal as exc:
             if not exc.codes & _EMAIL_TAKEN or not contact.email:
                 raise
-            return self._email_taken(contact, exc)
+            return self._email_taken(contact, exc, known=known)
         created = codec.decode_customer(answer.content)
         assert created.id is not None
         try:
@@ -587,10 +587,12 @@ class PrestaShopShop:
             return self._undo_create(created.id, exc)
         return WriteResult("done", record_id=created.id)
 
-    def _email_taken(self, contact: Contact, refusal: _ShopRefusal) -> WriteResult:
+    def _email_taken(self, contact: Contact, refusal: _ShopRefusal, *, known: str | None) -> WriteResult:
         """The e-mail has an account: "taken" with its id, so the sync links instead of copying;
         or, when that account is this very create cut short (a crash after the customer and
-        before its addresses), the rest of the create, as a replay."""
+        before its addresses), the rest of the create, as a replay. When the sync has linked
+        the account already (`known`, found by its pull), it is done: the link's own update
+        carries the merged content."""
         assert contact.email is not None
         existing = self.client.customer_by_email(contact.email)
         if existing is None or existing.id is None:
@@ -609,6 +611,8 @@ class PrestaShopShop:
                 self._write_addresses([w for w in plan.addresses if w.action == "create"])
             except _PartRefused as exc:
                 return self._undo_create(existing.id, exc)
+            return WriteResult("done", record_id=existing.id, replay=True)
+        if known is not None and existing.id == known:
             return WriteResult("done", record_id=existing.id, replay=True)
         return WriteResult("taken", record_id=existing.id, reason=refusal.reason(), field="email")
 
