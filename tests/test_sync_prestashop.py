@@ -332,6 +332,50 @@ def test_an_address_the_shop_refuses_leaves_no_account_half_made(box: Sandbox) -
     assert (refusal.detail or {})["field"] == "ico" and "removed" in (refusal.note or "")
 
 
+# -- the CLI ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.7", "8"])
+def test_connector_sim_prestashop_serves_the_version_asked_for(version: str) -> None:
+    import httpx
+
+    from connector.sim._server import free_port
+    from connector.sim.prestashop import DEFAULT_KEY
+
+    port = free_port()
+    launch = [sys.executable, "-c", "from connector.cli import main; main()"]
+    process = subprocess.Popen(
+        [*launch, "sim", "prestashop", "--port", str(port), "--version", version], stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/customers", auth=(DEFAULT_KEY, ""))
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.05)
+        assert answer.status_code == 200
+        assert answer.headers["PSWS-Version"].startswith("1.7." if version == "1.7" else "8.")
+        patch = httpx.patch(f"http://127.0.0.1:{port}/api/customers/1", auth=(DEFAULT_KEY, ""), content=b"<x/>")
+        assert (patch.status_code == 405) == (version == "1.7")  # PATCH came with 8.0
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_connector_demo_runs_against_prestashop(tmp_path: Path) -> None:
+    _register_commands()
+    result = CliRunner().invoke(root, ["demo", "--platform", "prestashop-1.7", "--json", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["converged"] and report["duplicates"] == 0
+    assert report["eshop_customers"] == report["linked"] > 0
+    assert report["welcome_emails"] == 0  # the PrestaShop webservice sends none
+
+
 # -- kill -9 -----------------------------------------------------------------------------------------
 
 
