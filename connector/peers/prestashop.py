@@ -18,7 +18,7 @@ import json
 import time
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -438,6 +438,11 @@ class PrestaShopShop:
         if self._countries is None:
             self._countries = self.client.countries()
         return self._countries
+
+    def storable(self, content: Mapping[str, Any]) -> dict[str, Any]:
+        """What the shop shows of `content` once written: the sync takes a field showing just
+        that as unchanged here (a note PrestaShop cannot hold is not wiped in POHODA)."""
+        return codec.storable(content, self.mapping)
 
     # -- reads ------------------------------------------------------------------------------
 
