@@ -188,6 +188,33 @@ def test_the_second_and_third_runs_write_nothing_to_the_shop(box: Sandbox) -> No
     assert assert_converged(box) == 50
 
 
+def test_what_the_shop_cannot_hold_is_kept_in_pohoda_and_the_mirror_settles(tmp_path: Path) -> None:
+    """Counter contacts with notes, birth dates, groups, consents, IČ DPH and flagged delivery
+    addresses become shop accounts. PrestaShop holds none of that, so its accounts read back
+    without it: that is no edit, and POHODA keeps every field, also after a shop-side edit."""
+    seed = list(generate_contacts(30, seed=11, rich=True, start=5000))
+    with Sandbox(tmp_path / "box", platform="prestashop-8", pohoda_seed=seed) as box:
+        before = by_id(box.pohoda_contacts())
+        assert any(c["note"] for c in before.values()) and any(c["ship_to"] for c in before.values())
+        run_sync(box.config)
+        for _ in range(2):
+            summary = run_sync(box.config)
+            assert summary.planned == {}, summary.planned
+        shop = shop_of(box)
+        shop.sim.advance_clock(5)
+        edited = sorted(box.eshop_contacts(), key=lambda c: int(c["id"]))[:5]
+        for customer in edited:
+            box.edit_on_eshop(customer["id"], city="Jihlava")
+        summary = run_sync(box.config)
+        assert summary.delivered == {"pohoda.update": 5}
+        after = by_id(box.pohoda_contacts())
+        for pohoda_id, contact in before.items():
+            changed = {f for f in contact if f != "ext_id" and contact[f] != after[pohoda_id][f]}
+            assert changed <= {"city"}, (pohoda_id, changed)
+        assert sum(c["city"] == "Jihlava" for c in after.values()) >= 5
+        assert run_sync(box.config).planned == {}
+
+
 def test_an_update_keeps_the_note_birthday_and_newsletter(box: Sandbox) -> None:
     shop = shop_of(box)
     eshop_id = box.register({"name": "Hana Veselá", "email": "hana@example.cz", **ADDRESS})

@@ -188,6 +188,7 @@ class SyncRun:
             decided_reviews=(),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
         )
 
     def _plan_state(self, *, pohoda_available: bool) -> PlanState:
@@ -199,6 +200,7 @@ class SyncRun:
             decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
         )
 
     def _phase(self, name: str, since: float) -> float:
