@@ -359,6 +359,40 @@ def test_an_address_the_shop_refuses_leaves_no_account_half_made(box: Sandbox) -
     assert (refusal.detail or {})["field"] == "ico" and "removed" in (refusal.note or "")
 
 
+def test_a_record_changed_since_it_was_read_is_a_conflict_not_overwritten(box: Sandbox) -> None:
+    eshop_id = box.register({"name": "Jan Rychlý", "email": "jan@example.cz", **ADDRESS})
+    with PrestaShopShop.from_config(box.config) as peer:
+        read = peer.get(eshop_id)
+        assert read is not None and read.contact is not None and read.version
+        box.edit_on_eshop(eshop_id, city="Brno")  # the shopper, meanwhile
+        write = PeerWrite("update", ref=1, record_id=eshop_id, contact=read.contact.replace(city="Tábor"),
+                          expected_version=read.version)  # fmt: skip
+        [result] = peer.apply([write])
+    assert result.outcome == "conflict"
+    assert by_id(box.eshop_contacts())[eshop_id]["city"] == "Brno"
+
+
+def test_a_key_without_the_patch_permission_falls_back_to_put(tmp_path: Path) -> None:
+    import dataclasses
+
+    with Sandbox(tmp_path / "box", platform="prestashop-8") as box:
+        shop = shop_of(box).sim.shop
+        for name in ("customers", "addresses"):  # 8.0 upgraded, the key's PATCH not granted
+            resource = shop.resources[name]
+            shop.resources[name] = dataclasses.replace(resource, methods=resource.methods - {"PATCH"})
+        eshop_id = box.register({"name": "Petra Malá", "email": "petra@example.cz", **ADDRESS})
+        shop_of(box).edit_raw(eshop_id, note="Stálá zákaznice")
+        run_sync(box.config)
+        pohoda_id = by_id(box.pohoda_contacts(), "ext_id")[eshop_id]["id"]
+        box.edit_in_pohoda(pohoda_id, city="Kolín", name="Petra Velká")
+        assert run_sync(box.config).delivered == {"eshop.update": 1}
+        calls = box.eshop_stats()["calls"]
+        assert calls["PATCH customers"] == 1  # refused once (405 code 25), then PUT from then on
+        assert calls["PUT customers"] == 1 and calls["PUT addresses"] == 1
+        row = shop_of(box).sim.customer(int(eshop_id))
+        assert row is not None and (row.values["lastname"], row.values["note"]) == ("Velká", "Stálá zákaznice")
+
+
 # -- the CLI ---------------------------------------------------------------------------------------
 
 

@@ -181,10 +181,14 @@ def _next_second(text: str) -> str:
 
 
 def _record_version(customer: ShopCustomer, addresses: Sequence[ShopAddress]) -> str:
-    """What changes whenever the shop changes the customer or one of its addresses."""
-    parts = [customer.date_upd or ""]
-    parts += sorted(f"{a.id}:{a.date_upd}:{a.get('deleted')}" for a in addresses)
-    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
+    """What changes whenever the shop changes the customer or one of its addresses: a hash of
+    every field as read, since date_upd alone has 1-second resolution (§1)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    records: list[ShopCustomer | ShopAddress] = [customer, *sorted(addresses, key=lambda a: int(a.id or 0))]
+    for record in records:
+        digest.update(json.dumps(sorted(record.fields.items()), ensure_ascii=False).encode())
+    digest.update(json.dumps(customer.groups).encode())
+    return digest.hexdigest()[:20]
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -218,7 +222,7 @@ class PrestaShopClient:
         self.patch_refused = False  # the key lacks the PATCH permission (after an upgrade)
         token = base64.b64encode(f"{key}:".encode()).decode("ascii")
         self._http = make_client(
-            config.url.rstrip("/") + "/api",
+            _api_url(config.url),
             connect_timeout_s=config.connect_timeout_s,
             read_timeout_s=config.read_timeout_s,
             headers={"Authorization": f"Basic {token}", "Content-Type": codec.CONTENT_TYPE},
@@ -361,6 +365,13 @@ class PrestaShopClient:
             if isinstance(customer, ShopCustomer) and customer.get("email").casefold() == email.casefold():
                 return customer
         return None
+
+
+def _api_url(url: str) -> str:
+    """`[eshop] url` is the shop's base URL; the webservice is under /api (an URL given with
+    /api already is taken as it is)."""
+    base = url.rstrip("/")
+    return base if base.endswith("/api") else base + "/api"
 
 
 def _good(records: Sequence[Any], resource: str) -> list[Any]:
