@@ -77,8 +77,9 @@ class ReviewView:
     candidate: dict[str, Any]
 
 
-def open_reviews(store: Store) -> list[ReviewView]:
-    items = store.reviews()
+def open_reviews(store: Store, *, include_decided: bool = False) -> list[ReviewView]:
+    """The review items waiting for a person (with `include_decided`, all of them)."""
+    items = store.reviews(state=None if include_decided else "open")
     wanted: dict[str, set[str]] = {"eshop": set(), "pohoda": set()}
     for item in items:
         wanted[item.side].add(item.record_id)

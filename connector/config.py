@@ -30,8 +30,15 @@ SECRET_ENV = {
     "eshop_key": "CONNECTOR_ESHOP_KEY",
     "webhook_secrets": "CONNECTOR_WEBHOOK_SECRETS",
     "admin_token": "CONNECTOR_ADMIN_TOKEN",
+    "mail_password": "CONNECTOR_MAIL_PASSWORD",
 }
-_SECRET_KEYS_IN_FILE = {("pohoda", "password"), ("eshop", "token"), ("web", "webhook_secrets"), ("web", "admin_token")}
+_SECRET_KEYS_IN_FILE = {
+    ("pohoda", "password"),
+    ("eshop", "token"),
+    ("web", "webhook_secrets"),
+    ("web", "admin_token"),
+    ("mail", "password"),
+}
 
 CreateMode = Literal["sync", "async"]
 LogFormat = Literal["auto", "json", "console"]
@@ -133,6 +140,27 @@ class WebConfig:
     body_timeout_s: float = 10.0
 
 
+WelcomeBy = Literal["platform", "connector"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MailConfig:
+    # Where the welcome e-mail goes out: smtp://host:port or smtps://host:port (password:
+    # CONNECTOR_MAIL_PASSWORD). Needed when the platform sends no welcome e-mail itself.
+    url: str | None = None
+    # From: of the welcome e-mail, e.g. "Obchod <noreply@obchod.cz>".
+    sender: str | None = None
+    # Who sends the welcome e-mail of an auto-registered account: the shop platform where it
+    # can ("platform"), or always the connector ("connector").
+    welcome: WelcomeBy = "platform"
+    # The shop's name and address for the e-mail's text, and its password-reset page (an
+    # account made by the connector has a random password the shopper replaces there).
+    shop_name: str = "the shop"
+    shop_url: str | None = None
+    reset_url: str | None = None
+    starttls: bool = False
+
+
 @dataclasses.dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
@@ -146,6 +174,7 @@ class Secrets:
     eshop_key: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     admin_token: str | None = None
+    mail_password: str | None = None
 
     def __repr__(self) -> str:  # never print a secret, even in a traceback
         present = [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
@@ -162,6 +191,7 @@ class Config:
     web: WebConfig
     log: LogConfig
     secrets: Secrets
+    mail: MailConfig = dataclasses.field(default_factory=MailConfig)
     source: str = "<defaults>"
 
     def require(self, *keys: str) -> None:
@@ -192,6 +222,7 @@ _SECTIONS: dict[str, type] = {
     "dedup": DedupConfig,
     "web": WebConfig,
     "log": LogConfig,
+    "mail": MailConfig,
 }
 
 
@@ -348,6 +379,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                     ("eshop", "token"): SECRET_ENV["eshop_token"],
                     ("web", "webhook_secrets"): SECRET_ENV["webhook_secrets"],
                     ("web", "admin_token"): SECRET_ENV["admin_token"],
+                    ("mail", "password"): SECRET_ENV["mail_password"],
                 }[(section, key)]
                 raise ConfigError(
                     f"{source}: [{section}] {key} is a secret and may not be in a file; set {env_name} instead"
@@ -380,6 +412,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             s.strip() for s in environ.get(SECRET_ENV["webhook_secrets"], "").split(",") if s.strip()
         ),
         admin_token=environ.get(SECRET_ENV["admin_token"]) or None,
+        mail_password=environ.get(SECRET_ENV["mail_password"]) or None,
     )
     for key, value in (
         *((SECRET_ENV["webhook_secrets"], s) for s in secrets.webhook_secrets),

@@ -90,10 +90,10 @@ def sync(app: AppContext, as_json: bool) -> None:
         click.echo(f"nothing to do: {summary.message}")
     else:
         Console().print(summary_table(summary))
-        if summary.pohoda_unreachable:
-            click.echo("POHODA could not be reached; its work waits in the outbox for the next run.", err=True)
-        if summary.eshop_unreachable:
-            click.echo("The e-shop could not be reached; its work waits in the outbox for the next run.", err=True)
+        for side, label in (("pohoda", "POHODA"), ("eshop", "The e-shop")):
+            if getattr(summary, f"{side}_unreachable"):
+                why = summary.peer_errors.get(side, "it could not be reached")
+                click.echo(f"{label} failed ({why}); its work waits in the outbox for the next run.", err=True)
     sys.exit(run_exit_code(summary))
 
 
@@ -163,24 +163,27 @@ def review() -> None:
 
 
 @review.command("list")
+@click.option("--all", "everything", is_flag=True, help="Decided items too (accepted, rejected, applied).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines.")
 @click.pass_obj
 @handle_errors
-def review_list(app: AppContext, as_json: bool) -> None:
-    """The open review items."""
+def review_list(app: AppContext, everything: bool, as_json: bool) -> None:
+    """The review items that wait for a person (with --all, the decided ones too)."""
     with Store.open(app.config().store_url) as store:
-        views = open_reviews(store)
+        views = open_reviews(store, include_decided=everything)
     if as_json:
         for view in views:
             click.echo(json.dumps(view.item.__dict__, ensure_ascii=False))
         return
-    table = Table(title=f"{len(views)} open review item(s)")
-    for column in ("id", "new record", "looks like", "score", "why"):
+    title = f"{len(views)} review item(s)" if everything else f"{len(views)} open review item(s)"
+    table = Table(title=title)
+    for column in ("id", "state", "new record", "looks like", "score", "why"):
         table.add_column(column)
     for view in views:
         item = view.item
         table.add_row(
             str(item.id),
+            item.state,
             f"{item.side} {item.record_id}: {_who(view.record)}",
             f"{item.candidate_side} {item.candidate_id}: {_who(view.candidate)}",
             f"{item.score:.2f}",

@@ -280,7 +280,7 @@ class ConnectorShop:
     def _feed(self, cursor: str | None) -> Iterator[ChangeBatch]:
         for page in self.client.changes(cursor):
             records = [self._record(change.id, change.customer, change.version) for change in page.changes]
-            yield ChangeBatch(records, page.next_cursor)
+            yield ChangeBatch(records, page.next_cursor, refused=page.refused)
 
     def snapshot(self) -> Iterator[PeerRecord]:
         for customer in self.client.snapshot():

@@ -56,10 +56,16 @@ class WriteBatch:
         self._audits: list[dict[str, Any]] = []
         self._enqueued: list[dict[str, Any]] = []
         self._links: list[tuple[int, dict[str, Any]]] = []
+        self._settled: list[dict[str, Any]] = []
 
     def finish_outbox(self, entry_id: int, state: str, *, error: str | None = None) -> None:
         done_at = now_iso() if state in ("done", "superseded") else None
         self._finished.append({"entry_id": entry_id, "new_state": state, "error": error, "finished_at": done_at})
+
+    def settle_refused(self, link_id: int, side: str, *, by: int | None = None) -> None:
+        """The link's refused operations to `side` (older than entry `by`) no longer stand:
+        a later one was delivered, or the record turned up linked."""
+        self._settled.append({"link_id_": link_id, "side_": side, "before_": by if by is not None else 2**62})
 
     def add_audit(self, *, operation: str, result: str, **fields: Any) -> None:
         detail = fields.pop("detail", None)
@@ -93,6 +99,8 @@ class WriteBatch:
             conn.execute(outbox.insert(), self._enqueued)
         if self._audits:
             conn.execute(audit.insert(), self._audits)
+        if self._settled:
+            conn.execute(_SETTLE_REFUSED, self._settled)
         self.__init__()  # type: ignore[misc]
 
 
@@ -303,6 +311,7 @@ class Store:
                 "eshop_id": row.get("eshop_id"),
                 "pohoda_id": row.get("pohoda_id"),
                 "temp_hq_id": row.get("temp_hq_id"),
+                "contact_of": row.get("contact_of"),
                 "state": row["state"],
                 "created_at": stamp,
                 "updated_at": stamp,
@@ -717,6 +726,18 @@ _FINISH = (
     )
 )
 _FINISH_ATTEMPTED = _FINISH.values(attempts=outbox.c.attempts + 1)
+# Refused operations that a later delivery or a link made moot: `connector status` counts
+# only what is still refused.
+_SETTLE_REFUSED = (
+    outbox.update()
+    .where(
+        outbox.c.link_id == sa.bindparam("link_id_"),
+        outbox.c.side == sa.bindparam("side_"),
+        outbox.c.state == "refused",
+        outbox.c.id < sa.bindparam("before_"),
+    )
+    .values(state="superseded", last_error="settled: a later operation of this customer went through")
+)
 
 
 @functools.lru_cache(maxsize=32)
