@@ -85,6 +85,8 @@ class PlanState:
     # The e-shop platform's `storable(content)`: what it shows of a content once written,
     # where it cannot hold every field (None: it holds them all).
     eshop_storable: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Links whose e-shop account creation is still in the outbox.
+    pending_eshop_creates: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass
@@ -183,8 +185,9 @@ class _Planner:
         self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
         self.eshop_storable = state.eshop_storable
+        self.pending_eshop_creates = state.pending_eshop_creates
         self.contacts_e: dict[str, Contact | None] = {}
-        # e-mail key -> link of an account being created (built when first needed).
+        # e-mail key -> link whose account creation waits in the outbox (built when needed).
         self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
 
@@ -265,7 +268,7 @@ class _Planner:
                 continue
             if link is None and change.hq_id:
                 link = self._claim_by_hq_id(change)
-            if link is None and not change.hq_id and self._claim_cut_short(change):
+            if link is None and not change.hq_id and self._awaits_own_create(change):
                 continue
             if link is not None:
                 touched.add(link.id)
@@ -360,31 +363,24 @@ class _Planner:
         contact = Contact.from_dict({**change.contact.to_dict(), **kept}, record=change.record_id)
         return dataclasses.replace(change, contact=contact)
 
-    def _claim_cut_short(self, change: SideRecord) -> bool:
+    def _awaits_own_create(self, change: SideRecord) -> bool:
         """An account that carries no POHODA id (a platform with nowhere to keep one) under the
-        e-mail of a contact whose account is being created: that creation, cut short by a crash
-        after the platform saved it. It joins that link as a match, not a new registration
-        (which would be a second contact in POHODA); the create still in the outbox is
-        answered by the platform as its own replay or as the e-mail taken."""
+        e-mail of a contact whose account creation is still in the outbox: most likely that very
+        creation, saved by the platform before a crash lost its answer. It is left to that
+        create's answer (the platform's replay, or the e-mail taken), which links it, instead
+        of being taken for a new registration (a second contact in POHODA)."""
         if self._creating_by_email is None:
             self._creating_by_email = {}
-            for link in self.links.values():
-                record = self.m_p.get(link.pohoda_id) if link.pohoda_id else None
-                if link.state == "creating_eshop" and link.eshop_id is None and record is not None:
+            for link_id in self.pending_eshop_creates:
+                link = self.links.get(link_id)
+                record = self.m_p.get(link.pohoda_id) if link is not None and link.pohoda_id else None
+                if link is not None and link.eshop_id is None and record is not None:
                     key = email_key(record.content.get("email"), provider_rules=self.settings.email_provider_rules)
                     if key is not None:
-                        self._creating_by_email.setdefault(key, link.id)
+                        self._creating_by_email[key] = link_id
         contact = change.contact
         key = email_key(contact.email if contact else None, provider_rules=self.settings.email_provider_rules)
-        link_id = self._creating_by_email.pop(key, None) if key is not None else None
-        if link_id is None or self.links[link_id].eshop_id is not None:
-            return False
-        link = self.links[link_id]
-        assert link.pohoda_id is not None
-        self._update_link(link, eshop_id=change.record_id, state="linked")
-        self._link_pair(change.record_id, link.pohoda_id, ["same e-mail (the account being created for it)"],
-                        link_ref=link_id)  # fmt: skip
-        return True
+        return key is not None and key in self._creating_by_email
 
     def _reconcile_link(self, link: Link) -> None:
         if link.state.startswith("deleted") or link.state == SECONDARY:

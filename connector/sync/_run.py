@@ -202,6 +202,7 @@ class SyncRun:
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
             eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _plan_state(self, *, pohoda_available: bool) -> PlanState:
@@ -215,6 +216,7 @@ class SyncRun:
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
             eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _phase(self, name: str, since: float) -> float:
