@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from connector.actions import run_sync
 from connector.cli._main import _register_commands, root
+from connector.mail import welcome_message_id
 from connector.model import Contact
 from connector.peers import PeerWrite
 from connector.peers.prestashop import PrestaShopShop, window_start
@@ -118,7 +119,11 @@ def test_a_counter_contact_becomes_a_shop_account(box: Sandbox) -> None:
     assert row is not None
     # Sent with active = 1 (a POST leaves out nothing it needs) and a random password.
     assert row.values["active"] == "1" and row.values["passwd"].startswith("$2y$")
-    assert box.notifications() == []  # the webservice sends no welcome e-mail (§1)
+    assert box.notifications() == []  # the webservice sends no welcome e-mail (§1)...
+    # ...so the connector sends it: exactly one, to the new account, none to the other contact.
+    [mail] = shop_of(box).mails()
+    assert mail["to"] == ["peter@example.sk"]
+    assert mail["message_id"] == welcome_message_id(customer["id"], domain="shop.example")
 
 
 @pytest.mark.parametrize(
@@ -143,6 +148,7 @@ def test_a_duplicate_registration_is_linked_not_copied(
     assert len(box.pohoda_contacts()) == 1 and len(box.eshop_contacts()) == 1
     assert by_id(box.pohoda_contacts())[pohoda_id]["ext_id"] == eshop_id
     assert box.eshop_stats()["calls"].get("POST customers", 0) == 0
+    assert shop_of(box).mails() == []  # linked, not auto-registered: no welcome e-mail
     [match] = Store.open(box.config.store_url).audit_entries(operation="match")
     assert reason in (match.note or "")
 
@@ -175,7 +181,8 @@ def test_edits_reach_the_other_side_both_ways(box: Sandbox) -> None:
 def test_the_second_and_third_runs_write_nothing_to_the_shop(box: Sandbox) -> None:
     for contact in generate_contacts(30, seed=3, rich=False):
         box.register(contact.to_dict() | {"id": None})
-    for contact in generate_contacts(20, seed=4, rich=False, start=1000):
+    counter = list(generate_contacts(20, seed=4, rich=False, start=1000))
+    for contact in counter:
         box.add_at_counter({k: v for k, v in contact.to_dict().items() if v not in (None, [])})
     first = run_sync(box.config)
     assert first.refused == 0, first.message
@@ -186,6 +193,10 @@ def test_the_second_and_third_runs_write_nothing_to_the_shop(box: Sandbox) -> No
         assert summary.planned == {} and summary.delivered == {}
         assert (shop_writes(box), box.pohoda_stats()["imports"]) == written
     assert assert_converged(box) == 50
+    # One welcome e-mail per account the connector made (the 20 counter contacts), none twice.
+    mails = shop_of(box).mails()
+    assert len(mails) == 20 and len({m["message_id"] for m in mails}) == 20
+    assert {m["to"][0] for m in mails} == {c.email for c in counter}
 
 
 def test_what_the_shop_cannot_hold_is_kept_in_pohoda_and_the_mirror_settles(tmp_path: Path) -> None:
@@ -265,6 +276,7 @@ def test_a_refused_name_stops_nothing_else(box: Sandbox) -> None:
     [row] = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
     assert row["side"] == "eshop" and row["detail"]["field"] == "name"
     assert "'name'" in row["note"] and "007" not in row["note"] and "Bond" not in row["note"]
+    assert len(shop_of(box).mails()) == 99  # a welcome for each account made, none for the refused one
 
 
 def test_a_hard_delete_is_found_by_the_id_scan(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,6 +352,7 @@ def test_an_account_saved_just_before_a_crash_is_claimed_not_doubled(box: Sandbo
     assert by_id(box.pohoda_contacts())[pohoda_id]["ext_id"] == customer["id"]
     assert customer["street"] == ADDRESS["street"]  # the create was finished, not lost
     assert run_sync(box.config).delivered == {}
+    assert [m["to"] for m in shop_of(box).mails()] == [["vera@example.cz"]]  # its welcome, once
 
 
 def test_an_address_the_shop_refuses_leaves_no_account_half_made(box: Sandbox) -> None:
@@ -471,3 +484,7 @@ def test_kill_9_during_500_registrations_loses_and_doubles_nothing(tmp_path: Pat
             assert clean.state == "done", clean.message
             run_sync(box.config)
             assert assert_converged(box) == 530, f"attempt {attempt}"
+            # One welcome per account made; a kill may repeat the one in flight, under its Message-ID.
+            mails = shop_of(box).mails()
+            assert {m["to"][0] for m in mails} == {c["email"] for c in counter}
+            assert len({m["message_id"] for m in mails}) == 30 and len(mails) <= 31

@@ -17,6 +17,7 @@ from typing import Any
 from connector.codec import prestashop as codec
 from connector.errors import BadData
 from connector.model import Contact
+from connector.sim._mail_sink import MailSink
 from connector.sim._prestashop_rules import Version
 from connector.sim._server import RunningServer
 from connector.sim.prestashop import PrestaShopSimulator
@@ -34,19 +35,28 @@ class PrestaShopBox:
 
     `contacts()` reads the shop's rows through the codec (what the shop holds, as a contact);
     `hq_id` and `sync_state` are always None: PrestaShop keeps neither, the link is the
-    connector's. `register` is a storefront registration (the shop's own welcome mail is
-    recorded), `edit` a back-office edit (an address edit moves only the address's date_upd).
+    connector's. `mails()` are the welcome e-mails the connector sent to the box's SMTP sink.
+    `register` is a storefront registration (the shop's own welcome mail is recorded), `edit`
+    a back-office edit (an address edit moves only the address's date_upd).
     """
 
     def __init__(self, seed: Iterable[Contact | Mapping[str, Any]] = (), *, version: Version = "8") -> None:
         self.sim = PrestaShopSimulator(version=version, key=SANDBOX_KEY, clock=_prague_now)
         self.server = RunningServer(self.sim.app).start()
         self.sim.base_url = self.server.url
+        # The webservice sends no welcome e-mail (§1): the connector does, to this server.
+        self.mail = MailSink()
         self.env = {
             "CONNECTOR_ESHOP_PLATFORM": "prestashop",
             "CONNECTOR_ESHOP_URL": self.server.url,
             "CONNECTOR_ESHOP_KEY": SANDBOX_KEY,
             "CONNECTOR_ESHOP_TIMEZONE": "Europe/Prague",
+            "CONNECTOR_MAIL_URL": self.mail.url,
+            "CONNECTOR_MAIL_SENDER": "Sandbox Shop <noreply@shop.example>",
+            "CONNECTOR_MAIL_SHOP_NAME": "Sandbox Shop",
+            "CONNECTOR_MAIL_SHOP_URL": self.server.url,
+            # PrestaShop's own page for a forgotten password (controller=password).
+            "CONNECTOR_MAIL_RESET_URL": f"{self.server.url}/password-recovery",
         }
         for contact in seed:
             self.register(contact)
@@ -134,8 +144,14 @@ class PrestaShopBox:
     def stats(self) -> dict[str, Any]:
         return self.sim.stats_dict()
 
+    def mails(self) -> list[dict[str, Any]]:
+        """The e-mails the connector sent (the welcome of each account it made): recipients,
+        Message-ID, Subject."""
+        return self.mail.summary()
+
     def close(self) -> None:
         self.server.stop()
+        self.mail.close()
 
 
 # Sandbox platform name -> the box (SHOP_BOXES takes these).
