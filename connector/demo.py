@@ -15,6 +15,7 @@ from typing import Any
 
 from connector.actions import run_sync
 from connector.model import CONTACT_FIELDS, Contact
+from connector.sim._sandbox_prestashop import PrestaShopBox
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
 from connector.sync import RunSummary
@@ -80,7 +81,8 @@ def run_demo(
             if on_run is not None:
                 on_run(number, summary)
         eshop, pohoda = box.eshop_contacts(), box.pohoda_contacts()
-        welcome = len(box.notifications())
+        # The platform's own welcome e-mails, or (PrestaShop sends none) the connector's.
+        welcome = len(box.notifications()) + len(box.shop.mails() if isinstance(box.shop, PrestaShopBox) else [])
     if platform.startswith("prestashop"):
         # The shop keeps no POHODA id: the pair is POHODA's extId (the shop's id).
         hq_of = {row["ext_id"]: row["id"] for row in pohoda if row.get("ext_id")}

@@ -82,7 +82,7 @@ def demo(directory: Path | None, as_json: bool, platform: str) -> None:
         table.add_row("POHODA contacts", str(report.pohoda_contacts))
         table.add_row("linked pairs, equal on every mapped field", str(report.linked - len(report.differences)))
         table.add_row("POHODA contacts without e-mail (kept in POHODA only)", str(report.pohoda_only))
-        table.add_row("welcome e-mails sent by the e-shop", str(report.welcome_emails))
+        table.add_row("welcome e-mails sent (by the e-shop, or by the connector)", str(report.welcome_emails))
         table.add_row("customers that exist twice", str(report.duplicates))
         out.print(table)
         verdict = "[green]converged[/green]" if report.converged else "[red]NOT converged[/red]"
