@@ -15,9 +15,8 @@ from typing import Any
 
 from connector.actions import run_sync
 from connector.model import CONTACT_FIELDS, Contact
-from connector.sim._sandbox_prestashop import PrestaShopBox
 from connector.sim.generate import generate_contacts
-from connector.sim.sandbox import Sandbox
+from connector.sim.sandbox import PrestaShopBox, Sandbox
 from connector.sync import RunSummary
 
 MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]

@@ -30,9 +30,8 @@ from connector.mail import welcome_message_id
 from connector.model import Contact
 from connector.peers import PeerWrite
 from connector.peers.prestashop import PrestaShopShop, window_start
-from connector.sim._sandbox_prestashop import PrestaShopBox
 from connector.sim.generate import generate_contacts
-from connector.sim.sandbox import Sandbox
+from connector.sim.sandbox import PrestaShopBox, Sandbox
 from connector.store import Store
 
 # What a PrestaShop customer and its addresses hold of a contact.

@@ -11,7 +11,6 @@ from connector.model import read_jsonl
 from connector.peers.prestashop import KEY_LENGTH
 from connector.sim import pohoda as pohoda_sim
 from connector.sim import prestashop as prestashop_sim
-from connector.sim._prestashop_rules import PSWS_VERSIONS
 
 
 @root.group()
@@ -117,8 +116,7 @@ def sim_prestashop(host: str, port: int, version: str, key: str, fault_seed: int
         version="8" if version == "8" else "1.7", key=key, base_url=f"http://{host}:{port}", seed=fault_seed
     )
     click.echo(
-        f"PrestaShop {version} simulator on http://{host}:{port}/api/ (PSWS-Version "
-        f"{PSWS_VERSIONS[simulator.version]}); Ctrl+C stops it",
+        f"PrestaShop {simulator.version} simulator on http://{host}:{port}/api/; Ctrl+C stops it",
         err=True,
     )
     uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)

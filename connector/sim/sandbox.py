@@ -16,6 +16,7 @@ import httpx
 from connector.config import Config, load_config
 from connector.model import Contact
 from connector.sim._sandbox_prestashop import PRESTASHOP_BOXES
+from connector.sim._sandbox_prestashop import PrestaShopBox as PrestaShopBox  # the PrestaShop box, public here
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
