@@ -294,6 +294,18 @@ def test_a_hard_delete_is_found_by_the_id_scan(box: Sandbox, monkeypatch: pytest
     assert len(box.pohoda_contacts()) == 2  # kept in POHODA (the default deletion policy)
 
 
+def test_a_date_upd_in_the_future_does_not_push_the_window_past_later_edits(box: Sandbox) -> None:
+    shop = shop_of(box)
+    first = box.register({"name": "Bára Budoucí", "email": "bara@example.cz", **ADDRESS})
+    shop.sim.advance_clock(3600)  # the shop's clock an hour fast while this one was written
+    box.register({"name": "Cyril Časový", "email": "cyril@example.cz", **ADDRESS})
+    shop.sim.advance_clock(-3600 + 5)  # the clock put right
+    run_sync(box.config)
+    box.edit_on_eshop(first, city="Jihlava")  # dated now: an hour before the other record
+    run_sync(box.config)
+    assert by_id(box.pohoda_contacts(), "ext_id")[first]["city"] == "Jihlava"
+
+
 def test_the_window_reaches_back_over_the_autumn_clock_change() -> None:
     prague = zoneinfo.ZoneInfo("Europe/Prague")
     # 2026-10-25 03:00 CEST -> 02:00 CET: the hour from 02:00 is shown twice.

@@ -507,6 +507,11 @@ class PrestaShopShop:
             answered = {c.record or "" if isinstance(c, BadData) else c.id or "" for c in found}
             records += [PeerRecord(i, None) for i in chunk if i not in answered]
             yield ChangeBatch(records, None)
+        # A date_upd ahead of the shop's clock (a record written while its clock was wrong)
+        # would move the window past every edit until then: the cursor stays at "now" there.
+        shop_now = dt.datetime.fromtimestamp(started, self.zone).strftime(_DATE_FORMAT)
+        newest_c = min(newest_c, shop_now) if newest_c else None
+        newest_a = min(newest_a, shop_now) if newest_a else None
         scan = dataclasses.replace(state, customers=newest_c, addresses=newest_a)
         tombstones: list[PeerRecord] = []
         if state.scanned_at is None or started - state.scanned_at >= self.id_scan_s:
