@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tomllib
 import urllib.parse
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
@@ -25,6 +26,8 @@ CONFIG_ENV = "CONNECTOR_CONFIG"
 SECRET_ENV = {
     "pohoda_password": "CONNECTOR_POHODA_PASSWORD",
     "eshop_token": "CONNECTOR_ESHOP_TOKEN",
+    # A platform's API key (PrestaShop: the 32-character webservice key).
+    "eshop_key": "CONNECTOR_ESHOP_KEY",
     "webhook_secrets": "CONNECTOR_WEBHOOK_SECRETS",
     "admin_token": "CONNECTOR_ADMIN_TOKEN",
     "mail_password": "CONNECTOR_MAIL_PASSWORD",
@@ -72,6 +75,8 @@ class EshopConfig:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     retry_max_s: float = 60.0
+    # The shop's own time zone (PrestaShop writes date_upd as local wall time, no zone).
+    timezone: str = "Europe/Prague"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +171,7 @@ class LogConfig:
 class Secrets:
     pohoda_password: str | None = None
     eshop_token: str | None = None
+    eshop_key: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     admin_token: str | None = None
     mail_password: str | None = None
@@ -239,6 +245,14 @@ def _http_url(value: Any) -> str | None:
     return None
 
 
+def _timezone(value: Any) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"must be an IANA time zone name (e.g. 'Europe/Prague'), got {value!r}"
+    return None
+
+
 def _between(low: float, high: float) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if low <= value <= high else f"must be from {low:g} to {high:g}, got {value:g}"
@@ -262,6 +276,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("eshop", "url"): _http_url,
     ("pohoda", "batch_size"): _between(1, 10_000),
     ("eshop", "batch_size"): _between(1, ESHOP_MAX_BATCH),
+    ("eshop", "timezone"): _timezone,
     ("pohoda", "max_response_mb"): _between(1, 4096),
     ("sync", "default_region"): _region,
     ("sync", "max_run_s"): _between(1, 7 * 24 * 3600),
@@ -392,6 +407,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     secrets = Secrets(
         pohoda_password=environ.get(SECRET_ENV["pohoda_password"]) or None,
         eshop_token=environ.get(SECRET_ENV["eshop_token"]) or None,
+        eshop_key=environ.get(SECRET_ENV["eshop_key"]) or None,
         webhook_secrets=tuple(
             s.strip() for s in environ.get(SECRET_ENV["webhook_secrets"], "").split(",") if s.strip()
         ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from connector.config import Config
@@ -82,6 +82,11 @@ class PlanState:
     pending_pohoda: Mapping[int, tuple[tuple[int, str], ...]] = dataclasses.field(default_factory=dict)
     # False when POHODA could not be reached at the start of the run (the breaker is open).
     pohoda_available: bool = True
+    # The e-shop platform's `storable(content)`: what it shows of a content once written,
+    # where it cannot hold every field (None: it holds them all).
+    eshop_storable: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Links whose e-shop account creation is still in the outbox.
+    pending_eshop_creates: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass
@@ -179,7 +184,11 @@ class _Planner:
         # The POHODA create/update this plan holds per link: a later one in the plan replaces it.
         self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
+        self.eshop_storable = state.eshop_storable
+        self.pending_eshop_creates = state.pending_eshop_creates
         self.contacts_e: dict[str, Contact | None] = {}
+        # e-mail key -> link whose account creation waits in the outbox (built when needed).
+        self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
 
     def _index(self, link: Link) -> None:
@@ -248,6 +257,7 @@ class _Planner:
         new_pohoda: dict[str, None] = {}
 
         for change in eshop_changes:
+            change = self._as_last_synced(change)
             record = to_mirror(change)
             self.m_e[change.record_id] = record
             self.plan.mirror.append(record)
@@ -258,6 +268,8 @@ class _Planner:
                 continue
             if link is None and change.hq_id:
                 link = self._claim_by_hq_id(change)
+            if link is None and not change.hq_id and self._awaits_own_create(change):
+                continue
             if link is not None:
                 touched.add(link.id)
             else:
@@ -333,6 +345,42 @@ class _Planner:
             ref = self._new_link("linked", eshop_id=change.record_id, pohoda_id=change.hq_id)
             return self.links[ref]
         return None
+
+    def _as_last_synced(self, change: SideRecord) -> SideRecord:
+        """A field the e-shop cannot hold (a note, a delivery address's flag) reads back empty:
+        where the e-shop shows what it would show of the last synced version, the field did
+        not change there, and keeps the last synced value (else it would be wiped in POHODA
+        and written to the e-shop again on every run)."""
+        storable = self.eshop_storable
+        link = self.by_eshop.get(change.record_id)
+        base = self.bases.get(link.id) if link is not None else None
+        if storable is None or change.contact is None or base is None:
+            return change
+        shown, content = storable(base), change.contact.content()
+        kept = {f: base[f] for f in content if f in base and content[f] != base[f] and content[f] == shown.get(f)}
+        if not kept:
+            return change
+        contact = Contact.from_dict({**change.contact.to_dict(), **kept}, record=change.record_id)
+        return dataclasses.replace(change, contact=contact)
+
+    def _awaits_own_create(self, change: SideRecord) -> bool:
+        """An account that carries no POHODA id (a platform with nowhere to keep one) under the
+        e-mail of a contact whose account creation is still in the outbox: most likely that very
+        creation, saved by the platform before a crash lost its answer. It is left to that
+        create's answer (the platform's replay, or the e-mail taken), which links it, instead
+        of being taken for a new registration (a second contact in POHODA)."""
+        if self._creating_by_email is None:
+            self._creating_by_email = {}
+            for link_id in self.pending_eshop_creates:
+                link = self.links.get(link_id)
+                record = self.m_p.get(link.pohoda_id) if link is not None and link.pohoda_id else None
+                if link is not None and link.eshop_id is None and record is not None:
+                    key = email_key(record.content.get("email"), provider_rules=self.settings.email_provider_rules)
+                    if key is not None:
+                        self._creating_by_email[key] = link_id
+        contact = change.contact
+        key = email_key(contact.email if contact else None, provider_rules=self.settings.email_provider_rules)
+        return key is not None and key in self._creating_by_email
 
     def _reconcile_link(self, link: Link) -> None:
         if link.state.startswith("deleted") or link.state == SECONDARY:

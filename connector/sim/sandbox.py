@@ -15,6 +15,8 @@ import httpx
 
 from connector.config import Config, load_config
 from connector.model import Contact
+from connector.sim._sandbox_prestashop import PRESTASHOP_BOXES
+from connector.sim._sandbox_prestashop import PrestaShopBox as PrestaShopBox  # the PrestaShop box, public here
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
@@ -101,6 +103,7 @@ class ConnectorShopBox:
 # platform -> the box that simulates it (a class taking the seed contacts)
 SHOP_BOXES: dict[str, Callable[[Iterable[Contact | Mapping[str, Any]]], ShopBox]] = {
     "connector": ConnectorShopBox,
+    **PRESTASHOP_BOXES,  # "prestashop" (8), "prestashop-8", "prestashop-1.7"
 }
 
 

@@ -201,6 +201,8 @@ class SyncRun:
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _plan_state(self, *, pohoda_available: bool) -> PlanState:
@@ -213,6 +215,8 @@ class SyncRun:
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _phase(self, name: str, since: float) -> float:
