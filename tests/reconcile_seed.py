@@ -15,6 +15,7 @@ from typing import Any
 
 from connector.model import Contact, hash_content
 from connector.sim.generate import generate_contacts
+from connector.sim.sandbox import Sandbox
 from connector.store import Store
 
 
@@ -95,7 +96,25 @@ def seed_store(store: Store, seeded: Divergence) -> None:
     """The links and their synced versions, as a sync would have left them."""
     for links, bases in _chunks(seeded, 5000):
         with store.transaction() as conn:
-            ids = Store.insert_links(
-                conn, [{"state": "linked", "eshop_id": e, "pohoda_id": p} for e, p in links]
-            )
+            ids = Store.insert_links(conn, [{"state": "linked", "eshop_id": e, "pohoda_id": p} for e, p in links])
             Store.set_bases(conn, [(i, b, hash_content(b)) for i, b in zip(ids, bases, strict=True)])
+
+
+def apply_to(box: Sandbox, store: Store, seeded: Divergence) -> None:
+    """Finish the seeding once the sandbox runs: the POHODA deletions, the store's links.
+
+    A platform that gives its own ids to seeded customers is followed: its ids are found by
+    e-mail, and POHODA's extIds are set to them.
+    """
+    for pohoda_id in seeded.deleted_in_pohoda:
+        box.pohoda_sim.delete_contact(pohoda_id)
+    by_email = {row["email"]: str(row["id"]) for row in box.eshop_contacts()}
+    seeded_email = {row["id"]: row["email"] for row in seeded.eshop_seed}
+    links = []
+    for eid, pohoda_id in seeded.links:
+        actual = by_email[seeded_email[eid]]
+        if actual != eid and int(pohoda_id) not in seeded.deleted_in_pohoda:
+            box.pohoda_sim.update_contact(int(pohoda_id), ext_id=actual)
+        links.append((actual, pohoda_id))
+    seeded.links = links
+    seed_store(store, seeded)
