@@ -143,14 +143,18 @@ details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
 _SCRIPT = """
 (function(){
   var box=document.getElementById('search');
-  box.addEventListener('input',function(){
+  function filter(){
     var q=box.value.toLowerCase(),shown=0;
     document.querySelectorAll('tr.finding').forEach(function(tr){
       var hit=!q||tr.textContent.toLowerCase().indexOf(q)>=0;
       tr.style.display=hit?'':'none'; if(hit){shown++;}
     });
     document.getElementById('shown').textContent=shown;
-  });
+  }
+  box.addEventListener('input',filter);
+  // report.html#search=… opens with that search (a link to share within the office).
+  var m=location.hash.match(/^#search=(.*)$/);
+  if(m){box.value=decodeURIComponent(m[1]);filter();}
 })();
 """
 
@@ -206,7 +210,7 @@ def render_html(result: ReconcileResult) -> str:
             continue
         body = "".join(
             f'<tr class="finding" data-kind="{_e(kind)}"><td>{_e(f.eshop_id or "-")}</td>'
-            f'<td>{_e(f.pohoda_id or "-")}</td>'
+            f"<td>{_e(f.pohoda_id or '-')}</td>"
             f"<td>{_e(', '.join(f.fields) or '-')}</td><td>{_e(f.changed_on or '-')}</td>"
             f"<td>{_e(f.note)}{_values(f.values)}</td></tr>"
             for f in found
