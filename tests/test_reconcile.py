@@ -195,3 +195,13 @@ def test_the_report_goes_to_a_file(diverged_small: tuple[Sandbox, Divergence], t
     assert result.returncode == 1 and result.stdout == ""
     text = target.read_text(encoding="utf-8")
     assert "missing in pohoda" in text and "Differences" in text
+
+
+def test_the_fingerprint_is_the_hash_the_store_keeps_for_synced_versions() -> None:
+    from connector.model import hash_content
+    from connector.reconcile import content_of, fingerprint
+    from connector.sim.generate import generate_contacts
+
+    for contact in generate_contacts(300, seed=5):
+        assert content_of(contact) == contact.content()
+        assert fingerprint(contact) == hash_content(contact.content()) == contact.content_hash()

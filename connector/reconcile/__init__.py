@@ -4,7 +4,16 @@
 adds the repairs through the outbox; `render` writes the report as text, JSON or HTML.
 """
 
-from connector.reconcile._compare import KINDS, Comparison, Finding, ReadProgress, SideRead, compare
+from connector.reconcile._compare import (
+    KINDS,
+    Comparison,
+    Finding,
+    ReadProgress,
+    SideRead,
+    compare,
+    content_of,
+    fingerprint,
+)
 from connector.reconcile._fix import FixOutcome, repair_plan
 from connector.reconcile._report import REPORT_FORMATS, render, render_html, render_text, report_data
 from connector.reconcile._run import ReconcileResult, reconcile, run_reconcile
@@ -19,6 +28,8 @@ __all__ = [
     "ReconcileResult",
     "SideRead",
     "compare",
+    "content_of",
+    "fingerprint",
     "reconcile",
     "render",
     "render_html",

@@ -72,7 +72,8 @@ class _RepairPlan:
         assert base is not None, f"link {link.id}: a record not kept has a synced version"
         contact = Contact.from_dict(base, record=record_id)
         if side == "eshop":
-            return SideRecord("eshop", record_id, contact, hq_id=link.pohoda_id)
+            version = self.comparison.eshop_versions.get(link.id)
+            return SideRecord("eshop", record_id, contact, version=version, hq_id=link.pohoda_id)
         return SideRecord("pohoda", record_id, contact, ext_id=link.eshop_id)
 
     def build(self, findings: list[Finding]) -> Plan:

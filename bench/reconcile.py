@@ -1,0 +1,177 @@
+"""Reconcile benchmark: a full comparison of N customers per side over loopback, against the floor.
+
+The floor is what no reconcile can avoid, measured in the same run: lxml parsing and
+`etree.XMLSchema` validation of both exports' bytes (POHODA's listAddressBook pages, the
+e-shop's feed pages), in this process. The simulators and the seeding run in a child
+process, so that this process's peak RSS is the reconcile's own.
+
+Usage: python bench/reconcile.py [--count 100000] [--fix]; the last line is one JSON object
+with wall_s, floor_s and peak_rss_mb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the seeded divergence, shared with the tests
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def serve(count: int, directory: Path) -> None:
+    """The child: both simulators seeded with the divergence, the store seeded; then wait."""
+    from reconcile_seed import apply_to, divergence
+
+    from connector.sim.sandbox import Sandbox
+    from connector.store import Store
+
+    started = time.perf_counter()
+    seeded = divergence(count)
+    with Sandbox(directory, pohoda_seed=seeded.pohoda_seed, eshop_seed=seeded.eshop_seed) as box:
+        with Store.open(box.config.store_url) as store:
+            apply_to(box, store, seeded)
+        print(json.dumps({"env": box.env, "expected": seeded.expected, "seed_s": time.perf_counter() - started}))
+        sys.stdout.flush()
+        sys.stdin.read()  # until the parent closes it
+
+
+def floor(env: dict[str, str]) -> tuple[float, int]:
+    """Seconds spent parsing and validating both exports' bytes (fetched untimed), and bytes."""
+    import httpx
+    from lxml import etree
+
+    from connector.config import load_config
+    from connector.peers.eshop import FEED_PAGE_SIZE
+    from connector.peers.pohoda import EXPORT_PAGE_SIZE, PohodaClient
+
+    config = load_config(None, env=env)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    schemas = HERE.parent / "schemas"
+    response_xsd = etree.XMLSchema(etree.parse(str(schemas / "pohoda" / "response.xsd")))
+    eshop_xsd = etree.XMLSchema(etree.parse(str(schemas / "eshop" / "eshop.xsd")))
+    spent, size = 0.0, 0
+
+    def measure(body: bytes, schema: etree.XMLSchema) -> None:
+        nonlocal spent, size
+        mark = time.perf_counter()
+        document = etree.fromstring(body, parser)
+        valid = schema.validate(document)
+        spent += time.perf_counter() - mark
+        size += len(body)
+        assert valid, schema.error_log.last_error
+
+    with PohodaClient.from_config(config) as client:
+        id_from = 1
+        while True:
+            body = client.post_xml(
+                client.codec.encode_list_request(pack_id=f"floor-{id_from}", id_from=id_from, count=EXPORT_PAGE_SIZE)
+            )
+            measure(body, response_xsd)
+            ids = re.findall(rb"<adb:id>(\d+)</adb:id>", body)
+            if len(ids) < EXPORT_PAGE_SIZE:
+                break
+            id_from = int(ids[-1]) + 1
+    headers = {"Authorization": f"Bearer {env['CONNECTOR_ESHOP_TOKEN']}"}
+    with httpx.Client(base_url=env["CONNECTOR_ESHOP_URL"], headers=headers, timeout=120) as http:
+        cursor = ""
+        while True:
+            body = http.get("/customers/changes", params={"cursor": cursor, "limit": str(FEED_PAGE_SIZE)}).content
+            measure(body, eshop_xsd)
+            head = body[:400]
+            more = re.search(rb'hasMore="(\w+)"', head)
+            cursor_match = re.search(rb'nextCursor="([^"]*)"', head)
+            if more is None or more.group(1) != b"true" or cursor_match is None:
+                break
+            cursor = cursor_match.group(1).decode()
+    return spent, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--fix", action="store_true", help="also repair, then compare again")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve is not None:
+        serve(args.count, args.serve)
+        return
+
+    from connector.config import load_config
+    from connector.log import configure_logging
+    from connector.reconcile import reconcile
+    from connector.runtime import Runtime
+
+    with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--count", str(args.count), "--serve", tmp],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+        )
+        assert child.stdout is not None and child.stdin is not None
+        ready = json.loads(child.stdout.readline())
+        env: dict[str, str] = ready["env"]
+        print(f"seeded {args.count:,} customers per side in {ready['seed_s']:.1f} s (child process)")
+        config = load_config(None, env=env)
+        configure_logging("warning")
+        figures: dict[str, float | int | bool] = {}
+        try:
+            with Runtime(config) as runtime:
+                started = time.perf_counter()
+                result = reconcile(runtime)
+                wall = time.perf_counter() - started
+                figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
+                counts = {k: v for k, v in result.comparison.counts().items() if v}
+                figures["exact"] = counts == ready["expected"]
+                print(f"differences by kind: {counts} (seeded: {ready['expected']})")
+                reads = result.comparison.reads
+                print(
+                    f"read: POHODA {reads['pohoda'].records:,} in {reads['pohoda'].seconds:.1f} s, "
+                    f"e-shop {reads['eshop'].records:,} in {reads['eshop'].seconds:.1f} s"
+                )
+                if args.fix:
+                    mark = time.perf_counter()
+                    fixed = reconcile(runtime, fix=True)
+                    figures["fix_s"] = round(time.perf_counter() - mark, 2)
+                    mark = time.perf_counter()
+                    again = reconcile(runtime)
+                    figures["second_s"] = round(time.perf_counter() - mark, 2)
+                    figures["fix_exit"], figures["second_exit"] = fixed.exit_code, again.exit_code
+                    figures["peak_rss_after_fix_mb"] = round(peak_rss_mb(), 1)
+            floor_s, size = floor(env)
+        finally:
+            child.stdin.close()
+            child.wait(60)
+    print(f"reconcile wall time: {wall:.2f} s; peak RSS {figures['peak_rss_mb']:.0f} MB")
+    print(
+        f"floor (lxml parse + XMLSchema validation of {size / 1e6:.0f} MB of exports): {floor_s:.2f} s; "
+        f"ratio {wall / floor_s:.2f}x"
+    )
+    print(
+        json.dumps(
+            {
+                "wall_s": round(wall, 2),
+                "floor_s": round(floor_s, 2),
+                "ratio": round(wall / floor_s, 2),
+                "count": args.count,
+                **figures,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
