@@ -30,21 +30,44 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def serve(count: int, directory: Path) -> None:
-    """The child: both simulators seeded with the divergence, the store seeded; then wait."""
-    from reconcile_seed import apply_to, divergence
+def serve(role: str, count: int, directory: Path) -> None:
+    """A child: one simulator seeded with the divergence (POHODA's child seeds the store
+    too); then wait. One process per simulator, as POHODA and the e-shop are two servers."""
+    from reconcile_seed import divergence, seed_store
 
-    from connector.sim.sandbox import Sandbox
+    from connector.sim._server import RunningServer
+    from connector.sim.pohoda import PohodaSimulator
+    from connector.sim.sandbox import ICO, POHODA_PASSWORD, POHODA_USER, SHOP_BOXES
     from connector.store import Store
 
     started = time.perf_counter()
     seeded = divergence(count)
-    with Sandbox(directory, pohoda_seed=seeded.pohoda_seed, eshop_seed=seeded.eshop_seed) as box:
-        with Store.open(box.config.store_url) as store:
-            apply_to(box, store, seeded)
-        print(json.dumps({"env": box.env, "expected": seeded.expected, "seed_s": time.perf_counter() - started}))
-        sys.stdout.flush()
-        sys.stdin.read()  # until the parent closes it
+    env: dict[str, str] = {}
+    if role == "pohoda":
+        sim = PohodaSimulator(user=POHODA_USER, password=POHODA_PASSWORD, ico=ICO, seed_contacts=seeded.pohoda_seed)
+        for pohoda_id in seeded.deleted_in_pohoda:
+            sim.delete_contact(pohoda_id)
+        with Store.open(f"sqlite:///{directory / 'connector.db'}") as store:
+            seed_store(store, seeded)  # the "connector" platform keeps the seeded e-shop ids
+        del seeded
+        server = RunningServer(sim.app).start()
+        env = {
+            "CONNECTOR_POHODA_URL": server.url,
+            "CONNECTOR_POHODA_USER": POHODA_USER,
+            "CONNECTOR_POHODA_ICO": ICO,
+            "CONNECTOR_POHODA_PASSWORD": POHODA_PASSWORD,
+            "CONNECTOR_STORE_URL": f"sqlite:///{directory / 'connector.db'}",
+        }
+    else:
+        box = SHOP_BOXES["connector"](seeded.eshop_seed)
+        del seeded
+        env = dict(box.env)
+    print(json.dumps({"env": env, "seed_s": time.perf_counter() - started}))
+    sys.stdout.flush()
+    sys.stdin.read()  # until the parent closes it
+
+
+FETCH_S: dict[str, float] = {"pohoda": 0.0, "eshop": 0.0}
 
 
 def floor(env: dict[str, str]) -> tuple[float, int]:
@@ -75,9 +98,11 @@ def floor(env: dict[str, str]) -> tuple[float, int]:
     with PohodaClient.from_config(config) as client:
         id_from = 1
         while True:
+            mark = time.perf_counter()
             body = client.post_xml(
                 client.codec.encode_list_request(pack_id=f"floor-{id_from}", id_from=id_from, count=EXPORT_PAGE_SIZE)
             )
+            FETCH_S["pohoda"] += time.perf_counter() - mark
             measure(body, response_xsd)
             ids = re.findall(rb"<adb:id>(\d+)</adb:id>", body)
             if len(ids) < EXPORT_PAGE_SIZE:
@@ -87,7 +112,9 @@ def floor(env: dict[str, str]) -> tuple[float, int]:
     with httpx.Client(base_url=env["CONNECTOR_ESHOP_URL"], headers=headers, timeout=120) as http:
         cursor = ""
         while True:
+            mark = time.perf_counter()
             body = http.get("/customers/changes", params={"cursor": cursor, "limit": str(FEED_PAGE_SIZE)}).content
+            FETCH_S["eshop"] += time.perf_counter() - mark
             measure(body, eshop_xsd)
             head = body[:400]
             more = re.search(rb'hasMore="(\w+)"', head)
@@ -103,40 +130,56 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--fix", action="store_true", help="also repair, then compare again")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("pohoda", "eshop"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.count, args.serve)
+        serve(args.role, args.count, args.serve)
         return
+
+    from reconcile_seed import expected_counts
 
     from connector.config import load_config
     from connector.log import configure_logging
     from connector.reconcile import reconcile
     from connector.runtime import Runtime
 
+    expected = expected_counts(args.count)
     with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as tmp:
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--count", str(args.count), "--serve", tmp],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(HERE.parent)},
-        )
-        assert child.stdout is not None and child.stdin is not None
-        ready = json.loads(child.stdout.readline())
-        env: dict[str, str] = ready["env"]
-        print(f"seeded {args.count:,} customers per side in {ready['seed_s']:.1f} s (child process)")
+        children = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--count", str(args.count), "--serve", tmp, "--role", role],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(HERE.parent)},
+            )
+            for role in ("pohoda", "eshop")
+        ]
+        env = {"CONNECTOR_POHODA_RETRY_MAX_S": "10", "CONNECTOR_ESHOP_RETRY_MAX_S": "10"}
+        for child in children:
+            assert child.stdout is not None
+            ready = json.loads(child.stdout.readline())
+            env.update(ready["env"])
+        print(f"seeded {args.count:,} customers per side in {ready['seed_s']:.1f} s (one child process per simulator)")
         config = load_config(None, env=env)
         configure_logging("warning")
         figures: dict[str, float | int | bool] = {}
         try:
             with Runtime(config) as runtime:
                 started = time.perf_counter()
-                result = reconcile(runtime)
+                if os.environ.get("BENCH_PROFILE"):
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    result = profiler.runcall(reconcile, runtime)
+                    profiler.dump_stats(os.environ["BENCH_PROFILE"])
+                else:
+                    result = reconcile(runtime)
                 wall = time.perf_counter() - started
                 figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
                 counts = {k: v for k, v in result.comparison.counts().items() if v}
-                figures["exact"] = counts == ready["expected"]
-                print(f"differences by kind: {counts} (seeded: {ready['expected']})")
+                figures["exact"] = counts == expected
+                print(f"differences by kind: {counts} (seeded: {expected})")
                 reads = result.comparison.reads
                 print(
                     f"read: POHODA {reads['pohoda'].records:,} in {reads['pohoda'].seconds:.1f} s, "
@@ -153,12 +196,18 @@ def main() -> None:
                     figures["peak_rss_after_fix_mb"] = round(peak_rss_mb(), 1)
             floor_s, size = floor(env)
         finally:
-            child.stdin.close()
-            child.wait(60)
+            for child in children:
+                assert child.stdin is not None
+                child.stdin.close()
+                child.wait(60)
     print(f"reconcile wall time: {wall:.2f} s; peak RSS {figures['peak_rss_mb']:.0f} MB")
     print(
         f"floor (lxml parse + XMLSchema validation of {size / 1e6:.0f} MB of exports): {floor_s:.2f} s; "
         f"ratio {wall / floor_s:.2f}x"
+    )
+    print(
+        "fetching the exports' bytes alone (the simulators answering; not in the floor): "
+        + ", ".join(f"{side} {seconds:.2f} s" for side, seconds in FETCH_S.items())
     )
     print(
         json.dumps(
@@ -167,6 +216,8 @@ def main() -> None:
                 "floor_s": round(floor_s, 2),
                 "ratio": round(wall / floor_s, 2),
                 "count": args.count,
+                "fetch_pohoda_s": round(FETCH_S["pohoda"], 2),
+                "fetch_eshop_s": round(FETCH_S["eshop"], 2),
                 **figures,
             }
         )

@@ -31,6 +31,18 @@ class Divergence:
     expected: dict[str, int]
 
 
+def expected_counts(n: int) -> dict[str, int]:
+    """What reconcile must find in `divergence(n)`, by kind."""
+    one, half = n // 100, n // 200
+    return {
+        "missing_in_pohoda": one,
+        "missing_in_eshop": one,
+        "field_difference": one,
+        "gone_in_pohoda": half,
+        "unlinked_duplicate": half,
+    }
+
+
 def eshop_id(number: int) -> str:
     return f"C{number:06d}"
 
@@ -77,13 +89,7 @@ def divergence(n: int, *, seed: int = 17) -> Divergence:
         if kind == "deleted":
             assert pohoda_id is not None
             seeded.deleted_in_pohoda.append(int(pohoda_id))
-    seeded.expected = {
-        "missing_in_pohoda": one,
-        "missing_in_eshop": one,
-        "field_difference": one,
-        "gone_in_pohoda": half,
-        "unlinked_duplicate": half,
-    }
+    seeded.expected = expected_counts(n)
     return seeded
 
 
