@@ -257,6 +257,25 @@ class Store:
                 found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
         return found
 
+    def iter_links_with_base_hash(self, *, page_size: int = 5000) -> Iterator[tuple[Link, str | None]]:
+        """Every link with the hash of its last synced version (None: none yet), in id order,
+        a page at a time (keyset paging: no read stays open while the caller works)."""
+        after = 0
+        query = (
+            sa.select(links, synced_versions.c.content_hash)
+            .select_from(links.outerjoin(synced_versions, synced_versions.c.link_id == links.c.id))
+            .order_by(links.c.id)
+            .limit(page_size)
+        )
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query.where(links.c.id > after)).mappings().all()
+            for row in rows:
+                yield _link(row), row["content_hash"]
+            if len(rows) < page_size:
+                return
+            after = rows[-1]["id"]
+
     def links_of(self, *, eshop_ids: Iterable[str], pohoda_ids: Iterable[str]) -> list[Link]:
         """The links of these e-shop customers and POHODA contacts (a targeted run's share)."""
         found: dict[int, Link] = {}
