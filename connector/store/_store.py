@@ -70,7 +70,7 @@ class WriteBatch:
     def settle_refused(self, link_id: int, side: str, *, by: int | None = None) -> None:
         """The link's refused operations to `side` (older than entry `by`) no longer stand:
         a later one was delivered, or the record turned up linked."""
-        self._settled.append({"link_id_": link_id, "side_": side, "before_": by if by is not None else 2**62})
+        self._settled.append({"link_id_": link_id, "side_": side, "before_": by if by is not None else 2**31 - 1})
 
     def add_audit(self, *, operation: str, result: str, **fields: Any) -> None:
         detail = fields.pop("detail", None)

@@ -462,7 +462,7 @@ class SyncRun:
     def _deliver(self, peer: Peer, delivered: Counter[str]) -> int:
         """One pass over the side's pending outbox, in the peer's batches."""
         side = peer.side
-        entries = self.store.claim(side, self.run_id, limit=4 * peer.batch_size)
+        entries = self.store.claim(side, self.run_id, limit=peer.batch_size)
         if not entries:
             return 0
         try:
