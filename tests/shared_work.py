@@ -3,6 +3,7 @@ test may stop and start, and an outbox seeded with linked customers' updates bot
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -53,9 +54,21 @@ class PostgresServer:
         subprocess.run(command, check=True, capture_output=True, cwd=self.directory)
 
     def start(self) -> PostgresServer:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off -c max_connections=200"
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off -c max_connections=200"
+        )
         self._as_server_user(
-            [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"]
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.directory / "log"),
+                "-w",
+                "start",
+            ]
         )
         return self
 
@@ -63,14 +76,14 @@ class PostgresServer:
         self._as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def seeded_sandbox(directory: Path, customers: int, *, pohoda_ops: int, settings: dict[str, str] | None = None) -> Sandbox:
+def seeded_sandbox(
+    directory: Path, customers: int, *, pohoda_ops: int, settings: dict[str, str] | None = None
+) -> Sandbox:
     """A sandbox whose two sides hold the same `customers`, linked in the store, and whose
     outbox holds one e-shop update per customer plus POHODA updates for the first `pohoda_ops`:
     `customers + pohoda_ops` operations, each changing the note to `v2-<number>`."""
@@ -91,7 +104,9 @@ def seeded_sandbox(directory: Path, customers: int, *, pohoda_ops: int, settings
             payload = {"contact": changed, "expected_version": expected}
             batch.enqueue(run_id="seed", link_id=link_id, side="eshop", kind="update", payload=payload)
             if number < pohoda_ops:
-                batch.enqueue(run_id="seed", link_id=link_id, side="pohoda", kind="update", payload={"contact": changed})
+                batch.enqueue(
+                    run_id="seed", link_id=link_id, side="pohoda", kind="update", payload={"contact": changed}
+                )
         batch.flush(conn)
     return box
 
