@@ -50,7 +50,7 @@ def postgres_schema(base_url: str) -> Iterator[str]:
     """A fresh schema in the test database, and a store URL whose search_path is that schema:
     each test (and each xdist worker) has its own tables and run locks, dropped after."""
     schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))

@@ -9,6 +9,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from glob import glob
@@ -32,11 +33,12 @@ class PostgresServer:
     """A PostgreSQL server of its own on a loopback port, in a temporary directory, run as
     the `postgres` user when this process is root (the server refuses root)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
         bindir = postgres_bin()
         assert bindir is not None
         self.bindir = bindir
-        self.directory = directory
+        # Not under pytest's tmp_path: the server's user must reach it (root's is 0700).
+        self.directory = directory = Path(tempfile.mkdtemp(prefix="connector-pg-"))
         self.data = directory / "data"
         self.port = free_port()
         directory.mkdir(parents=True, exist_ok=True)

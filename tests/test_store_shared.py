@@ -158,18 +158,35 @@ def on_postgres(monkeypatch: pytest.MonkeyPatch) -> str:
     return base
 
 
-def assert_each_delivered_once(box: Sandbox, eshop_ops: int, pohoda_ops: int) -> None:
+def wait_for_progress(box: Sandbox, *, done: int, timeout_s: float = 60) -> None:
+    """Until the workers are well into the work (their start-up takes a while on a busy machine)."""
+    deadline = time.monotonic() + timeout_s
+    while outbox_states(box).get("done", 0) < done:
+        assert time.monotonic() < deadline, "the workers did not start delivering"
+        time.sleep(0.1)
+
+
+def assert_each_delivered_once(box: Sandbox, eshop_ops: int, pohoda_ops: int, *, lost_chunks: int = 0) -> None:
+    """Every operation done, and its effect applied once at the simulator. A worker that died
+    (or lost the store) after sending a chunk and before recording its answers leaves that
+    chunk to be sent again after the lease: the simulators recognise those replays (the
+    e-shop answers them as no-ops, POHODA's duplicity check refuses them), at most
+    `lost_chunks` chunks of them. Without a loss, each operation reached its peer once."""
     assert outbox_states(box) == {"done": eshop_ops + pohoda_ops}
     on_eshop, in_pohoda = delivered_notes(box)
     assert len(on_eshop) == eshop_ops and set(on_eshop.values()) == {1}
     assert len(in_pohoda) == pohoda_ops and set(in_pohoda.values()) == {1}
     eshop, pohoda = box.eshop_stats(), box.pohoda_stats()
-    # Counted at the simulators: each update applied once, none replayed or refused.
+    # Counted at the simulators: each update applied once.
     assert eshop["updates"] == eshop_ops
-    assert eshop.get("noops", 0) == 0 and eshop.get("conflicts", 0) == 0
-    assert pohoda["imports"] == pohoda_ops
-    assert pohoda["duplicates"] == 0
-    # mServer serves one request at a time; four workers never had two in flight.
+    assert eshop.get("conflicts", 0) == 0
+    assert eshop.get("noops", 0) <= lost_chunks * box.config.eshop.batch_size
+    # A replayed chunk that a new claim composed differently gets a new pack id, so POHODA
+    # imports its updates again: the same content, no second contact (counted above).
+    assert pohoda_ops <= pohoda["imports"] <= pohoda_ops + lost_chunks * box.config.pohoda.batch_size
+    assert pohoda["duplicates"] <= lost_chunks * box.config.pohoda.batch_size
+    assert len(box.pohoda_contacts()) == len(box.eshop_contacts()) == eshop_ops
+    # mServer serves one request at a time; the workers never had two in flight.
     assert pohoda["max_in_flight"] == 1
 
 
@@ -190,27 +207,27 @@ def test_a_worker_killed_mid_batch_has_its_claims_taken_over_after_the_lease(tmp
     with seeded_sandbox(tmp_path / "box", 3_000, pohoda_ops=600, settings=lease) as box:
         box.eshop_faults(delay_ms=100)
         workers = start_workers(box, 4, tmp_path / "logs")
-        time.sleep(2.0)
+        wait_for_progress(box, done=300)
         workers[0].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         assert workers[0].wait(10) == -signal.SIGKILL
         assert wait_all(workers[1:], 110) == [0, 0, 0]
         # The killed worker held claims: they waited for their lease before being taken over.
         assert time.monotonic() - killed_at >= 3
-        assert_each_delivered_once(box, 3_000, 600)
+        assert_each_delivered_once(box, 3_000, 600, lost_chunks=2)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(postgres_bin() is None, reason="no PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
 def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = PostgresServer(tmp_path / "pg").start()
+    server = PostgresServer().start()
     try:
         monkeypatch.setenv(SANDBOX_STORE_ENV, server.url)
         settings = {"CONNECTOR_STORE_LEASE_S": "5", "CONNECTOR_ESHOP_BATCH_SIZE": "50"}
         with seeded_sandbox(tmp_path / "box", 3_000, pohoda_ops=600, settings=settings) as box:
             box.eshop_faults(delay_ms=100)
             workers = start_workers(box, 4, tmp_path / "logs")
-            time.sleep(2.0)
+            wait_for_progress(box, done=300)
             server.stop("immediate")  # a crash: every session is cut mid-transaction
             time.sleep(2.0)
             server.start()
@@ -219,6 +236,7 @@ def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: 
                 '"store_outages": 0' not in (tmp_path / "logs" / f"worker-{i}.out").read_text() for i in range(4)
             )
             assert outages >= 1  # the workers did see the server go
-            assert_each_delivered_once(box, 3_000, 600)
+            # Each of the four may have lost the answers of its chunk in flight to each side.
+            assert_each_delivered_once(box, 3_000, 600, lost_chunks=4)
     finally:
         server.close()

@@ -159,7 +159,7 @@ class Sandbox:
         import sqlalchemy as sa  # only where a sandbox runs on PostgreSQL
 
         schema = f"sandbox_{uuid.uuid4().hex[:16]}"
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
 
