@@ -260,6 +260,8 @@ def _claims(conn: sa.Connection) -> None:
         conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN lease_until FLOAT"))
     # The claim's search: pending operations of one side, oldest first.
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_side_state ON outbox (side, state, id)"))
+    # A worker's renewal and release find its own claims without reading the whole backlog.
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_claimed_by ON outbox (claimed_by, side, state)"))
 
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
