@@ -6,25 +6,31 @@ The CLI and `connector serve` both call these; they parse arguments and print, n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from connector.config import Config
-from connector.errors import BadData, RunLockHeld
+from connector.errors import BadData, RunLockHeld, StoreUnavailable
+from connector.log import get_logger
 from connector.model import AuditEntry, OutboxEntry, ReviewItem, hash_content
 from connector.runtime import Runtime
 from connector.store import Store
 from connector.sync import LOCK_NAME, Progress, RunSummary
 
 __all__ = [
+    "DeliverySummary",
     "OperationHistory",
     "OperationNotFound",
     "RetryOutcome",
     "ReviewNotOpen",
     "ReviewView",
     "decide_review",
+    "deliver_outbox",
     "open_reviews",
     "operation_history",
     "retry_operation",
@@ -46,6 +52,88 @@ def run_sync(config: Config, *, progress: Progress | None = None, convert_only: 
             kind="convert" if convert_only else "sync",
         )
         return run.run()
+
+
+log = get_logger(__name__)
+
+
+@dataclasses.dataclass
+class DeliverySummary:
+    """What `connector deliver` did: operations delivered, rounds, store outages lived through."""
+
+    delivered: dict[str, int] = dataclasses.field(default_factory=dict)
+    rounds: int = 0
+    store_outages: int = 0
+    peer_errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    pending: int = 0
+    seconds: float = 0.0
+    state: str = "done"  # done | timed_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def deliver_outbox(
+    config: Config, *, until_empty: bool = False, max_s: float | None = None, retry_s: float = 1.0
+) -> DeliverySummary:
+    """Send what the outbox holds, without pulling or planning: the worker that several
+    processes on several hosts run at once over one PostgreSQL store (claims keep each
+    operation with one of them; the mServer lock keeps one request in flight to POHODA).
+
+    With `until_empty` it goes on until nothing is pending (what others hold included: a dead
+    worker's claims come free after their lease and are taken over), living through store
+    outages (a PostgreSQL restart) and peer faults by waiting `retry_s` and trying again; it
+    stops after `max_s` seconds at the latest.
+    """
+    started = time.monotonic()
+    summary = DeliverySummary()
+    delivered: Counter[str] = Counter()
+    runtime: Runtime | None = None
+    # Runs whose claims an outage may have left leased: given back once the store answers.
+    unreleased: list[str] = []
+    try:
+        while True:
+            if max_s is not None and time.monotonic() - started > max_s:
+                summary.state = "timed_out"
+                break
+            runtime = runtime or Runtime(config)
+            run = runtime.sync_run(kind="deliver")
+            summary.rounds += 1
+            try:
+                for run_id in list(unreleased):
+                    for side in (runtime.hq.side, runtime.shop.side):
+                        runtime.store.release_claims(run_id, side)
+                    unreleased.remove(run_id)
+                run.deliver()
+                pending = runtime.store.outbox_counts().get("pending", 0)
+            except StoreUnavailable as exc:
+                if not until_empty:
+                    raise
+                summary.store_outages += 1
+                unreleased.append(run.run_id)
+                log.warning("deliver.store_unavailable", run_id=run.run_id, error=str(exc))
+                time.sleep(retry_s)
+                continue
+            finally:
+                delivered.update(run.summary.delivered)
+            summary.pending = pending
+            if run.summary.peer_errors:
+                summary.peer_errors.update(run.summary.peer_errors)
+                # A peer that failed is not called again by these clients (their breaker):
+                # the next round starts with fresh ones.
+                runtime.close()
+                runtime = None
+            if not until_empty or pending == 0:
+                break
+            if not run.summary.delivered:
+                time.sleep(retry_s if run.summary.peer_errors else 0.1)  # others hold what is left
+    finally:
+        if runtime is not None:
+            with contextlib.suppress(StoreUnavailable):
+                runtime.close()
+    summary.delivered = dict(delivered)
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
 
 
 def status_report(store: Store) -> dict[str, Any]:

@@ -82,7 +82,11 @@ class EshopConfig:
 @dataclasses.dataclass(frozen=True)
 class StoreConfig:
     # SQLAlchemy URL; default: connector.db beside the configuration file (or in the cwd).
+    # PostgreSQL: postgresql+psycopg://user@host/db, the password in CONNECTOR_STORE_PASSWORD.
     url: str | None = None
+    # How long an outbox claim lasts unless its worker renews it: a dead worker's operations
+    # are taken over by the others after this.
+    lease_s: float = 60.0
 
 
 Winner = Literal["pohoda", "eshop"]
@@ -280,6 +284,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("pohoda", "max_response_mb"): _between(1, 4096),
     ("sync", "default_region"): _region,
     ("sync", "max_run_s"): _between(1, 7 * 24 * 3600),
+    ("store", "lease_s"): _between(1, 24 * 3600),
     ("web", "port"): _between(1, 65535),
     # The same bounds as `connector serve`'s options.
     ("web", "max_body_bytes"): _between(256, 16 * 1024 * 1024),

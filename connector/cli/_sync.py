@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.actions import decide_review, open_reviews, run_sync, status_report
+from connector.actions import decide_review, deliver_outbox, open_reviews, run_sync, status_report
 from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, handle_errors, root
 from connector.store import Store
 from connector.sync import RunSummary
@@ -117,6 +117,23 @@ def convert(app: AppContext, as_json: bool) -> None:
     else:
         Console().print(summary_table(summary))
     sys.exit(run_exit_code(summary))
+
+
+@root.command("deliver")
+@click.option("--until-empty", is_flag=True, help="Go on until nothing is pending, through store outages.")
+@click.option("--max-s", type=float, default=None, help="Stop after this many seconds at the latest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_obj
+@handle_errors
+def deliver(app: AppContext, until_empty: bool, max_s: float | None, as_json: bool) -> None:
+    """Send what the outbox holds, without pulling: safe on many hosts at once (PostgreSQL)."""
+    summary = deliver_outbox(app.config(), until_empty=until_empty, max_s=max_s)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        delivered = sum(summary.delivered.values())
+        console.print(f"delivered {delivered} operations in {summary.seconds:.2f} s; {summary.pending} pending")
+    sys.exit(EXIT_FAILED if summary.peer_errors or summary.state != "done" else EXIT_OK)
 
 
 @root.command("status")

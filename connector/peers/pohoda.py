@@ -7,12 +7,14 @@ shared transport's retry policy, every message built and read by the POHODA code
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import gzip
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -78,6 +80,7 @@ class PohodaClient:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
+        gate: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         if not config.url:
             raise ConfigError("[pohoda] url is required (set it in the file or as CONNECTOR_POHODA_URL)")
@@ -114,6 +117,9 @@ class PohodaClient:
             max_response_bytes=config.max_response_mb * 1024 * 1024,
         )
         self._one_at_a_time = threading.Lock()
+        # Held around each /xml exchange (not the retries' sleeps): the store's lock that keeps
+        # one request in flight to this mServer across processes.
+        self._gate = gate or contextlib.nullcontext
         self._pack_seq = 0
         self.requests = RequestCounter()
         # Shared by every call of this client: once POHODA failed, the rest fail fast.
@@ -174,8 +180,9 @@ class PohodaClient:
         headers = {"Content-Encoding": "gzip"} if self.config.gzip else {}
 
         def attempt() -> httpx.Response:
-            self.requests.xml += 1
-            return self._http.post("/xml", content=payload, headers=headers)
+            with self._gate():
+                self.requests.xml += 1
+                return self._http.post("/xml", content=payload, headers=headers)
 
         with self._one_at_a_time:
             try:

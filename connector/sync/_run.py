@@ -466,9 +466,16 @@ class SyncRun:
     def _deliver(self, peer: Peer, delivered: Counter[str]) -> int:
         """One pass over the side's pending outbox, in the peer's batches."""
         side = peer.side
-        entries = self.store.pending(side)
+        entries = self.store.claim(side, self.run_id, limit=peer.batch_size)
         if not entries:
             return 0
+        try:
+            return self._deliver_claimed(peer, entries, delivered)
+        finally:
+            self.store.release_claims(self.run_id, side)
+
+    def _deliver_claimed(self, peer: Peer, entries: list[OutboxEntry], delivered: Counter[str]) -> int:
+        side = peer.side
         links = self.store.links_by_id(entry.link_id for entry in entries)
         sent = 0
         for start in range(0, len(entries), peer.batch_size):
