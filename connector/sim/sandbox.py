@@ -15,6 +15,8 @@ import httpx
 
 from connector.config import Config, load_config
 from connector.model import Contact
+from connector.sim._sandbox_shoptet import ShoptetShopBox
+from connector.sim._sandbox_woocommerce import WooCommerceShopBox
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
@@ -101,6 +103,8 @@ class ConnectorShopBox:
 # platform -> the box that simulates it (a class taking the seed contacts)
 SHOP_BOXES: dict[str, Callable[[Iterable[Contact | Mapping[str, Any]]], ShopBox]] = {
     "connector": ConnectorShopBox,
+    "woocommerce": WooCommerceShopBox,
+    "shoptet": ShoptetShopBox,
 }
 
 

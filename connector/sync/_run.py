@@ -95,6 +95,10 @@ class SyncRun:
         self.store = store
         self.hq = hq
         self.shop = shop
+        # A platform that cannot hold every field says what it keeps (Peer.storable_content).
+        storable = getattr(shop, "storable_content", None)
+        if storable is not None and settings.eshop_storable is None:
+            settings = dataclasses.replace(settings, eshop_storable=storable)
         self.settings = settings
         self.run_id = run_id or f"sync-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.summary = RunSummary(self.run_id)
