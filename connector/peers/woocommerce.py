@@ -34,7 +34,7 @@ PAGE = codec.MAX_PER_PAGE  # per_page is 1..100 (WP_REST_Controller::get_collect
 CURSOR_PREFIX = "wc1:"
 # date_modified_gmt has one-second resolution (last_update = gmdate('U')): a record seen
 # modified in the last seconds of a scan may change again within that second unseen, so it
-# is not remembered as seen and the next pull fetches it again (an echo, nothing written).
+# is remembered as unsure (-1) and the next pull fetches it again (an echo, nothing written).
 UNSURE_S = 2
 _TAKEN = "registration-error-email-exists"
 
@@ -251,8 +251,8 @@ class WooCommerceShop:
                 for customer in self._decode(items):
                     records.append(self._record(customer))
                     stamp = _unix(customer.date_modified_gmt)
-                    if stamp and stamp < started - UNSURE_S:
-                        remembered[customer.id] = stamp
+                    # Known either way (a later scan without it is a deletion); -1: fetch again.
+                    remembered[customer.id] = stamp if stamp and stamp < started - UNSURE_S else -1
             yield ChangeBatch(records)
         # An id gone from the scan was deleted (hard: WooCommerce has no trash) or left the role.
         yield ChangeBatch([PeerRecord(str(cid), None) for cid in gone], encode_cursor(remembered))
