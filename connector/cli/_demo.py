@@ -26,8 +26,15 @@ from connector.sync import RunSummary
     help="Keep the demo's SQLite store here (default: a temporary directory, removed after).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option(
+    "--platform",
+    type=click.Choice(["connector", "woocommerce", "shoptet"]),
+    default="connector",
+    show_default=True,
+    help="Which e-shop platform's simulator plays the shop.",
+)
 @handle_errors
-def demo(directory: Path | None, as_json: bool) -> None:
+def demo(directory: Path | None, as_json: bool, platform: str) -> None:
     """Run the two-way mirror against simulated POHODA and e-shop, twice, and check convergence.
 
     Seeds an e-shop and a POHODA that grew apart (shared customers written differently,
@@ -42,12 +49,12 @@ def demo(directory: Path | None, as_json: bool) -> None:
             out.print(summary_table(summary))
 
     if not as_json:
-        out.print("[bold]connector demo[/bold]: simulated POHODA mServer and e-shop on loopback ports")
+        out.print(f"[bold]connector demo[/bold]: simulated POHODA mServer and e-shop ({platform}) on loopback ports")
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="connector-demo-") as tmp:
-            report = run_demo(Path(tmp), on_run=show)
+            report = run_demo(Path(tmp), on_run=show, platform=platform)
     else:
-        report = run_demo(directory, on_run=show)
+        report = run_demo(directory, on_run=show, platform=platform)
     if as_json:
         click.echo(
             json.dumps(
