@@ -175,3 +175,20 @@ def test_a_deletion_on_the_shop_is_seen_and_kept_in_pohoda(box: Sandbox) -> None
     finally:
         store.close()
     assert len(box.pohoda_contacts()) == 1
+
+
+def test_a_record_the_platform_refuses_stops_nothing_else_and_is_told_without_personal_data(box: Sandbox) -> None:
+    field = "email" if box.platform == "woocommerce" else "account.email"
+    box.eshop_faults(item_error=[{"field": field, "equals": "odmitnuta@example.cz", "note": "refused by the shop"}])
+    refused = box.add_at_counter({"name": "Odmítnutá Zákaznice", "email": "odmitnuta@example.cz"})
+    box.add_at_counter({"name": "Přijatá Zákaznice", "email": "prijata@example.cz"})
+    summary = run_sync(box.config)
+    assert summary.refused == 1
+    assert [row["email"] for row in box.eshop_contacts()] == ["prijata@example.cz"]
+    store = Store.open(box.config.store_url)
+    try:
+        [entry] = store.audit_entries(result="refused")
+        assert entry.pohoda_id == refused
+        assert "odmitnuta" not in (entry.note or "") and "Odmítnutá" not in (entry.note or "")
+    finally:
+        store.close()

@@ -159,7 +159,21 @@ class ShoptetShop:
                 )
             return response
 
-        return send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+        last: list[httpx.Response] = []
+
+        def kept() -> httpx.Response:
+            response = attempt()
+            last[:] = [response]
+            return response
+
+        try:
+            return send(kept, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+        except PeerRefused as exc:
+            # The transport quotes the body; Shoptet's errors may echo a value sent, so only
+            # their codes and the fields they name are kept.
+            raise type(exc)(
+                f"{PEER} refused: HTTP {exc.status_code} {_error_codes(last)}", status_code=exc.status_code
+            ) from None
 
     def _parallel(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if len(items) <= 1:
@@ -371,6 +385,14 @@ class ShoptetShop:
         response = self._send("lookup", "GET", "/api/customers", params={"email": email})
         listing = codec.decode_list(response.json())
         return str(listing.items[0]["guid"]) if listing.items else None
+
+
+def _error_codes(last: Sequence[httpx.Response]) -> str:
+    try:
+        errors = codec.decode_errors(last[0].json()) if last else ()
+    except (BadData, ValueError):
+        return "(no error envelope)"
+    return ", ".join(f"{e.code} ({e.instance})" for e in errors) or "(no errors listed)"
 
 
 __all__ = ["CURSOR_PREFIX", "DEFAULT_URL", "PEER", "RequestCounter", "ShoptetShop"]

@@ -20,7 +20,7 @@ import httpx
 from connector.codec import woocommerce as codec
 from connector.codec.woocommerce import WooCommerceMapping, WooCustomer
 from connector.config import Config, EshopConfig
-from connector.errors import BadData, ConfigError, EshopUnreachable, PeerConfigurationError
+from connector.errors import BadData, ConfigError, EshopUnreachable, PeerConfigurationError, PeerRefused
 from connector.log import get_logger
 from connector.model import Contact
 from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
@@ -168,11 +168,22 @@ class WooCommerceShop:
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _send(self, counter: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        last: list[httpx.Response] = []
+
         def attempt() -> httpx.Response:
             setattr(self.requests, counter, getattr(self.requests, counter) + 1)
-            return self._http.request(method, path, **kwargs)
+            response = self._http.request(method, path, **kwargs)
+            last[:] = [response]
+            return response
 
-        return send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+        try:
+            return send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+        except PeerRefused as exc:
+            # The transport quotes the body; only WooCommerce's error code is kept of it.
+            code = _error_code(last[0]) if last else None
+            raise type(exc)(
+                f"{PEER} refused: HTTP {exc.status_code} {code or ''}".rstrip(), status_code=exc.status_code
+            ) from None
 
     def _pages(self, counter: str, params: Mapping[str, str]) -> Iterator[list[Any]]:
         """Every page of GET /customers with `params`, by X-WP-TotalPages."""
