@@ -19,6 +19,8 @@ from connector.config import Config, load_config
 from connector.model import Contact
 from connector.sim._sandbox_prestashop import PRESTASHOP_BOXES
 from connector.sim._sandbox_prestashop import PrestaShopBox as PrestaShopBox  # the PrestaShop box, public here
+from connector.sim._sandbox_shoptet import ShoptetShopBox
+from connector.sim._sandbox_woocommerce import WooCommerceShopBox
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
@@ -107,6 +109,8 @@ class ConnectorShopBox:
 SHOP_BOXES: dict[str, Callable[[Iterable[Contact | Mapping[str, Any]]], ShopBox]] = {
     "connector": ConnectorShopBox,
     **PRESTASHOP_BOXES,  # "prestashop" (8), "prestashop-8", "prestashop-1.7"
+    "woocommerce": WooCommerceShopBox,
+    "shoptet": ShoptetShopBox,
 }
 
 

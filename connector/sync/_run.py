@@ -104,6 +104,10 @@ class SyncRun:
         self.shop = shop
         # The connector's own mail (the welcome e-mail where the platform sends none).
         self.mail = mail
+        # A platform that cannot hold every field says what it keeps (Peer.storable_content).
+        storable = getattr(shop, "storable_content", None)
+        if storable is not None and settings.eshop_storable is None:
+            settings = dataclasses.replace(settings, eshop_storable=storable)
         self.settings = settings
         self.run_id = run_id or f"sync-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.summary = RunSummary(self.run_id)
@@ -188,6 +192,17 @@ class SyncRun:
         the same in a shop of 100 customers as in one of 100,000."""
         eshop_ids = [r.record_id for r in records]
         links = self.store.links_of(eshop_ids=eshop_ids, pohoda_ids=[r.hq_id for r in records if r.hq_id])
+        if not self.shop.capabilities.stores_external_id:
+            # A new account on a platform that cannot carry POHODA's id may be our own
+            # auto-registration whose answer was lost: the planner needs those links to tell.
+            known = {link.eshop_id for link in links}
+            if any(r.contact is not None and r.record_id not in known for r in records):
+                ids = {link.id for link in links}
+                links += [
+                    link
+                    for link in self.store.all_links()
+                    if link.state == "creating_eshop" and link.eshop_id is None and link.id not in ids
+                ]
         pohoda_ids = [link.pohoda_id for link in links if link.pohoda_id is not None]
         mirror_pohoda = self.store.unlinked_pohoda()
         mirror_pohoda.update(self.store.mirror_records("pohoda", pohoda_ids))

@@ -28,6 +28,7 @@ from connector.runtime import Runtime
 from connector.transport import CircuitBreaker
 from connector.web._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from connector.web._metrics import Metrics
+from connector.web._platform_hooks import PlatformWebhooks
 from connector.web._signature import DEFAULT_TOLERANCE_S, HEADER, SignatureError, verify
 from connector.web._worker import BATCH_MAX, POLL_S, EventWorker
 from connector.web.openapi import openapi_document
@@ -267,8 +268,11 @@ def _max_len(pattern: re.Pattern[str]) -> str:
 def create_app(config: Config, settings: WebSettings | None = None) -> Starlette:
     """The app for `connector serve`; the worker starts and stops with the app's lifespan."""
     web = WebApp(config, settings or WebSettings())
+    platforms = PlatformWebhooks(web)
     routes = [
         Route("/webhooks/eshop", web.webhook, methods=["POST"]),
+        Route("/webhooks/woocommerce", platforms.woocommerce, methods=["POST"]),
+        Route("/webhooks/shoptet", platforms.shoptet, methods=["POST"]),
         Route("/trigger/sync", web.trigger_sync, methods=["POST"]),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),
