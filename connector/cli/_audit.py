@@ -68,7 +68,7 @@ def audit_list(
     app: AppContext, customer: str | None, state: str | None, since: str | None, limit: int, as_json: bool
 ) -> None:
     """Audit rows, newest first."""
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         rows = store.audit_entries(customer=customer, result=state, since=_since(since), limit=limit)
     if as_json:
         for entry in rows:
@@ -98,7 +98,7 @@ def audit_list(
 @handle_errors
 def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
     """One row in full, its operation, and the customer's history."""
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         found = operation_history(store, audit_id)
     operation = dataclasses.asdict(found.operation) if found.operation else None
     if as_json:
@@ -138,7 +138,7 @@ def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
 @handle_errors
 def audit_retry(app: AppContext, audit_id: int) -> None:
     """Send a refused operation again, with the customer's current (corrected) data."""
-    outcome = retry_operation(app.config(), audit_id)
+    outcome = retry_operation(app.stored_config(), audit_id)
     click.echo(f"operation {outcome.new_operation.id}: {outcome.note}")
     if not outcome.delivered:
         sys.exit(EXIT_FAILED)

@@ -64,7 +64,7 @@ def find(app: AppContext, input_file: IO[str] | None, side: str | None, output_f
     """Cluster the records that are one customer: {"ids": [...], "score": s, "band": "link"|"review"}."""
     if (input_file is None) == (side is None):
         fail("give exactly one of --input FILE or --side eshop|pohoda")
-    config = app.config()
+    config = app.config() if input_file is not None else app.stored_config()
     records = _from_file(input_file) if input_file is not None else _from_store(config.store_url, side or "")
     started = time.perf_counter()
     clusters = find_duplicates(

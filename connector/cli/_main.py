@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from connector import __version__
+from connector.checks import require_existing_store
 from connector.config import Config, load_config
 from connector.errors import BadData, ConfigError, ConnectorError, PeerConfigurationError
 from connector.log import configure_logging, mask_text
@@ -34,6 +35,13 @@ class AppContext:
             configure_logging(self._config.log.level, self._config.log.format)
         self._config.require(*required)
         return self._config
+
+    def stored_config(self, *required: str) -> Config:
+        """The configuration of a command that reads the sync's state: it refuses a store
+        it would have to create (an empty one would report "all clear")."""
+        config = self.config(*required)
+        require_existing_store(config)
+        return config
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -107,7 +107,7 @@ def convert(app: AppContext, as_json: bool) -> None:
     Reads POHODA only (new POHODA contacts are matched against the pending customers, so none
     is created twice); the e-shop's feed is left for the next `connector sync`.
     """
-    config = app.config()
+    config = app.stored_config()
     with progress_reporter(not as_json) as report:
         summary = run_sync(config, progress=report, convert_only=True)
     if as_json:
@@ -125,7 +125,7 @@ def convert(app: AppContext, as_json: bool) -> None:
 @handle_errors
 def status(app: AppContext, as_json: bool) -> None:
     """The last run, and what waits: pending, in review, refused; the cursors."""
-    config = app.config()
+    config = app.stored_config()
     with Store.open(config.store_url) as store:
         report = status_report(store)
     if as_json:
@@ -169,7 +169,7 @@ def review() -> None:
 @handle_errors
 def review_list(app: AppContext, everything: bool, as_json: bool) -> None:
     """The review items that wait for a person (with --all, the decided ones too)."""
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         views = open_reviews(store, include_decided=everything)
     if as_json:
         for view in views:
@@ -197,7 +197,7 @@ def _who(content: dict[str, Any]) -> str:
 
 
 def _decide(app: AppContext, review_id: int, state: str) -> None:
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         decide_review(store, review_id, state)
     click.echo(f"review item {review_id} {state}; the next `connector sync` applies it")
 
