@@ -113,8 +113,7 @@ def interactive(config: Config, timeout_s: float = INTERACTIVE_TIMEOUT_S) -> Con
 
 
 def check_store(config: Config) -> CheckResult:
-    from connector.store import Store
-    from connector.store._schema import MIGRATIONS, schema_migrations
+    from connector.store import MIGRATIONS, Store, schema_migrations
 
     url = config.store_url
     path = sqlite_path(url)
