@@ -167,6 +167,26 @@ class EshopClient:
             raise
         return codec.decode_customer(response.content)
 
+    def probe(self, *, timeout_s: float = 3.0) -> bool:
+        """One quick authenticated read (a customer that does not exist), no retries: True
+        when the e-shop answers it as the protocol says."""
+
+        last: list[httpx.Response] = []
+
+        def attempt() -> httpx.Response:
+            self.requests.get += 1
+            last[:] = [self._http.get("/customers/0", timeout=timeout_s)]
+            return last[0]
+
+        try:
+            send(attempt, peer=PEER, policy=RetryPolicy(max_total_s=0.0), unreachable=EshopUnreachable, keys=KEYS)
+        except PeerConfigurationError as exc:
+            # The protocol's own "no such customer" is an answer; a web server's 404 is not.
+            return exc.status_code == 404 and bool(last) and codec.looks_like_error(last[0].content)
+        except (EshopUnreachable, PeerRefused):
+            return False
+        return True
+
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, writes: Sequence[EshopWrite]) -> list[EshopResult]:
@@ -257,7 +277,7 @@ class ConnectorShop:
         return ""
 
     def probe(self) -> bool:
-        return True
+        return self.client.probe()
 
     def close(self) -> None:
         self.client.close()

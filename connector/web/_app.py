@@ -29,7 +29,7 @@ from connector.transport import CircuitBreaker
 from connector.web._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from connector.web._metrics import Metrics
 from connector.web._signature import DEFAULT_TOLERANCE_S, HEADER, SignatureError, verify
-from connector.web._worker import BATCH_MAX, POLL_S, EventWorker
+from connector.web._worker import BATCH_MAX, POLL_S, PROBE_MAX_AGE_S, EventWorker
 from connector.web.openapi import openapi_document
 
 log = get_logger(__name__)
@@ -58,6 +58,8 @@ class WebSettings:
     # A body not received in full within this time is answered 408 ([web] body_timeout_s).
     body_timeout_s: float = BODY_TIMEOUT_S
     max_pending_bodies: int = MAX_PENDING_BODIES
+    # /readyz and /metrics report peers probed at most this long ago.
+    probe_max_age_s: float = PROBE_MAX_AGE_S
 
 
 class Rejected(ConnectorError):
@@ -91,6 +93,7 @@ class WebApp:
             self.metrics,
             batch_max=settings.batch_max,
             poll_s=settings.poll_s,
+            probe_max_age_s=settings.probe_max_age_s,
         )
         self.worker_running = False
         self._bodies_pending = 0
@@ -209,6 +212,7 @@ class WebApp:
 
     async def readyz(self, _request: Request) -> Response:
         store_ok = await anyio.to_thread.run_sync(self.store.ping)
+        await anyio.to_thread.run_sync(self.worker.refresh_peers)
         # Ready means "can take webhooks": that needs the store, not POHODA (a registration
         # made while POHODA is down takes the async path), so the peers are reported only.
         ready = store_ok and (self.worker_running or not self.settings.run_worker)
@@ -222,6 +226,7 @@ class WebApp:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics_text(self, _request: Request) -> Response:
+        await anyio.to_thread.run_sync(self.worker.refresh_peers)
         text = await anyio.to_thread.run_sync(self.metrics.render)
         return Response(text, media_type=METRICS_CONTENT_TYPE)
 
