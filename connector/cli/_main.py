@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -85,6 +86,9 @@ def handle_errors(func: F) -> F:
 def root(ctx: click.Context, config_path: str | None) -> None:
     """Keep an e-shop's customers and POHODA's address book in step, both ways."""
     ctx.obj = AppContext(config_path=config_path)
+    # Before any configuration is read (some commands read none): JSON lines when stderr is
+    # not a terminal, as [log] format = "auto" says; the configuration refines it later.
+    configure_logging(os.environ.get("CONNECTOR_LOG_LEVEL", "info"), os.environ.get("CONNECTOR_LOG_FORMAT", "auto"))
 
 
 def _register_commands() -> None:

@@ -140,8 +140,11 @@ class WebApp:
             return error_response(503, "store_unavailable", "the event could not be stored; send it again later")
         if not stored:
             self.metrics.events_duplicate.inc()
+            log.info("webhook.duplicate", event_id=event["event_id"], type=event["type"])
             return JSONResponse({"status": "duplicate", "event_id": event["event_id"]}, status_code=200)
         self.metrics.events_received.labels(type=event["type"]).inc()
+        # Ids only (no personal data); whether the customer exists is the worker's to find.
+        log.info("webhook.accepted", event_id=event["event_id"], type=event["type"], customer_id=event["customer_id"])
         self.worker.wake()
         return JSONResponse({"status": "accepted", "event_id": event["event_id"]}, status_code=202)
 
