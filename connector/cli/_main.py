@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import click
+from rich.console import Console
 
 from connector import __version__
 from connector.checks import require_existing_store
@@ -43,6 +44,13 @@ class AppContext:
         config = self.config(*required)
         require_existing_store(config)
         return config
+
+
+def table_console() -> Console:
+    """Where tables for people go (stdout): a terminal's width, or in a pipe the full width
+    of each row (rich would cut them to 80 columns); `--json` is the format for machines."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100_000)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from connector.cli._main import EXIT_FAILED, AppContext, handle_errors, root
+from connector.cli._main import EXIT_FAILED, AppContext, handle_errors, root, table_console
 from connector.errors import BadData
 from connector.pricing import (
     DEFAULT_CHUNK,
@@ -125,7 +125,7 @@ def push(file: str, worker: str, chunk: int, customer: str | None, as_json: bool
 
 
 def _print_report(report: PushReport, file: str) -> None:
-    console = Console()
+    console = table_console()
     cart: dict[str, Any] = report.cart or {}
     table = Table(title=f"cart {report.cart_id} for {report.customer_id}")
     for heading in ("line", "part number", "qty", "ship mode", "address", "FFC", "unit price", "total", "stock"):

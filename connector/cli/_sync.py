@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from connector.actions import decide_review, open_reviews, run_sync, status_report
-from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, handle_errors, root
+from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, handle_errors, root, table_console
 from connector.store import Store
 from connector.sync import RunSummary
 
@@ -89,7 +89,7 @@ def sync(app: AppContext, as_json: bool) -> None:
     elif summary.state == "skipped":
         click.echo(f"nothing to do: {summary.message}")
     else:
-        Console().print(summary_table(summary))
+        table_console().print(summary_table(summary))
         for side, label in (("pohoda", "POHODA"), ("eshop", "The e-shop")):
             if getattr(summary, f"{side}_unreachable"):
                 why = summary.peer_errors.get(side, "it could not be reached")
@@ -115,7 +115,7 @@ def convert(app: AppContext, as_json: bool) -> None:
     elif summary.state == "skipped":
         click.echo(f"nothing to do: {summary.message}")
     else:
-        Console().print(summary_table(summary))
+        table_console().print(summary_table(summary))
     sys.exit(run_exit_code(summary))
 
 
@@ -131,7 +131,7 @@ def status(app: AppContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
-    out = Console()
+    out = table_console()
     last = report["last_run"]
     if last is None:
         out.print("No sync run yet.")
@@ -189,7 +189,7 @@ def review_list(app: AppContext, everything: bool, as_json: bool) -> None:
             f"{item.score:.2f}",
             ", ".join(item.reasons),
         )
-    Console().print(table)
+    table_console().print(table)
 
 
 def _who(content: dict[str, Any]) -> str:
