@@ -49,8 +49,8 @@ def summary_table(summary: RunSummary) -> Table:
     table = Table(title=f"sync run {summary.run_id}: {summary.state}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_row("changes read from the e-shop", str(summary.pulled_eshop))
-    table.add_row("changes read from POHODA", str(summary.pulled_pohoda))
+    table.add_row("records read from the e-shop", _read(summary.pulled_eshop, summary.echoes_eshop))
+    table.add_row("records read from POHODA", _read(summary.pulled_pohoda, summary.echoes_pohoda))
     for key, value in sorted(summary.delivered.items()):
         side, kind = key.split(".")
         table.add_row(f"{kind} delivered to {'POHODA' if side == 'pohoda' else 'the e-shop'}", str(value))
@@ -61,6 +61,11 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_row("still pending", str(summary.pending))
     table.add_row("seconds", f"{summary.seconds:.2f}")
     return table
+
+
+def _read(pulled: int, echoes: int) -> str:
+    # What a run wrote comes back in the next pull: shown apart, it is not taken for news.
+    return f"{pulled} read, {echoes} our own writes" if echoes else str(pulled)
 
 
 def run_exit_code(summary: RunSummary) -> int:
