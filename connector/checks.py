@@ -6,6 +6,7 @@ The CLI prints these results; nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -248,7 +249,12 @@ def check_cron(config: Config, root: Path) -> CheckResult:
     if not jobs:
         return CheckResult("cron", "fail", f"{cron} has no line that runs `connector … sync`", fix)
     named = "--config" in jobs[0] or "CONNECTOR_CONFIG" in jobs[0]
-    if named and config.source not in ("<environment>", "<defaults>") and str(config.source) not in jobs[0]:
+    source = str(config.source)
+    if source not in ("<environment>", "<defaults>"):
+        # The cron line names the path as the installed system sees it (without --root).
+        with contextlib.suppress(ValueError):
+            source = "/" + str(Path(source).resolve().relative_to(root.resolve()))
+    if named and config.source not in ("<environment>", "<defaults>") and source not in jobs[0]:
         return CheckResult(
             "cron", "fail", f"{cron} runs the sync with another configuration than {config.source}",
             f"make the cron line's --config point at {config.source}",

@@ -334,7 +334,8 @@ def safe_url(url: httpx.URL | str) -> str:
     carry an API key, as WooCommerce's does)."""
     parsed = httpx.URL(str(url))
     port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+    path = "" if parsed.path == "/" else parsed.path
+    return f"{parsed.scheme}://{parsed.host}{port}{path}"
 
 
 def check_status(response: httpx.Response, *, peer: str, keys: PeerKeys = GENERIC_KEYS) -> httpx.Response:
