@@ -12,6 +12,7 @@ import click
 from rich.table import Table
 
 from connector.actions import audit_rows, operation_history, parse_customer, retry_operation
+from connector.checks import interactive
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root, table_console
 from connector.model import AuditEntry
 from connector.store import Store
@@ -139,7 +140,8 @@ def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
 @handle_errors
 def audit_retry(app: AppContext, audit_id: int) -> None:
     """Send a refused operation again, with the customer's current (corrected) data."""
-    outcome = retry_operation(app.stored_config(), audit_id)
+    # A person waits for the answer: a short retry budget, not cron's.
+    outcome = retry_operation(interactive(app.stored_config()), audit_id)
     click.echo(outcome.describe())
     if not outcome.delivered:
         sys.exit(EXIT_FAILED)

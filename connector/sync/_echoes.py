@@ -15,11 +15,11 @@ def count_echoes(changes: Iterable[SideRecord], state: PlanState) -> int:
     treats echoes as it always did (they plan nothing), this only counts them."""
     by_eshop: dict[str, Link] = {}
     by_pohoda: dict[str, Link] = {}
-    for link in state.links:
-        if link.eshop_id is not None:
-            by_eshop[link.eshop_id] = link
-        if link.pohoda_id is not None:
-            by_pohoda[link.pohoda_id] = link
+    for known in state.links:
+        if known.eshop_id is not None:
+            by_eshop[known.eshop_id] = known
+        if known.pohoda_id is not None:
+            by_pohoda[known.pohoda_id] = known
     base_hashes: dict[int, str] = {}
     echoes = 0
     for change in changes:
@@ -32,6 +32,7 @@ def count_echoes(changes: Iterable[SideRecord], state: PlanState) -> int:
         if mirror is not None and not mirror.deleted and mirror.content_hash == digest:
             echoes += 1
             continue
+        link: Link | None
         if change.side == "eshop":
             link = by_eshop.get(change.record_id)
         else:
