@@ -212,8 +212,7 @@ def check_eshop(config: Config) -> CheckResult:
 
 
 def check_mail(config: Config, timeout_s: float) -> CheckResult:
-    mail = getattr(config, "mail", None)
-    url = getattr(mail, "url", None) if mail is not None else None
+    url = config.mail.url
     if not url:
         return CheckResult("mail", "skip", "no [mail] url configured (the platform sends its own e-mails)")
     parts = urllib.parse.urlsplit(str(url))

@@ -253,3 +253,27 @@ def test_an_unreachable_peer_names_its_url_key(box: Sandbox) -> None:
     result = connector("sync", env={**box.env, "CONNECTOR_ESHOP_URL": dead, "CONNECTOR_ESHOP_RETRY_MAX_S": "0.5"})
     assert result.returncode == 1
     assert dead in result.stderr and "check [eshop] url" in result.stderr
+
+
+def test_check_tries_the_mail_server_when_one_is_configured(box: Sandbox, tmp_path: Path) -> None:
+    greeter = socket.socket()
+    greeter.bind(("127.0.0.1", 0))
+    greeter.listen(4)
+
+    def greet() -> None:
+        conn, _ = greeter.accept()
+        conn.sendall(b"220 mail.example ESMTP ready\r\n")
+        conn.close()
+
+    threading.Thread(target=greet, daemon=True).start()
+    try:
+        env = {**box.env, "CONNECTOR_MAIL_URL": f"smtp://127.0.0.1:{greeter.getsockname()[1]}"}
+        result = connector("check", "--root", str(staged_root(tmp_path)), env=env)
+        assert "ok   mail: smtp://127.0.0.1:" in result.stdout, result.stdout
+    finally:
+        greeter.close()
+    from connector.sim._server import free_port
+
+    dead = connector("check", "--root", str(tmp_path / "root"),
+                     env={**box.env, "CONNECTOR_MAIL_URL": f"smtp://127.0.0.1:{free_port()}"})
+    assert dead.returncode == 1 and "FAIL mail" in dead.stdout and "[mail] url" in dead.stdout
