@@ -29,10 +29,12 @@ __all__ = [
     "RetryOutcome",
     "ReviewNotOpen",
     "ReviewView",
+    "audit_rows",
     "decide_review",
     "deliver_outbox",
     "open_reviews",
     "operation_history",
+    "parse_customer",
     "retry_operation",
     "run_sync",
     "status_report",
@@ -223,16 +225,59 @@ def operation_history(store: Store, audit_id: int) -> OperationHistory:
     if row is None:
         raise OperationNotFound(f"no audit row {audit_id} (see `connector audit list`)", record=str(audit_id))
     operation = store.outbox_entry(row.outbox_id) if row.outbox_id is not None else None
-    customer = row.eshop_id or row.pohoda_id
-    history = store.audit_entries(customer=customer, limit=50) if customer else [row]
+    if row.eshop_id:
+        history = store.audit_entries(eshop_id=row.eshop_id, limit=50)
+    elif row.pohoda_id:
+        history = store.audit_entries(pohoda_id=row.pohoda_id, limit=50)
+    else:
+        history = [row]
     return OperationHistory(row=row, operation=operation, history=sorted(history, key=lambda a: a.id))
 
 
 @dataclasses.dataclass(frozen=True)
 class RetryOutcome:
+    """Audit row `audit_id` was about operation `refused_operation`; it went out again as
+    `new_operation`."""
+
     new_operation: OutboxEntry
     delivered: bool
     note: str
+    audit_id: int = 0
+    refused_operation: int = 0
+
+    def describe(self) -> str:
+        """One line for people that names the audit row and both operations."""
+        state = "delivered" if self.delivered else self.note
+        return (
+            f"audit row {self.audit_id} (operation {self.refused_operation}, refused): sent again as "
+            f"operation {self.new_operation.id}: {state}"
+        )
+
+
+def parse_customer(value: str) -> tuple[str, str]:
+    """`eshop:5` or `pohoda:5` as (side, id): a bare 5 could be either side's customer."""
+    side, sep, record_id = value.partition(":")
+    if not sep or side not in ("eshop", "pohoda") or not record_id:
+        raise BadData(
+            f"--customer {value!r}: say which side the id is of: eshop:{value} or pohoda:{value}", field="customer"
+        )
+    return side, record_id
+
+
+def audit_rows(
+    store: Store,
+    *,
+    customer: str | None = None,
+    result: str | None = None,
+    since: str | None = None,
+    limit: int = 200,
+) -> list[AuditEntry]:
+    """Audit rows, newest first; `customer` is `eshop:ID` or `pohoda:ID`."""
+    sides: dict[str, str] = {}
+    if customer is not None:
+        side, record_id = parse_customer(customer)
+        sides[f"{side}_id"] = record_id
+    return store.audit_entries(result=result, since=since, limit=limit, **sides)
 
 
 def retry_operation(config: Config, audit_id: int) -> RetryOutcome:
@@ -295,11 +340,11 @@ def retry_operation(config: Config, audit_id: int) -> RetryOutcome:
         except RunLockHeld as exc:
             new = store.outbox_entry(new_id)
             assert new is not None
-            return RetryOutcome(new, False, f"queued; a running sync delivers it ({exc})")
+            return RetryOutcome(new, False, f"queued; a running sync delivers it ({exc})", audit_id, entry.id)
         try:
             run.deliver()
         finally:
             store.release_lock(LOCK_NAME, run.run_id)
         new = store.outbox_entry(new_id)
         assert new is not None
-        return RetryOutcome(new, new.state == "done", new.last_error or new.state)
+        return RetryOutcome(new, new.state == "done", new.last_error or new.state, audit_id, entry.id)

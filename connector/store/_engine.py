@@ -38,7 +38,7 @@ def with_password(url: sa.URL, env: Mapping[str, str] | None = None) -> sa.URL:
 
 
 def open_engine(url: str) -> sa.Engine:
-    """An engine for `url`; a SQLite file's directory is created when missing."""
+    """An engine for `url`; a SQLite file's directory must exist (the file is created)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
@@ -46,14 +46,13 @@ def open_engine(url: str) -> sa.Engine:
         raise ConfigError("[store] url: not a database URL (expected sqlite:///… or postgresql+psycopg://…)") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"[store] url: cannot create the directory of the SQLite file {database}: "
-                    f"{exc.strerror or type(exc).__name__}"
-                ) from None
+        # Not created here: a directory made silently (as root, by a first run by hand) is
+        # one cron's user cannot write. Say what to create instead.
+        if database and database != ":memory:" and not Path(database).parent.is_dir():
+            raise ConfigError(
+                f"[store] url: the directory {Path(database).parent} of the SQLite file does not exist; "
+                f"create it for the user the connector runs as (install -d -o connector {Path(database).parent})"
+            )
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         # Open it once now: a path that is a directory, or a file or directory the process

@@ -801,10 +801,17 @@ class Store:
         since: str | None = None,
         operation: str | None = None,
         limit: int = 200,
+        eshop_id: str | None = None,
+        pohoda_id: str | None = None,
     ) -> list[AuditEntry]:
         query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
         if customer is not None:
             query = query.where(sa.or_(audit.c.eshop_id == customer, audit.c.pohoda_id == customer))
+        # One side's id: e-shop 5 and POHODA 5 are different customers.
+        if eshop_id is not None:
+            query = query.where(audit.c.eshop_id == eshop_id)
+        if pohoda_id is not None:
+            query = query.where(audit.c.pohoda_id == pohoda_id)
         if result is not None:
             query = query.where(audit.c.result == result)
         if since is not None:

@@ -34,6 +34,7 @@ from connector.plan import (
     write_for,
 )
 from connector.store import Store, WriteBatch
+from connector.sync._echoes import count_echoes
 from connector.transport import run_deadline
 
 log = get_logger(__name__)
@@ -57,6 +58,9 @@ class RunSummary:
     state: str = "running"  # done | failed | skipped
     pulled_eshop: int = 0
     pulled_pohoda: int = 0
+    # Of those, records that carry nothing new (our own writes read back, or unchanged).
+    echoes_eshop: int = 0
+    echoes_pohoda: int = 0
     planned: dict[str, int] = dataclasses.field(default_factory=dict)
     delivered: dict[str, int] = dataclasses.field(default_factory=dict)
     refused: int = 0
@@ -260,6 +264,8 @@ class SyncRun:
         self.summary.pulled_eshop = len(shop_records)
         self.summary.pulled_pohoda = len(hq_records or [])
         state = self._plan_state(pohoda_available=hq_records is not None)
+        self.summary.echoes_eshop = count_echoes(shop_records, state)
+        self.summary.echoes_pohoda = count_echoes(hq_records or [], state)
         plan = plan_operations(shop_records, hq_records or [], state, self.settings)
         mark = self._phase("plan", mark)
         self._persist(plan, cursors)
