@@ -143,7 +143,7 @@ def sim_woocommerce(host: str, port: int, seed_file: Path | None, key: str | Non
     import uvicorn
 
     from connector.sim import woocommerce as woo_sim
-    from connector.sim._sandbox_woocommerce import wire_of
+    from connector.sim.sandbox import woocommerce_wire_of as wire_of
 
     contacts = []
     if seed_file is not None:
@@ -181,7 +181,7 @@ def sim_shoptet(host: str, port: int, seed_file: Path | None, token: str | None)
     import uvicorn
 
     from connector.sim import shoptet as shoptet_sim
-    from connector.sim._sandbox_shoptet import wire_of
+    from connector.sim.sandbox import shoptet_wire_of as wire_of
 
     simulator = shoptet_sim.ShoptetSimulator(
         token=token or os.environ.get("CONNECTOR_ESHOP_TOKEN") or shoptet_sim.DEFAULT_TOKEN
