@@ -26,8 +26,9 @@ CONFIG_ENV = "CONNECTOR_CONFIG"
 SECRET_ENV = {
     "pohoda_password": "CONNECTOR_POHODA_PASSWORD",
     "eshop_token": "CONNECTOR_ESHOP_TOKEN",
-    # A platform's API key (PrestaShop: the 32-character webservice key).
+    # WooCommerce's REST API key pair (platform "woocommerce").
     "eshop_key": "CONNECTOR_ESHOP_KEY",
+    "eshop_secret": "CONNECTOR_ESHOP_SECRET",
     "webhook_secrets": "CONNECTOR_WEBHOOK_SECRETS",
     "admin_token": "CONNECTOR_ADMIN_TOKEN",
     "mail_password": "CONNECTOR_MAIL_PASSWORD",
@@ -77,12 +78,24 @@ class EshopConfig:
     retry_max_s: float = 60.0
     # The shop's own time zone (PrestaShop writes date_upd as local wall time, no zone).
     timezone: str = "Europe/Prague"
+    # WooCommerce: the role whose users are the shop's customers (the API's default role).
+    woocommerce_role: str = "customer"
+    # WooCommerce: the user meta keys holding POHODA's id and the company ids (checkout
+    # plugins' keys; "" = the shop does not keep that field).
+    woocommerce_hq_id_key: str = "pohoda_id"
+    woocommerce_ico_key: str = "billing_ic"
+    woocommerce_dic_key: str = "billing_dic"
+    woocommerce_ic_dph_key: str = "billing_ic_dph"
 
 
 @dataclasses.dataclass(frozen=True)
 class StoreConfig:
     # SQLAlchemy URL; default: connector.db beside the configuration file (or in the cwd).
+    # PostgreSQL: postgresql+psycopg://user@host/db, the password in CONNECTOR_STORE_PASSWORD.
     url: str | None = None
+    # How long an outbox claim lasts unless its worker renews it: a dead worker's operations
+    # are taken over by the others after this.
+    lease_s: float = 60.0
 
 
 Winner = Literal["pohoda", "eshop"]
@@ -172,6 +185,7 @@ class Secrets:
     pohoda_password: str | None = None
     eshop_token: str | None = None
     eshop_key: str | None = None
+    eshop_secret: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     admin_token: str | None = None
     mail_password: str | None = None
@@ -280,6 +294,7 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("pohoda", "max_response_mb"): _between(1, 4096),
     ("sync", "default_region"): _region,
     ("sync", "max_run_s"): _between(1, 7 * 24 * 3600),
+    ("store", "lease_s"): _between(1, 24 * 3600),
     ("web", "port"): _between(1, 65535),
     # The same bounds as `connector serve`'s options.
     ("web", "max_body_bytes"): _between(256, 16 * 1024 * 1024),
@@ -377,6 +392,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                 env_name = {
                     ("pohoda", "password"): SECRET_ENV["pohoda_password"],
                     ("eshop", "token"): SECRET_ENV["eshop_token"],
+                    ("eshop", "key"): SECRET_ENV["eshop_key"],
+                    ("eshop", "secret"): SECRET_ENV["eshop_secret"],
                     ("web", "webhook_secrets"): SECRET_ENV["webhook_secrets"],
                     ("web", "admin_token"): SECRET_ENV["admin_token"],
                     ("mail", "password"): SECRET_ENV["mail_password"],
@@ -408,6 +425,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         pohoda_password=environ.get(SECRET_ENV["pohoda_password"]) or None,
         eshop_token=environ.get(SECRET_ENV["eshop_token"]) or None,
         eshop_key=environ.get(SECRET_ENV["eshop_key"]) or None,
+        eshop_secret=environ.get(SECRET_ENV["eshop_secret"]) or None,
         webhook_secrets=tuple(
             s.strip() for s in environ.get(SECRET_ENV["webhook_secrets"], "").split(",") if s.strip()
         ),

@@ -15,6 +15,7 @@ from typing import Any
 
 from connector.actions import run_sync
 from connector.model import CONTACT_FIELDS, Contact
+from connector.runtime import Runtime
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import PrestaShopBox, Sandbox
 from connector.sync import RunSummary
@@ -82,11 +83,14 @@ def run_demo(
         eshop, pohoda = box.eshop_contacts(), box.pohoda_contacts()
         # The platform's own welcome e-mails, or (PrestaShop sends none) the connector's.
         welcome = len(box.notifications()) + len(box.shop.mails() if isinstance(box.shop, PrestaShopBox) else [])
+        with Runtime(box.config, parts=("shop",)) as runtime:
+            # A platform that cannot hold every field is compared on what it holds.
+            held = getattr(runtime.shop, "storable_content", None)
     if platform.startswith("prestashop"):
         # The shop keeps no POHODA id: the pair is POHODA's extId (the shop's id).
         hq_of = {row["ext_id"]: row["id"] for row in pohoda if row.get("ext_id")}
         eshop = [{**row, "hq_id": hq_of.get(row["id"])} for row in eshop]
-    return _compare(runs, eshop, pohoda, welcome, time.monotonic() - started, fields=fields)
+    return _compare(runs, eshop, pohoda, welcome, time.monotonic() - started, fields=fields, held=held)
 
 
 PRESTASHOP_HELD = ["company", "name", "email", "phone", "mobile", "street", "city", "zip", "country", "ico", "dic"]
@@ -100,12 +104,18 @@ def _compare(
     seconds: float,
     *,
     fields: list[str] = MAPPED,
+    held: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> DemoReport:
     pohoda_by_id = {row["id"]: row for row in pohoda}
+    # A platform without a field for POHODA's id (Shoptet) is paired by POHODA's extId.
+    pohoda_by_ext = {row["ext_id"]: row for row in pohoda if row.get("ext_id")}
     differences: list[str] = []
     linked = 0
     for customer in eshop:
-        twin = pohoda_by_id.get(customer.get("hq_id") or "")
+        twin = pohoda_by_id.get(customer.get("hq_id") or "") or pohoda_by_ext.get(customer["id"])
+        if twin is not None and held is not None:
+            shown = held({f: twin[f] for f in MAPPED})
+            twin = {**twin, **shown}
         if twin is None:
             differences.append(f"e-shop customer {customer['id']} has no POHODA contact")
             continue

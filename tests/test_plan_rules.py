@@ -129,7 +129,7 @@ def test_a_deletion_on_the_eshop_deletes_in_pohoda_only_by_policy() -> None:
 
 def test_an_unsure_pair_waits_for_review_and_writes_nothing() -> None:
     pohoda = contact(name="Jan Novák", phone="+420602111222", birth_date="1980-01-01", city="Brno")
-    registration = contact(name="Jan Novák", phone="602 111 222", birth_date="1981-01-01", city="Brno")
+    registration = contact(name="Jan Novák", phone="602 111 222", birth_date="1985-07-02", city="Brno")
     plan = plan_operations(
         [SideRecord("eshop", "e1", registration)], [], state(m_p=[mirror("pohoda", "3", pohoda)]), SETTINGS
     )

@@ -32,7 +32,7 @@ from connector.sync import RunSummary
     type=click.Choice(sorted(SHOP_BOXES)),
     default="connector",
     show_default=True,
-    help="The e-shop to simulate: the connector protocol, or PrestaShop (8; prestashop-1.7 for 1.7).",
+    help="The shop platform to simulate: connector, WooCommerce, Shoptet, PrestaShop (8; prestashop-1.7 for 1.7).",
 )
 @handle_errors
 def demo(directory: Path | None, as_json: bool, platform: str) -> None:
@@ -50,7 +50,7 @@ def demo(directory: Path | None, as_json: bool, platform: str) -> None:
             out.print(summary_table(summary))
 
     if not as_json:
-        out.print("[bold]connector demo[/bold]: simulated POHODA mServer and e-shop on loopback ports")
+        out.print(f"[bold]connector demo[/bold]: simulated POHODA mServer and e-shop ({platform}) on loopback ports")
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="connector-demo-") as tmp:
             report = run_demo(Path(tmp), on_run=show, platform=platform)

@@ -64,6 +64,12 @@ class PlanSettings:
     # The connector, not the shop platform, sends the welcome e-mail of an auto-registered
     # account (the platform sends none, or [mail] welcome = "connector").
     welcome_by_connector: bool = False
+    # The e-shop platform's `storable_content` (content as the platform gives it back, what it
+    # cannot hold cleared), or None when it holds every field. A field the platform drops is
+    # then not taken for a change made on the e-shop, and not written to it again and again.
+    eshop_storable: Callable[[dict[str, Any]], dict[str, Any]] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,6 +196,7 @@ class _Planner:
         # e-mail key -> link whose account creation waits in the outbox (built when needed).
         self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
+        self._creating: dict[str, int] | None = None
 
     def _index(self, link: Link) -> None:
         self.links[link.id] = link
@@ -246,6 +253,41 @@ class _Planner:
             )
         )
 
+    def _shop_view(self, content: dict[str, Any], reference: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The e-shop's content with what the platform cannot hold taken from `reference` (the
+        base, else POHODA's content): where the shop shows what it would show of the reference,
+        the shop changed nothing."""
+        held = self.settings.eshop_storable
+        if held is None or reference is None:
+            return content
+        shown = held(dict(reference))
+        return {f: (reference.get(f) if shown.get(f) == v else v) for f, v in content.items()}
+
+    def _differs_on_shop(self, target: dict[str, Any], content: Mapping[str, Any]) -> bool:
+        held = self.settings.eshop_storable
+        return (held(target) if held is not None else target) != content
+
+    def _claim_own_creation(self, change: SideRecord) -> Link | None:
+        """An account that cannot carry POHODA's id, with the e-mail of an auto-registration
+        whose answer was lost (a crash): our own creation, claimed, not registered again."""
+        if self._creating is None:
+            self._creating = {}
+            for link in self.links.values():
+                if link.state != "creating_eshop" or link.eshop_id is not None or link.pohoda_id is None:
+                    continue
+                content = self.bases.get(link.id) or (
+                    self.m_p[link.pohoda_id].content if link.pohoda_id in self.m_p else {}
+                )
+                email = content.get("email")
+                if isinstance(email, str) and email:
+                    self._creating.setdefault(email.casefold(), link.id)
+        email = change.contact.email if change.contact is not None else None
+        link_id = self._creating.pop(email.casefold(), None) if email else None
+        if link_id is None:
+            return None
+        self._update_link(self.links[link_id], eshop_id=change.record_id, state="linked")
+        return self.links[link_id]
+
     def _update_link(self, link: Link, **values: Any) -> None:
         self.plan.link_updates.setdefault(link.id, {}).update(values)
         self._index(dataclasses.replace(link, **values))
@@ -270,6 +312,8 @@ class _Planner:
                 link = self._claim_by_hq_id(change)
             if link is None and not change.hq_id and self._awaits_own_create(change):
                 continue
+            if link is None and not change.hq_id:
+                link = self._claim_own_creation(change)
             if link is not None:
                 touched.add(link.id)
             else:
@@ -396,11 +440,12 @@ class _Planner:
             return
         if p is None:
             # POHODA's copy is being created: send the newest content by extId (an upsert).
-            if base != e.content:
-                self._queue_pohoda(link.id, e.content)
-                self.plan.bases[link.id] = e.content
+            shop = self._shop_view(e.content, base)
+            if base != shop:
+                self._queue_pohoda(link.id, shop)
+                self.plan.bases[link.id] = shop
             return
-        result = merge(base, e.content, p.content, self.settings.policy)
+        result = merge(base, self._shop_view(e.content, base or p.content), p.content, self.settings.policy)
         for conflict in result.conflicts:
             self.plan.audits.append(
                 PlannedAudit(
@@ -425,7 +470,7 @@ class _Planner:
     ) -> None:
         if target != p.content or (p.ext_id != link.eshop_id and link.eshop_id is not None):
             self._queue_pohoda(link.id, target)
-        if target != e.content:
+        if self._differs_on_shop(target, e.content):
             self.plan.ops.append(
                 PlannedOp(link.id, "eshop", "update", {"contact": target, "expected_version": e.version})
             )
@@ -467,7 +512,7 @@ class _Planner:
         if link_ref is None:
             link_ref = self._new_link("linked", eshop_id=eshop_id, pohoda_id=pohoda_id)
         link = self.links[link_ref]
-        result = merge(None, e.content, p.content, self.settings.policy)
+        result = merge(None, self._shop_view(e.content, p.content), p.content, self.settings.policy)
         self.plan.audits.append(
             PlannedAudit(
                 "match",
