@@ -15,8 +15,8 @@ import httpx
 
 from connector.config import Config, load_config
 from connector.model import Contact
-from connector.sim._sandbox_shoptet import ShoptetShopBox
-from connector.sim._sandbox_woocommerce import WooCommerceShopBox
+from connector.sim._sandbox_shoptet import ShoptetShopBox as ShoptetShopBox
+from connector.sim._sandbox_woocommerce import WooCommerceShopBox as WooCommerceShopBox
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
