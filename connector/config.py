@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tomllib
 import urllib.parse
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
@@ -30,14 +31,14 @@ SECRET_ENV = {
     "eshop_secret": "CONNECTOR_ESHOP_SECRET",
     "webhook_secrets": "CONNECTOR_WEBHOOK_SECRETS",
     "admin_token": "CONNECTOR_ADMIN_TOKEN",
+    "mail_password": "CONNECTOR_MAIL_PASSWORD",
 }
 _SECRET_KEYS_IN_FILE = {
     ("pohoda", "password"),
     ("eshop", "token"),
-    ("eshop", "key"),
-    ("eshop", "secret"),
     ("web", "webhook_secrets"),
     ("web", "admin_token"),
+    ("mail", "password"),
 }
 
 CreateMode = Literal["sync", "async"]
@@ -75,6 +76,8 @@ class EshopConfig:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     retry_max_s: float = 60.0
+    # The shop's own time zone (PrestaShop writes date_upd as local wall time, no zone).
+    timezone: str = "Europe/Prague"
     # WooCommerce: the role whose users are the shop's customers (the API's default role).
     woocommerce_role: str = "customer"
     # WooCommerce: the user meta keys holding POHODA's id and the company ids (checkout
@@ -88,7 +91,11 @@ class EshopConfig:
 @dataclasses.dataclass(frozen=True)
 class StoreConfig:
     # SQLAlchemy URL; default: connector.db beside the configuration file (or in the cwd).
+    # PostgreSQL: postgresql+psycopg://user@host/db, the password in CONNECTOR_STORE_PASSWORD.
     url: str | None = None
+    # How long an outbox claim lasts unless its worker renews it: a dead worker's operations
+    # are taken over by the others after this.
+    lease_s: float = 60.0
 
 
 Winner = Literal["pohoda", "eshop"]
@@ -146,6 +153,27 @@ class WebConfig:
     body_timeout_s: float = 10.0
 
 
+WelcomeBy = Literal["platform", "connector"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MailConfig:
+    # Where the welcome e-mail goes out: smtp://host:port or smtps://host:port (password:
+    # CONNECTOR_MAIL_PASSWORD). Needed when the platform sends no welcome e-mail itself.
+    url: str | None = None
+    # From: of the welcome e-mail, e.g. "Obchod <noreply@obchod.cz>".
+    sender: str | None = None
+    # Who sends the welcome e-mail of an auto-registered account: the shop platform where it
+    # can ("platform"), or always the connector ("connector").
+    welcome: WelcomeBy = "platform"
+    # The shop's name and address for the e-mail's text, and its password-reset page (an
+    # account made by the connector has a random password the shopper replaces there).
+    shop_name: str = "the shop"
+    shop_url: str | None = None
+    reset_url: str | None = None
+    starttls: bool = False
+
+
 @dataclasses.dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
@@ -160,6 +188,7 @@ class Secrets:
     eshop_secret: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     admin_token: str | None = None
+    mail_password: str | None = None
 
     def __repr__(self) -> str:  # never print a secret, even in a traceback
         present = [f.name for f in dataclasses.fields(self) if getattr(self, f.name)]
@@ -176,6 +205,7 @@ class Config:
     web: WebConfig
     log: LogConfig
     secrets: Secrets
+    mail: MailConfig = dataclasses.field(default_factory=MailConfig)
     source: str = "<defaults>"
 
     def require(self, *keys: str) -> None:
@@ -206,6 +236,7 @@ _SECTIONS: dict[str, type] = {
     "dedup": DedupConfig,
     "web": WebConfig,
     "log": LogConfig,
+    "mail": MailConfig,
 }
 
 
@@ -225,6 +256,14 @@ def _http_url(value: Any) -> str | None:
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError:
         return f"the port in {value!r} is not a number from 1 to 65535"
+    return None
+
+
+def _timezone(value: Any) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"must be an IANA time zone name (e.g. 'Europe/Prague'), got {value!r}"
     return None
 
 
@@ -251,9 +290,11 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("eshop", "url"): _http_url,
     ("pohoda", "batch_size"): _between(1, 10_000),
     ("eshop", "batch_size"): _between(1, ESHOP_MAX_BATCH),
+    ("eshop", "timezone"): _timezone,
     ("pohoda", "max_response_mb"): _between(1, 4096),
     ("sync", "default_region"): _region,
     ("sync", "max_run_s"): _between(1, 7 * 24 * 3600),
+    ("store", "lease_s"): _between(1, 24 * 3600),
     ("web", "port"): _between(1, 65535),
     # The same bounds as `connector serve`'s options.
     ("web", "max_body_bytes"): _between(256, 16 * 1024 * 1024),
@@ -355,6 +396,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                     ("eshop", "secret"): SECRET_ENV["eshop_secret"],
                     ("web", "webhook_secrets"): SECRET_ENV["webhook_secrets"],
                     ("web", "admin_token"): SECRET_ENV["admin_token"],
+                    ("mail", "password"): SECRET_ENV["mail_password"],
                 }[(section, key)]
                 raise ConfigError(
                     f"{source}: [{section}] {key} is a secret and may not be in a file; set {env_name} instead"
@@ -388,6 +430,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
             s.strip() for s in environ.get(SECRET_ENV["webhook_secrets"], "").split(",") if s.strip()
         ),
         admin_token=environ.get(SECRET_ENV["admin_token"]) or None,
+        mail_password=environ.get(SECRET_ENV["mail_password"]) or None,
     )
     for key, value in (
         *((SECRET_ENV["webhook_secrets"], s) for s in secrets.webhook_secrets),

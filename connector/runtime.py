@@ -5,10 +5,12 @@ take their parts from a `Runtime`, which closes what it opened.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from connector.config import Config
+from connector.mail import WelcomeMail
 from connector.peers import Peer, shop_factory
 from connector.peers.pohoda import PohodaPeer
 from connector.plan import PlanSettings, plan_settings
@@ -46,16 +48,36 @@ class Runtime:
         if "shop" in parts:
             shop_factory(config.eshop.platform)  # an unknown platform fails here, by name
         self._hq_options = hq_options or {}
+        self._uses_store = "store" in parts or store is not None
         self._store = store
         self._owns_store = store is None
         self._hq: Peer | None = None
         self._shop: Peer | None = None
-        self.settings: PlanSettings = plan_settings(config)
+        self._mail: Peer | None = None
+        self._settings: PlanSettings | None = None
+
+    @property
+    def settings(self) -> PlanSettings:
+        """The planner's settings; whether the connector sends the welcome e-mail follows
+        from the shop platform (does it send one?) and `[mail] welcome`."""
+        if self._settings is None:
+            by_connector = self.config.mail.welcome == "connector" or not self.shop.capabilities.sends_welcome_email
+            self._settings = dataclasses.replace(
+                plan_settings(self.config), welcome_by_connector=by_connector and self.config.sync.auto_register
+            )
+        return self._settings
+
+    @property
+    def mail(self) -> Peer | None:
+        """The welcome e-mail's sender, when the connector sends it (else None)."""
+        if self._mail is None and self.settings.welcome_by_connector:
+            self._mail = WelcomeMail.from_config(self.config)
+        return self._mail
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.config.store_url)
+            self._store = Store.open(self.config.store_url, lease_s=self.config.store.lease_s)
         return self._store
 
     @property
@@ -63,7 +85,13 @@ class Runtime:
         if self._hq is None:
             config = self.config
             config.require(*REQUIRED["hq"])
-            self._hq = PohodaPeer.from_config(config, **self._hq_options)
+            options = dict(self._hq_options)
+            if self._uses_store:
+                # mServer serves one request at a time: one in flight across every process
+                # that shares this store, not just this one's threads.
+                key = f"mserver:{(config.pohoda.url or '').rstrip('/')}"
+                options.setdefault("gate", lambda: self.store.one_at_a_time(key))
+            self._hq = PohodaPeer.from_config(config, **options)
         return self._hq
 
     @property
@@ -76,13 +104,13 @@ class Runtime:
     def sync_run(self, **options: Any) -> SyncRun:
         """A run of the mirror over this runtime's store and peers."""
         options.setdefault("max_run_s", self.config.sync.max_run_s)
-        return SyncRun(self.store, self.hq, self.shop, self.settings, **options)
+        return SyncRun(self.store, self.hq, self.shop, self.settings, mail=self.mail, **options)
 
     def close(self) -> None:
-        for peer in (self._hq, self._shop):
+        for peer in (self._hq, self._shop, self._mail):
             if peer is not None:
                 peer.close()
-        self._hq = self._shop = None
+        self._hq = self._shop = self._mail = None
         if self._store is not None and self._owns_store:
             self._store.close()
             self._store = None

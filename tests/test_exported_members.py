@@ -11,6 +11,7 @@ PACKAGES = [
     "connector.actions",
     "connector.codec",
     "connector.dedup",
+    "connector.mail",
     "connector.model",
     "connector.peers",
     "connector.plan",

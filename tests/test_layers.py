@@ -30,6 +30,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "sync": {"runtime", "actions", "web", "cli", "sim"},
     "web": {"cli", "sim"},
     "pricing": {"sync", "plan", "peers", "web", "cli", "sim"},
+    "mail": {"plan", "store", "sync", "runtime", "actions", "web", "cli", "sim"},
 }
 
 

@@ -15,6 +15,7 @@ from connector.cli._main import EXIT_FAILED, handle_errors, root
 from connector.cli._sync import summary_table
 from connector.demo import run_demo
 from connector.log import configure_logging
+from connector.sim.sandbox import SHOP_BOXES
 from connector.sync import RunSummary
 
 
@@ -28,10 +29,10 @@ from connector.sync import RunSummary
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option(
     "--platform",
-    type=click.Choice(["connector", "woocommerce", "shoptet"]),
+    type=click.Choice(sorted(SHOP_BOXES)),
     default="connector",
     show_default=True,
-    help="Which e-shop platform's simulator plays the shop.",
+    help="The shop platform to simulate: connector, WooCommerce, Shoptet, PrestaShop (8; prestashop-1.7 for 1.7).",
 )
 @handle_errors
 def demo(directory: Path | None, as_json: bool, platform: str) -> None:
@@ -81,7 +82,7 @@ def demo(directory: Path | None, as_json: bool, platform: str) -> None:
         table.add_row("POHODA contacts", str(report.pohoda_contacts))
         table.add_row("linked pairs, equal on every mapped field", str(report.linked - len(report.differences)))
         table.add_row("POHODA contacts without e-mail (kept in POHODA only)", str(report.pohoda_only))
-        table.add_row("welcome e-mails sent by the e-shop", str(report.welcome_emails))
+        table.add_row("welcome e-mails sent (by the e-shop, or by the connector)", str(report.welcome_emails))
         table.add_row("customers that exist twice", str(report.duplicates))
         out.print(table)
         verdict = "[green]converged[/green]" if report.converged else "[red]NOT converged[/red]"

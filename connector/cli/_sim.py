@@ -1,4 +1,4 @@
-"""`connector sim …`: run a loopback simulator in the foreground (POHODA mServer, WooCommerce, Shoptet)."""
+"""`connector sim …`: run a loopback simulator in the foreground (POHODA mServer, WooCommerce, Shoptet, PrestaShop)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import click
 
 from connector.cli._main import EXIT_USAGE, fail, handle_errors, root
 from connector.model import read_jsonl
+from connector.peers.prestashop import KEY_LENGTH
 from connector.sim import pohoda as pohoda_sim
+from connector.sim import prestashop as prestashop_sim
 
 
 @root.group()
@@ -80,6 +82,41 @@ def sim_pohoda(
     click.echo(
         f"POHODA simulator on http://{host}:{port} (user {user!r}, IČO {ico}, "
         f"{len(contacts)} seed contacts, {validation}); Ctrl+C stops it",
+        err=True,
+    )
+    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@sim.command("prestashop")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(["1.7", "8"]),
+    default="8",
+    show_default=True,
+    help="PrestaShop version to play: 8 has PATCH, 1.7 only the full-replace PUT.",
+)
+@click.option(
+    "--key",
+    default=prestashop_sim.DEFAULT_KEY,
+    envvar="CONNECTOR_ESHOP_KEY",
+    help="The 32-character webservice key (default: $CONNECTOR_ESHOP_KEY, else the simulator's).",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness.")
+@handle_errors
+def sim_prestashop(host: str, port: int, version: str, key: str, fault_seed: int) -> None:
+    """Run a PrestaShop webservice simulator: /api/customers, /api/addresses, /api/countries."""
+    import uvicorn
+
+    if len(key) != KEY_LENGTH:
+        fail("--key: a PrestaShop webservice key has 32 characters", EXIT_USAGE)
+    simulator = prestashop_sim.PrestaShopSimulator(
+        version="8" if version == "8" else "1.7", key=key, base_url=f"http://{host}:{port}", seed=fault_seed
+    )
+    click.echo(
+        f"PrestaShop {simulator.version} simulator on http://{host}:{port}/api/; Ctrl+C stops it",
         err=True,
     )
     uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)

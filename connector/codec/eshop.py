@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, cast
 
 from lxml import etree
@@ -135,6 +135,9 @@ class ChangePage:
     changes: tuple[EshopChange, ...]
     next_cursor: str
     has_more: bool
+    # Entries that alone fail the schema or the model, each naming its customer and field:
+    # set aside so that one bad record stops nothing else.
+    refused: tuple[BadData, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -668,22 +671,41 @@ def decode_hq_link(data: bytes) -> tuple[str | None, SyncState | None]:
 
 
 def decode_changes(data: bytes) -> ChangePage:
-    root = _parse(data, root_tag="changes", what="changes")
+    """One feed page. An entry that alone fails the schema or the model is set aside in
+    `refused` (naming its customer id and the field) and the others come out as usual."""
+    tree = parse_bytes(data, what="changes", max_bytes=MAX_DOCUMENT_BYTES)
+    root = tree.getroot()
+    if root.tag != _q("changes"):
+        _parse(data, root_tag="changes", what="changes")  # raises the usual message
+    try:
+        _strict_validate(root, what="changes")
+        bad: dict[int, BadData] = {}
+    except SchemaViolation as whole:
+        bad = _item_errors(root, label=lambda el: f"customer {el.get('id') or '?'}")
+        if not bad:
+            raise whole from None  # the page itself is wrong (its cursor, its attributes)
     changes: list[EshopChange] = []
-    for child in root:
-        if child.tag == _q("customer"):
-            customer = _customer(child, what="changes")
-            changes.append(EshopChange(customer.id, customer.version, customer.updated_at, customer))
-        else:
-            changes.append(
-                EshopChange(
-                    id=cast(str, child.get("id")),
-                    version=child.get("version"),
-                    at=_timestamp_of(child.get("deletedAt"), what="changes"),
-                    customer=None,
-                )
-            )
-    return ChangePage(tuple(changes), cast(str, root.get("nextCursor")), _bool(root.get("hasMore")))
+    refused: list[BadData] = list(bad.values())
+    for index, child in enumerate(root):
+        if index in bad:
+            continue
+        try:
+            changes.append(_change(child))
+        except BadData as exc:
+            refused.append(exc)
+    return ChangePage(tuple(changes), cast(str, root.get("nextCursor")), _bool(root.get("hasMore")), tuple(refused))
+
+
+def _change(child: etree._Element) -> EshopChange:
+    if child.tag == _q("customer"):
+        customer = _customer(child, what="changes")
+        return EshopChange(customer.id, customer.version, customer.updated_at, customer)
+    return EshopChange(
+        id=cast(str, child.get("id")),
+        version=child.get("version"),
+        at=_timestamp_of(child.get("deletedAt"), what="changes"),
+        customer=None,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -728,7 +750,9 @@ def decode_batch(data: bytes) -> list[BatchItem]:
         _strict_validate(root, what="batch")
         bad: dict[int, BadData] = {}
     except SchemaViolation as whole:
-        bad = _item_errors(root)
+        bad = _item_errors(
+            root, label=lambda el: f"item {list(root).index(el) + 1}", record_attr="ref", drop_child=False
+        )
         if not bad:
             # The envelope itself is wrong (no items, too many, a duplicate ref).
             raise whole from None
@@ -746,21 +770,26 @@ def decode_batch(data: bytes) -> list[BatchItem]:
     return items
 
 
-def _item_errors(root: etree._Element) -> dict[int, BadData]:
-    """Validate each item alone in a batch of one; the failing ones, by position."""
+def _item_errors(
+    root: etree._Element, *, label: Callable[[etree._Element], str], record_attr: str = "id", drop_child: bool = True
+) -> dict[int, BadData]:
+    """Validate each child alone, in a copy of its document with that child only; the
+    failing ones by position, their message naming the record by `label`, not by path."""
+    tag = etree.QName(root).localname
     errors: dict[int, BadData] = {}
     for index, element in enumerate(root):
-        single = etree.Element(_q("batch"), nsmap={None: NS})
-        copy = etree.fromstring(etree.tostring(element))
-        single.append(copy)
+        single = etree.Element(root.tag, attrib=dict(root.attrib), nsmap={None: NS})
+        single.append(etree.fromstring(etree.tostring(element)))
         try:
-            _strict_validate(single, what="batch")
+            _strict_validate(single, what=tag)
         except SchemaViolation as exc:
             message = str(exc)
-            if len(root) > 1:
-                # Point at the item in the batch as sent, not at the batch of one.
-                message = message.replace("batch: batch/", f"batch: item {index + 1}: ", 1)
-            errors[index] = SchemaViolation(message, record=element.get("ref"), field=exc.field)
+            child = etree.QName(element).localname
+            if len(root) > 1 or tag == "changes":
+                # Point at the record as the peer knows it, not at the document of one.
+                inner = rf"{child}(\[\d+\])?/?" if drop_child else ""
+                message = re.sub(rf"^{tag}: {tag}/{inner}", f"{tag}: {label(element)}: ", message, count=1)
+            errors[index] = SchemaViolation(message, record=element.get(record_attr), field=exc.field)
     return errors
 
 

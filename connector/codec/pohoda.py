@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Literal
 
@@ -331,9 +331,19 @@ class ExportStream:
 
     RECORD_BATCH = 256
 
-    def __init__(self, codec: PohodaCodec, source: bytes | IO[bytes], *, what: str) -> None:
+    def __init__(
+        self,
+        codec: PohodaCodec,
+        source: bytes | IO[bytes],
+        *,
+        what: str,
+        on_bad_record: Callable[[BadData], None] | None = None,
+    ) -> None:
         self._codec = codec
         self._what = what
+        # Where a record that alone fails the schema or the model goes (then the stream goes
+        # on without it); None: the stream raises on it.
+        self._on_bad_record = on_bad_record
         self._stream = _xml.iterparse(
             source,
             tag=_EXPORT_TAGS,
@@ -458,17 +468,25 @@ class ExportStream:
     def _finish(self, checked: _Batch) -> Iterator[Contact]:
         """The contacts of a batch, once it passed the schema; else up to its first bad record."""
         valid = checked.passed.result()
+        set_aside = 0
         for record, contact in zip(checked.records, checked.read, strict=True):
-            if not valid:
-                # The violation is in this record or in one still to come: pin it down.
-                self._codec.check_export_record(record, what=self._what)
-            if isinstance(contact, InvalidContact):
-                raise contact
+            try:
+                if not valid:
+                    # The violation is in this record or in one still to come: pin it down.
+                    self._codec.check_export_record(record, what=self._what)
+                if isinstance(contact, InvalidContact):
+                    raise contact
+            except BadData as bad:
+                if self._on_bad_record is None:
+                    raise
+                self._on_bad_record(bad)
+                set_aside += 1
+                continue
             self.count += 1
             if contact.id is not None and contact.id.isdigit():
                 self.last_id = max(self.last_id or 0, int(contact.id))
             yield contact
-        if not valid:
+        if not valid and not set_aside:
             # Every record passes on its own, so what fails is the batch as a list (POHODA's
             # schemas put no rule across records, so this is not expected): say where.
             _xml.validate(checked.records, self._codec.response_schema, what=f"{self._what}: a batch of records")
@@ -878,10 +896,15 @@ class PohodaCodec:
             program_version=root.get("programVersion"),
         )
 
-    def iter_export(self, source: bytes | IO[bytes]) -> ExportStream:
+    def iter_export(
+        self, source: bytes | IO[bytes], *, on_bad_record: Callable[[BadData], None] | None = None
+    ) -> ExportStream:
         """Stream the contacts of an export: a responsePack holding `lAdb:listAddressBook`,
-        or a bare `lAdb:listAddressBook`. Never holds the whole document as one tree."""
-        return ExportStream(self, source, what="POHODA listAddressBook")
+        or a bare `lAdb:listAddressBook`. Never holds the whole document as one tree.
+
+        With `on_bad_record`, a record that alone fails the schema or the model is handed to
+        it (the error names the record and the field) and the stream goes on without it."""
+        return ExportStream(self, source, what="POHODA listAddressBook", on_bad_record=on_bad_record)
 
     def write_export(
         self,
@@ -1030,6 +1053,12 @@ def _item_result(el: etree._Element) -> ItemResult:
         response_state=response_state,
         details=details,
     )
+
+
+def record_id_of(error: BadData) -> str | None:
+    """The POHODA id an export record's error names (its `record` is "POHODA <id>")."""
+    label = error.record or ""
+    return label.removeprefix("POHODA ") if label.startswith("POHODA ") and label[7:].isdigit() else None
 
 
 def _record_label(record: etree._Element) -> str:

@@ -15,6 +15,8 @@ class Link:
     pohoda_id: str | None
     temp_hq_id: str | None
     state: str
+    # A second account's POHODA contact (its pohoda_id stays None: see links.contact_of).
+    contact_of: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

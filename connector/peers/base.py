@@ -13,10 +13,11 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
+from connector.errors import BadData
 from connector.model import Contact
 
 SideName = Literal["eshop", "pohoda"]
-WriteKind = Literal["create", "update", "link", "delete"]
+WriteKind = Literal["create", "update", "link", "delete", "welcome"]
 Outcome = Literal["done", "refused", "conflict", "taken"]
 
 
@@ -38,10 +39,16 @@ class PeerRecord:
 @dataclasses.dataclass(frozen=True)
 class ChangeBatch:
     """Records read in one page of a pull; `cursor` is where the next pull starts once
-    everything up to this batch is persisted (None: not known before a later batch)."""
+    everything up to this batch is persisted (None: not known before a later batch).
+
+    `refused` are the records of the page that could not be read (the peer's data fails
+    the schema or the model), each naming the record and the field: the sync sets them
+    aside (audited, counted as refused) and goes on with the others.
+    """
 
     records: Sequence[PeerRecord]
     cursor: str | None = None
+    refused: Sequence[BadData] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,10 +113,14 @@ class Capabilities:
 class Peer(Protocol):
     """One side of the mirror, as the sync sees it."""
 
-    side: SideName
     label: str  # for people: "POHODA mServer", "the e-shop"
     capabilities: Capabilities
     batch_size: int
+
+    @property
+    def side(self) -> str:
+        """Which side of the mirror: "pohoda" (HQ), "eshop", or "mail" (the connector's mail)."""
+        ...
 
     @property
     def available(self) -> bool:

@@ -7,12 +7,15 @@ shared transport's retry policy, every message built and read by the POHODA code
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import gzip
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -21,22 +24,27 @@ from connector.codec.pohoda import (
     AddressBookWrite,
     ItemResult,
     PohodaCodec,
+    record_id_of,
 )
 from connector.config import Config, PohodaConfig
 from connector.errors import (
+    BadData,
     ConfigError,
     MalformedXML,
+    PeerConfigurationError,
     PohodaRefused,
     PohodaUnreachable,
 )
 from connector.log import get_logger
 from connector.model import Contact
 from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
-from connector.transport import CircuitBreaker, RetryPolicy, make_client, send
+from connector.transport import CircuitBreaker, PeerKeys, RetryPolicy, make_client, safe_url, send
 
 log = get_logger(__name__)
 
 PEER = "POHODA mServer"
+KEYS = PeerKeys(url="[pohoda] url", credentials="[pohoda] user and CONNECTOR_POHODA_PASSWORD")
+BadRecord = Callable[[BadData], None]
 EXPORT_PAGE_SIZE = 1000
 # Re-read this much of POHODA's history on each poll (lastChanges has one-second resolution).
 CHANGES_OVERLAP = dt.timedelta(seconds=2)
@@ -49,6 +57,40 @@ class PohodaStatus:
     up: bool
     http_status: int | None
     detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PohodaCheck:
+    """What one authenticated request (a one-record address-book list) showed: is mServer
+    up, does it take these credentials, does the accounting unit answer for this IČO."""
+
+    url: str
+    user: str
+    ico: str
+    up: bool = False
+    signed_in: bool = False
+    ico_ok: bool = False
+    records: int = 0
+    seconds: float = 0.0
+    problem: str = ""
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.up and self.signed_in and self.ico_ok
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.ok:
+            return (
+                f"up: user {self.user!r} signed in, the accounting unit with IČO {self.ico} answers "
+                f"(a one-record address-book read gave {self.records}, in {self.seconds:.2f} s)"
+            )
+        state = "DOWN" if not self.up else "up, but not usable"
+        return f"{state}: {self.problem}" + (f"; {self.fix}" if self.fix else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "ok": self.ok}
 
 
 @dataclasses.dataclass
@@ -75,6 +117,7 @@ class PohodaClient:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
+        gate: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         if not config.url:
             raise ConfigError("[pohoda] url is required (set it in the file or as CONNECTOR_POHODA_URL)")
@@ -111,6 +154,9 @@ class PohodaClient:
             max_response_bytes=config.max_response_mb * 1024 * 1024,
         )
         self._one_at_a_time = threading.Lock()
+        # Held around each /xml exchange (not the retries' sleeps): the store's lock that keeps
+        # one request in flight to this mServer across processes.
+        self._gate = gate or contextlib.nullcontext
         self._pack_seq = 0
         self.requests = RequestCounter()
         # Shared by every call of this client: once POHODA failed, the rest fail fast.
@@ -142,10 +188,45 @@ class PohodaClient:
             return self._http.get("/status")
 
         try:
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable, keys=KEYS)
         except PohodaUnreachable as exc:
             return PohodaStatus(up=False, http_status=None, detail=str(exc))
         return PohodaStatus(up=True, http_status=response.status_code, detail=response.text.strip()[:200])
+
+    def check(self) -> PohodaCheck:
+        """One authenticated request, a one-record address-book list: unlike `GET /status`
+        (which mServer answers without credentials), it fails on a wrong user, password or
+        IČO. Never raises for a peer's answer; says what is wrong and what to fix instead.
+        Bounded by this client's retry policy and timeouts."""
+        config = self.config
+        found = PohodaCheck(url=safe_url(str(config.url)), user=str(config.user), ico=str(config.ico))
+        started = time.monotonic()
+        body = self.codec.encode_list_request(pack_id=self._next_pack_id("check"), id_from=1, count=1)
+        try:
+            records = sum(1 for _ in self.codec.iter_export(self.post_xml(body)))
+        except PohodaUnreachable as exc:
+            return dataclasses.replace(
+                found, problem=str(exc), fix="check [pohoda] url and that mServer is started for this company"
+            )
+        except PeerConfigurationError as exc:
+            # The transport's message names the keys ([pohoda] user and CONNECTOR_POHODA_PASSWORD
+            # for a 401, [pohoda] url for a 404).
+            return dataclasses.replace(found, up=True, problem=str(exc))
+        except PohodaRefused as exc:
+            # A pack refused as a whole on a valid one-record list: mServer serves another
+            # accounting unit than dataPack@ico names (data-package.xsd: ico must match).
+            return dataclasses.replace(
+                found,
+                up=True,
+                signed_in=True,
+                problem=f"POHODA refused a request for IČO {config.ico}: {exc.note or exc}",
+                fix="check [pohoda] ico against the accounting unit the mServer configuration serves",
+            )
+        except BadData as exc:
+            return dataclasses.replace(found, up=True, problem=f"the answer could not be read: {exc}")
+        return dataclasses.replace(
+            found, up=True, signed_in=True, ico_ok=True, records=records, seconds=round(time.monotonic() - started, 3)
+        )
 
     def probe(self, *, timeout_s: float = 3.0) -> bool:
         """One quick `GET /status` (no retries): False trips the breaker, so a run with
@@ -157,7 +238,7 @@ class PohodaClient:
 
         once = RetryPolicy(max_total_s=0.0)
         try:
-            send(attempt, peer=PEER, policy=once, unreachable=PohodaUnreachable)
+            send(attempt, peer=PEER, policy=once, unreachable=PohodaUnreachable, keys=KEYS)
         except PohodaUnreachable as exc:
             self.breaker.trip(str(exc))
             return False
@@ -171,12 +252,13 @@ class PohodaClient:
         headers = {"Content-Encoding": "gzip"} if self.config.gzip else {}
 
         def attempt() -> httpx.Response:
-            self.requests.xml += 1
-            return self._http.post("/xml", content=payload, headers=headers)
+            with self._gate():
+                self.requests.xml += 1
+                return self._http.post("/xml", content=payload, headers=headers)
 
         with self._one_at_a_time:
             try:
-                response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+                response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable, keys=KEYS)
             except PohodaUnreachable as exc:
                 self.breaker.trip(str(exc))
                 raise
@@ -232,15 +314,24 @@ class PohodaClient:
 
     # -- reads --------------------------------------------------------------------------
 
-    def snapshot(self, *, page_size: int = EXPORT_PAGE_SIZE) -> Iterator[Contact]:
+    def snapshot(
+        self, *, page_size: int = EXPORT_PAGE_SIZE, on_bad_record: BadRecord | None = None
+    ) -> Iterator[Contact]:
         """Every contact in the address book, page by page, in id order."""
-        return self._paged(last_changes=None, page_size=page_size)
+        return self._paged(last_changes=None, page_size=page_size, on_bad_record=on_bad_record)
 
-    def changes_since(self, since: dt.datetime, *, page_size: int = EXPORT_PAGE_SIZE) -> Iterator[Contact]:
-        """Contacts changed at or after `since` (POHODA's lastChanges; no deletions)."""
-        return self._paged(last_changes=since, page_size=page_size)
+    def changes_since(
+        self, since: dt.datetime, *, page_size: int = EXPORT_PAGE_SIZE, on_bad_record: BadRecord | None = None
+    ) -> Iterator[Contact]:
+        """Contacts changed at or after `since` (POHODA's lastChanges; no deletions).
 
-    def _paged(self, *, last_changes: dt.datetime | None, page_size: int) -> Iterator[Contact]:
+        With `on_bad_record`, a record that fails the schema or the model on its own is
+        handed to it and the others come out (see `PohodaCodec.iter_export`)."""
+        return self._paged(last_changes=since, page_size=page_size, on_bad_record=on_bad_record)
+
+    def _paged(
+        self, *, last_changes: dt.datetime | None, page_size: int, on_bad_record: BadRecord | None = None
+    ) -> Iterator[Contact]:
         id_from = 1
         while True:
             body = self.codec.encode_list_request(
@@ -251,14 +342,50 @@ class PohodaClient:
             )
             seen = 0
             last_id = 0
-            for contact in self.codec.iter_export(self.post_xml(body)):
+            set_aside: list[str | None] = []  # the ids of records handed to on_bad_record
+
+            def aside(error: BadData, into: list[str | None] = set_aside) -> None:
+                into.append(record_id_of(error))
+                if on_bad_record is not None:
+                    on_bad_record(error)
+
+            for contact in self.codec.iter_export(
+                self.post_xml(body), on_bad_record=aside if on_bad_record is not None else None
+            ):
                 seen += 1
                 if contact.id is not None and contact.id.isdigit():
                     last_id = max(last_id, int(contact.id))
                 yield contact
+            # A record set aside still counts for paging: the page was full and may end at it.
+            for record_id in set_aside:
+                seen += 1
+                if record_id is not None:
+                    last_id = max(last_id, int(record_id))
             if seen < page_size or last_id == 0:
                 return
             id_from = last_id + 1
+
+    def ext_ids_of(self, pohoda_ids: Iterable[str]) -> dict[str, str | None]:
+        """The e-shop id (extId of our system) each of these records carries now, read back
+        by one export per run of close ids; a record POHODA does not have is left out."""
+        numbers = sorted({int(i) for i in pohoda_ids if i.isdigit()})
+        found: dict[str, str | None] = {}
+        start = 0
+        while start < len(numbers):
+            # A run of ids whose span stays near its size: one export of that id range.
+            end = start + 1
+            while end < len(numbers) and numbers[end] - numbers[start] < 2 * (end - start + 1) + 50:
+                end += 1
+            low, high = numbers[start], numbers[end - 1]
+            body = self.codec.encode_list_request(
+                pack_id=self._next_pack_id("check"), id_from=low, count=min(high - low + 1, 10_000)
+            )
+            wanted = {str(n) for n in numbers[start:end]}
+            for contact in self.codec.iter_export(self.post_xml(body)):
+                if contact.id in wanted:
+                    found[contact.id] = contact.ext_id
+            start = end
+        return found
 
     def get(self, *, pohoda_id: str | None = None, ext_id: str | None = None) -> Contact | None:
         """One contact by POHODA id or by the e-shop's extId, or None."""
@@ -312,14 +439,24 @@ class PohodaPeer:
 
     def changes(self, cursor: str | None) -> Iterator[ChangeBatch]:
         started = dt.datetime.now(dt.UTC)
-        contacts = self.client.changes_since(dt.datetime.fromisoformat(cursor)) if cursor else self.client.snapshot()
+        refused: list[BadData] = []
+
+        def aside(error: BadData) -> None:
+            # The sync names records by this side's id: "POHODA 7" is record "7" here.
+            error.record = record_id_of(error) or error.record
+            refused.append(error)
+
+        if cursor:
+            contacts = self.client.changes_since(dt.datetime.fromisoformat(cursor), on_bad_record=aside)
+        else:
+            contacts = self.client.snapshot(on_bad_record=aside)
         batch: list[PeerRecord] = []
         for contact in contacts:
             batch.append(self._record(contact))
             if len(batch) == self.page_size:
-                yield ChangeBatch(batch)
-                batch = []
-        yield ChangeBatch(batch, (started - CHANGES_OVERLAP).isoformat())
+                yield ChangeBatch(batch, refused=tuple(refused))
+                batch, refused[:] = [], []
+        yield ChangeBatch(batch, (started - CHANGES_OVERLAP).isoformat(), refused=tuple(refused))
 
     def snapshot(self) -> Iterator[PeerRecord]:
         for contact in self.client.snapshot(page_size=self.page_size):
@@ -330,7 +467,34 @@ class PohodaPeer:
         return None if contact is None else self._record(contact)
 
     def apply(self, writes: Sequence[PeerWrite]) -> list[WriteResult]:
-        return [self._result(item) for item in self.client.apply([self._wire(w) for w in writes])]
+        results = [self._result(item) for item in self.client.apply([self._wire(w) for w in writes])]
+        return self._verified(writes, results)
+
+    def _verified(self, writes: Sequence[PeerWrite], results: list[WriteResult]) -> list[WriteResult]:
+        """Each answer checked against the record it claims to be, before the sync links it.
+
+        mServer is reached over plain HTTP and its answer only pairs item ids with produced
+        ids: an update must produce the record it was sent to, and a created record must
+        carry the e-shop id it was created with (read back by an export of the produced
+        ids). A mismatch is refused: the sync then links nothing, and the record that POHODA
+        did create is found by its extId at the next pull.
+        """
+        checked = list(results)
+        created: dict[str, list[int]] = {}
+        for index, (write, result) in enumerate(zip(writes, results, strict=True)):
+            if not result.ok or result.record_id is None:
+                continue
+            if write.record_id is not None and result.record_id != write.record_id:
+                checked[index] = _mismatch(result.record_id, "is not the record the update was sent to")
+            elif write.record_id is None and write.kind == "create":
+                created.setdefault(result.record_id, []).append(index)
+        if created:
+            carried = self.client.ext_ids_of(created)
+            for pohoda_id, indexes in created.items():
+                for index in indexes:
+                    if carried.get(pohoda_id) != writes[index].other_id or len(indexes) > 1:
+                        checked[index] = _mismatch(pohoda_id, "does not carry the e-shop id this item was sent with")
+        return checked
 
     @staticmethod
     def _wire(write: PeerWrite) -> AddressBookWrite:
@@ -362,3 +526,11 @@ class PohodaPeer:
             replay=item.duplicate,
             other_id=item.ext_id,
         )
+
+
+def _mismatch(pohoda_id: str, why: str) -> WriteResult:
+    return WriteResult(
+        "refused",
+        reason=f"POHODA's answer names record {pohoda_id}, which {why}; not linked (checked again at the next pull)",
+        field="id",
+    )

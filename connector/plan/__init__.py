@@ -25,12 +25,13 @@ from connector.plan._plan import (
     plan_settings,
     temporary_hq_id,
 )
-from connector.plan._rules import HQ, SHOP, Delivery, FollowUp, id_on, interpret, other, write_for
+from connector.plan._rules import HQ, MAIL, SHOP, Delivery, FollowUp, id_on, interpret, other, write_for
 
 __all__ = [
     "DEFAULT_WINNERS",
     "FIELD_GROUPS",
     "HQ",
+    "MAIL",
     "SHOP",
     "Delivery",
     "FieldConflict",

@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from connector.config import Config
 from connector.model import Contact, Link, MirrorRecord, ReviewItem, hash_content
-from connector.plan._dedup import DedupIndex, email_key
+from connector.plan._dedup import DedupIndex, Match, email_key
 from connector.plan._merge import DEFAULT_WINNERS, MergePolicy, Side, merge
 
 SideName = Literal["eshop", "pohoda"]
+# The link state of a person's second e-shop account, linked to the contact of the first.
+SECONDARY = "secondary"
 _VALID_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TEMPORARY_IDS = uuid.UUID("5b1c0a4e-8f3d-4c2a-9e61-7d0f2b9c4a10")
 
@@ -59,6 +61,9 @@ class PlanSettings:
     link_threshold: float = 0.9
     review_threshold: float = 0.7
     email_provider_rules: bool = True
+    # The connector, not the shop platform, sends the welcome e-mail of an auto-registered
+    # account (the platform sends none, or [mail] welcome = "connector").
+    welcome_by_connector: bool = False
     # The e-shop platform's `storable_content` (content as the platform gives it back, what it
     # cannot hold cleared), or None when it holds every field. A field the platform drops is
     # then not taken for a change made on the e-shop, and not written to it again and again.
@@ -76,10 +81,18 @@ class PlanState:
     mirror_eshop: Mapping[str, MirrorRecord]
     mirror_pohoda: Mapping[str, MirrorRecord]
     decided_reviews: tuple[ReviewItem, ...] = ()
+    # Review items still waiting for a person: neither of their records causes anything on
+    # the other side meanwhile (no create, no auto-registration).
+    open_reviews: tuple[ReviewItem, ...] = ()
     # POHODA creates/updates still in the outbox, by link: (outbox id, kind), oldest first.
     pending_pohoda: Mapping[int, tuple[tuple[int, str], ...]] = dataclasses.field(default_factory=dict)
     # False when POHODA could not be reached at the start of the run (the breaker is open).
     pohoda_available: bool = True
+    # The e-shop platform's `storable(content)`: what it shows of a content once written,
+    # where it cannot hold every field (None: it holds them all).
+    eshop_storable: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Links whose e-shop account creation is still in the outbox.
+    pending_eshop_creates: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass
@@ -88,6 +101,7 @@ class NewLink:
     state: str
     eshop_id: str | None = None
     pohoda_id: str | None = None
+    contact_of: str | None = None
 
 
 @dataclasses.dataclass
@@ -168,11 +182,19 @@ class _Planner:
         self.m_e: dict[str, MirrorRecord] = dict(state.mirror_eshop)
         self.m_p: dict[str, MirrorRecord] = dict(state.mirror_pohoda)
         self.decided = state.decided_reviews
+        # (side, record id) of every record a review waits on, open or planned in this run.
+        self.in_review: set[tuple[str, str]] = set()
+        for item in state.open_reviews:
+            self.in_review.update({(item.side, item.record_id), (item.candidate_side, item.candidate_id)})
         self.pending_pohoda = {k: list(v) for k, v in state.pending_pohoda.items()}
         # The POHODA create/update this plan holds per link: a later one in the plan replaces it.
         self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
+        self.eshop_storable = state.eshop_storable
+        self.pending_eshop_creates = state.pending_eshop_creates
         self.contacts_e: dict[str, Contact | None] = {}
+        # e-mail key -> link whose account creation waits in the outbox (built when needed).
+        self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
         self._creating: dict[str, int] | None = None
 
@@ -183,11 +205,13 @@ class _Planner:
         if link.pohoda_id is not None:
             self.by_pohoda[link.pohoda_id] = link
 
-    def _new_link(self, state: str, *, eshop_id: str | None = None, pohoda_id: str | None = None) -> int:
+    def _new_link(
+        self, state: str, *, eshop_id: str | None = None, pohoda_id: str | None = None, contact_of: str | None = None
+    ) -> int:
         ref = self._next_ref
         self._next_ref -= 1
-        self.plan.new_links.append(NewLink(ref, state, eshop_id, pohoda_id))
-        link = Link(id=ref, eshop_id=eshop_id, pohoda_id=pohoda_id, temp_hq_id=None, state=state)
+        self.plan.new_links.append(NewLink(ref, state, eshop_id, pohoda_id, contact_of))
+        link = Link(ref, eshop_id, pohoda_id, None, state, contact_of=contact_of)
         self._index(link)
         return ref
 
@@ -275,6 +299,7 @@ class _Planner:
         new_pohoda: dict[str, None] = {}
 
         for change in eshop_changes:
+            change = self._as_last_synced(change)
             record = to_mirror(change)
             self.m_e[change.record_id] = record
             self.plan.mirror.append(record)
@@ -285,6 +310,8 @@ class _Planner:
                 continue
             if link is None and change.hq_id:
                 link = self._claim_by_hq_id(change)
+            if link is None and not change.hq_id and self._awaits_own_create(change):
+                continue
             if link is None and not change.hq_id:
                 link = self._claim_own_creation(change)
             if link is not None:
@@ -307,7 +334,7 @@ class _Planner:
 
         for link_id in sorted(touched):
             self._reconcile_link(self.links[link_id])
-        self._apply_decided_reviews(new_eshop)
+        self._apply_decided_reviews(new_eshop, new_pohoda)
         self._registrations(list(new_eshop))
         self._counter_contacts(list(new_pohoda))
         return self.plan
@@ -363,8 +390,45 @@ class _Planner:
             return self.links[ref]
         return None
 
+    def _as_last_synced(self, change: SideRecord) -> SideRecord:
+        """A field the e-shop cannot hold (a note, a delivery address's flag) reads back empty:
+        where the e-shop shows what it would show of the last synced version, the field did
+        not change there, and keeps the last synced value (else it would be wiped in POHODA
+        and written to the e-shop again on every run)."""
+        storable = self.eshop_storable
+        link = self.by_eshop.get(change.record_id)
+        base = self.bases.get(link.id) if link is not None else None
+        if storable is None or change.contact is None or base is None:
+            return change
+        shown, content = storable(base), change.contact.content()
+        kept = {f: base[f] for f in content if f in base and content[f] != base[f] and content[f] == shown.get(f)}
+        if not kept:
+            return change
+        contact = Contact.from_dict({**change.contact.to_dict(), **kept}, record=change.record_id)
+        return dataclasses.replace(change, contact=contact)
+
+    def _awaits_own_create(self, change: SideRecord) -> bool:
+        """An account that carries no POHODA id (a platform with nowhere to keep one) under the
+        e-mail of a contact whose account creation is still in the outbox: most likely that very
+        creation, saved by the platform before a crash lost its answer. It is left to that
+        create's answer (the platform's replay, or the e-mail taken), which links it, instead
+        of being taken for a new registration (a second contact in POHODA)."""
+        if self._creating_by_email is None:
+            self._creating_by_email = {}
+            for link_id in self.pending_eshop_creates:
+                link = self.links.get(link_id)
+                record = self.m_p.get(link.pohoda_id) if link is not None and link.pohoda_id else None
+                if link is not None and link.eshop_id is None and record is not None:
+                    key = email_key(record.content.get("email"), provider_rules=self.settings.email_provider_rules)
+                    if key is not None:
+                        self._creating_by_email[key] = link_id
+        contact = change.contact
+        key = email_key(contact.email if contact else None, provider_rules=self.settings.email_provider_rules)
+        return key is not None and key in self._creating_by_email
+
     def _reconcile_link(self, link: Link) -> None:
-        if link.state.startswith("deleted"):
+        if link.state.startswith("deleted") or link.state == SECONDARY:
+            # A second account's content is its own (another e-mail): nothing to merge.
             return
         e = self.m_e.get(link.eshop_id) if link.eshop_id else None
         p = self.m_p.get(link.pohoda_id) if link.pohoda_id else None
@@ -463,18 +527,47 @@ class _Planner:
         self._write_both(link, result.content, e, p, None)
         self.plan.ops.append(PlannedOp(link_ref, "eshop", "link", {"hq_id": pohoda_id, "sync_state": "synced"}))
 
-    def _apply_decided_reviews(self, new_eshop: dict[str, None]) -> None:
+    def _apply_decided_reviews(self, new_eshop: dict[str, None], new_pohoda: dict[str, None]) -> None:
+        """A person's decisions, each applied once: accepted links the two (merged per
+        policy; a second account where the contact has an account already), rejected lets
+        each go its way (the registration is created in POHODA, the contact may get its
+        own account)."""
         for review in self.decided:
             self.plan.applied_reviews.append(review.id)
             if review.side != "eshop" or review.record_id in self.by_eshop:
                 continue
             if review.record_id not in self.m_e or self.m_e[review.record_id].deleted:
                 continue
-            if review.state == "accepted" and review.candidate_id not in self.by_pohoda:
-                self._link_pair(review.record_id, review.candidate_id, ["accepted by a person in review"])
-            else:
-                self._create_in_pohoda(review.record_id, note="created after review: not the same customer")
             new_eshop.pop(review.record_id, None)
+            if review.state == "accepted":
+                if review.candidate_id in self.by_pohoda:
+                    self._second_account(review.record_id, review.candidate_id, ["accepted by a person in review"])
+                else:
+                    self._link_pair(review.record_id, review.candidate_id, ["accepted by a person in review"])
+                continue
+            self._create_in_pohoda(review.record_id, note="created after review: not the same customer")
+            candidate = self.m_p.get(review.candidate_id)
+            if candidate is not None and not candidate.deleted and review.candidate_id not in self.by_pohoda:
+                new_pohoda[review.candidate_id] = None  # free to get an account of its own now
+
+    def _second_account(self, eshop_id: str, pohoda_id: str, reasons: Iterable[str]) -> None:
+        """A registration of a person whose POHODA contact has an account already: the new
+        account is linked to that contact as the person's second one, never copied."""
+        # The contact keeps its first account (the id POHODA holds as extId); the second
+        # knows the contact and is linked to it through contact_of.
+        ref = self._new_link(SECONDARY, eshop_id=eshop_id, contact_of=pohoda_id)
+        self.plan.ops.append(PlannedOp(ref, "eshop", "link", {"hq_id": pohoda_id, "sync_state": "synced"}))
+        self.plan.audits.append(
+            PlannedAudit(
+                "match",
+                "done",
+                link_ref=ref,
+                eshop_id=eshop_id,
+                pohoda_id=pohoda_id,
+                note="linked as a second account of a customer POHODA has: " + ", ".join(reasons),
+                detail={"reasons": list(reasons), "second_account": True},
+            )
+        )
 
     def _index_of(self, contacts: list[tuple[str, Contact]]) -> DedupIndex:
         settings = self.settings
@@ -486,11 +579,36 @@ class _Planner:
             email_provider_rules=settings.email_provider_rules,
         )
 
+    def _hold_for_review(self, eshop_id: str, match: Match) -> None:
+        review = PlannedReview("eshop", eshop_id, "pohoda", match.candidate_id, match.score, match.reasons)
+        self.plan.reviews.append(review)
+        self.in_review.update({("eshop", eshop_id), ("pohoda", match.candidate_id)})
+        self.plan.audits.append(
+            PlannedAudit(
+                "review",
+                "review",
+                side="eshop",
+                eshop_id=eshop_id,
+                pohoda_id=match.candidate_id,
+                note="likely duplicate held for review: " + ", ".join(match.reasons),
+            )
+        )
+
     def _registrations(self, new_eshop: list[str]) -> None:
-        if not new_eshop:
+        waiting = [e for e in new_eshop if e not in self.by_eshop and ("eshop", e) not in self.in_review]
+        if not waiting:
             return
         index = self._index_of(self._unlinked(self.m_p, self.by_pohoda))
-        for eshop_id in new_eshop:
+        # Contacts that have an account already: a registration matching one of them is a
+        # second account of that person (or a case for review), never a new POHODA contact.
+        linked = self._index_of(
+            [
+                (pohoda_id, Contact.from_dict(record.content))
+                for pohoda_id, record in self.m_p.items()
+                if not record.deleted and pohoda_id in self.by_pohoda
+            ]
+        )
+        for eshop_id in waiting:
             if eshop_id in self.by_eshop:
                 continue
             contact = self.contacts_e.get(eshop_id) or Contact.from_dict(self.m_e[eshop_id].content)
@@ -498,20 +616,15 @@ class _Planner:
             if match is not None and match.band == "link":
                 self._link_pair(eshop_id, match.candidate_id, match.reasons)
                 index.remove(match.candidate_id)
-            elif match is not None:
-                self.plan.reviews.append(
-                    PlannedReview("eshop", eshop_id, "pohoda", match.candidate_id, match.score, match.reasons)
-                )
-                self.plan.audits.append(
-                    PlannedAudit(
-                        "review",
-                        "review",
-                        side="eshop",
-                        eshop_id=eshop_id,
-                        pohoda_id=match.candidate_id,
-                        note="likely duplicate held for review: " + ", ".join(match.reasons),
-                    )
-                )
+                continue
+            if match is not None:
+                self._hold_for_review(eshop_id, match)
+                continue
+            taken = linked.best_match(contact) if len(linked) else None
+            if taken is not None and taken.band == "link":
+                self._second_account(eshop_id, taken.candidate_id, taken.reasons)
+            elif taken is not None:
+                self._hold_for_review(eshop_id, taken)
             else:
                 self._create_in_pohoda(eshop_id)
 
@@ -535,6 +648,7 @@ class _Planner:
             and link.eshop_id is not None
             and link.eshop_id in self.m_e
             and not link.state.startswith("deleted")
+            and link.state != SECONDARY
         ]
         if not waiting or not new_pohoda:
             return
@@ -563,6 +677,8 @@ class _Planner:
         for pohoda_id in new_pohoda:
             if pohoda_id in self.by_pohoda:
                 continue  # linked to a registration earlier in this run
+            if ("pohoda", pohoda_id) in self.in_review:
+                continue  # a person decides first whether this contact has an account already
             record = self.m_p[pohoda_id]
             contact = Contact.from_dict(record.content)
             if not auto_registrable(contact):
@@ -581,7 +697,10 @@ class _Planner:
                     {
                         "contact": record.content,
                         "idempotency_key": f"pohoda-{self.settings.ico}-{pohoda_id}",
-                        "send_welcome": True,
+                        # Exactly one of the two sends it: the platform, or the connector
+                        # after the account exists (a follow-up of the create's result).
+                        "send_welcome": not self.settings.welcome_by_connector,
+                        **({"welcome": "connector"} if self.settings.welcome_by_connector else {}),
                         "hq_id": pohoda_id,
                         "sync_state": "synced",
                     },

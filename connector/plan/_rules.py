@@ -15,6 +15,8 @@ from connector.peers.base import PeerWrite, SideName, WriteResult
 
 HQ: SideName = "pohoda"
 SHOP: SideName = "eshop"
+# The connector's own outgoing mail (the welcome e-mail), delivered from the outbox too.
+MAIL = "mail"
 
 
 def other(side: SideName) -> SideName:
@@ -37,7 +39,7 @@ def with_id(link: Link, side: SideName, record_id: str) -> Link:
 class FollowUp:
     """A write queued because of a result (the other side learns an id, say)."""
 
-    side: SideName
+    side: str  # a SideName, or MAIL
     kind: str
     payload: dict[str, Any]
 
@@ -63,8 +65,13 @@ def write_for(entry: OutboxEntry, link: Link) -> PeerWrite:
     A create or update for a record the side does not have yet is a create (POHODA: an
     upsert keyed by the e-shop id, so a lost answer or a replay makes no second contact).
     """
-    side: SideName = HQ if entry.side == HQ else SHOP
     payload = entry.payload
+    if entry.side == MAIL:
+        # The account it welcomes, and the contact to write to.
+        return PeerWrite(
+            kind="welcome", ref=entry.id, record_id=payload["account_id"], contact=Contact.from_dict(payload["contact"])
+        )
+    side: SideName = HQ if entry.side == HQ else SHOP
     record_id = id_on(link, side)
     contact = Contact.from_dict(payload["contact"]) if "contact" in payload else None
     kind = entry.kind
@@ -97,6 +104,8 @@ def interpret(entry: OutboxEntry, link: Link, result: WriteResult, *, taken_is_l
     `taken_is_linked`: for a `taken` result, whether the record holding the key is already
     linked to another customer (then the create is refused, never linked to it).
     """
+    if entry.side == MAIL:
+        return _mail_delivery(entry, result)
     side: SideName = HQ if entry.side == HQ else SHOP
     after = hash_content(entry.payload["contact"]) if "contact" in entry.payload else None
     audit: dict[str, Any] = {"operation": entry.kind, "side": side, "after_hash": after}
@@ -162,6 +171,11 @@ def interpret(entry: OutboxEntry, link: Link, result: WriteResult, *, taken_is_l
         linked = with_id(link, side, new_id)
         if id_on(link, other(side)) is not None:
             follow_ups = (_tell(other(side), linked, entry, hq_id=linked.pohoda_id),)
+        if side == SHOP and entry.kind == "create" and entry.payload.get("welcome") == "connector":
+            # The account exists now: its welcome e-mail is the connector's to send, queued in
+            # the same transaction as this result, so it is queued exactly once.
+            welcome = {"contact": entry.payload["contact"], "account_id": new_id}
+            follow_ups = (*follow_ups, FollowUp(MAIL, "welcome", welcome))
     notes = list(result.warnings)
     note = "; ".join(notes) if notes else None
     if note is None and entry.payload.get("send_welcome"):
@@ -175,6 +189,20 @@ def interpret(entry: OutboxEntry, link: Link, result: WriteResult, *, taken_is_l
         follow_ups=follow_ups,
         counter="delivered",
     )
+
+
+def _mail_delivery(entry: OutboxEntry, result: WriteResult) -> Delivery:
+    audit: dict[str, Any] = {"operation": entry.kind, "side": MAIL, "eshop_id": entry.payload.get("account_id")}
+    if not result.ok:
+        reason = result.reason or "refused"
+        return Delivery(
+            "refused",
+            {**audit, "result": "refused", "note": reason, "detail": {"field": result.field}},
+            error=reason,
+            counter="refused",
+        )
+    note = "welcome e-mail sent" + (f" ({result.version})" if result.version else "")
+    return Delivery("done", {**audit, "result": "done", "note": note}, counter="delivered")
 
 
 def _label(side: SideName) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from connector.errors import PeerRefused, PeerUnreachable, RunLockHeld, StoreUnavailable
+from connector.errors import BadData, PeerRefused, PeerUnreachable, RunLockHeld, StoreUnavailable
 from connector.log import get_logger
 from connector.model import Link, OutboxEntry, hash_content
 from connector.peers.base import Peer, PeerRecord
@@ -28,18 +28,22 @@ from connector.plan import (
     PlanSettings,
     PlanState,
     SideRecord,
-    id_on,
     interpret,
     plan_operations,
     temporary_hq_id,
     write_for,
 )
 from connector.store import Store, WriteBatch
+from connector.sync._echoes import count_echoes
 from connector.transport import run_deadline
 
 log = get_logger(__name__)
 
 LOCK_NAME = "sync"
+# What a peer does wrong that ends this run's work with that peer, not the run: it cannot be
+# reached, it refused a whole batch, or its answer cannot be read. Configuration errors
+# (wrong credentials or URL) are not among them: they stop the command.
+PEER_FAULTS: tuple[type[Exception], ...] = (PeerUnreachable, PeerRefused, BadData)
 # How often a live run renews its lock; a lock not renewed for the store's LOCK_STALE_S is
 # a dead run's and may be taken over.
 HEARTBEAT_S = 30.0
@@ -54,6 +58,9 @@ class RunSummary:
     state: str = "running"  # done | failed | skipped
     pulled_eshop: int = 0
     pulled_pohoda: int = 0
+    # Of those, records that carry nothing new (our own writes read back, or unchanged).
+    echoes_eshop: int = 0
+    echoes_pohoda: int = 0
     planned: dict[str, int] = dataclasses.field(default_factory=dict)
     delivered: dict[str, int] = dataclasses.field(default_factory=dict)
     refused: int = 0
@@ -63,6 +70,9 @@ class RunSummary:
     pending: int = 0
     pohoda_unreachable: bool = False
     eshop_unreachable: bool = False
+    mail_unreachable: bool = False
+    # side -> what went wrong with that peer in this run (see PEER_FAULTS)
+    peer_errors: dict[str, str] = dataclasses.field(default_factory=dict)
     message: str = ""
     seconds: float = 0.0
     # Where the time went: reading both sides, planning and persisting, delivering.
@@ -91,10 +101,13 @@ class SyncRun:
         read_eshop: bool = True,
         kind: str = "sync",
         max_run_s: float | None = None,
+        mail: Peer | None = None,
     ) -> None:
         self.store = store
         self.hq = hq
         self.shop = shop
+        # The connector's own mail (the welcome e-mail where the platform sends none).
+        self.mail = mail
         # A platform that cannot hold every field says what it keeps (Peer.storable_content).
         storable = getattr(shop, "storable_content", None)
         if storable is not None and settings.eshop_storable is None:
@@ -110,6 +123,9 @@ class SyncRun:
         # Every exchange of the run ends by then ([sync] max_run_s): a dripping peer cannot
         # hold the run lock for ever.
         self.max_run_s = max_run_s
+        # Records a peer sent that could not be read (bad data), with their side: audited as
+        # refused with the persisted plan, and left out of it; the rest of the run goes on.
+        self._set_aside: list[tuple[str, BadData]] = []
         self._counter_lock = threading.Lock()
 
     # -- the run ------------------------------------------------------------------------
@@ -164,7 +180,7 @@ class SyncRun:
         records = []
         for eshop_id in dict.fromkeys(eshop_ids):
             found = self.shop.get(eshop_id)
-            records.append(_side_record(self.shop, found) if found else SideRecord(self.shop.side, eshop_id, None))
+            records.append(_side_record(self.shop, found) if found else SideRecord("eshop", eshop_id, None))
         self.summary.pulled_eshop = len(records)
         mark = self._phase("pull", mark)
         available = self.hq.available
@@ -201,8 +217,11 @@ class SyncRun:
             mirror_pohoda=mirror_pohoda,
             # Decisions on reviews are applied by full runs, which see every record involved.
             decided_reviews=(),
+            open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _plan_state(self, *, pohoda_available: bool) -> PlanState:
@@ -212,8 +231,11 @@ class SyncRun:
             mirror_eshop=self.store.mirror_of("eshop"),
             mirror_pohoda=self.store.mirror_of("pohoda"),
             decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
+            open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _phase(self, name: str, since: float) -> float:
@@ -224,25 +246,39 @@ class SyncRun:
     def _full(self) -> None:
         mark = time.monotonic()
         cursors: dict[str, str] = {}
-        hq_records: list[SideRecord] | None
+        hq_records: list[SideRecord] | None = None
         try:
             if not self.hq.probe():
                 raise PeerUnreachable(self.hq.unavailable_reason)
             hq_records = self._pull(self.hq, cursors)
-        except PeerUnreachable as exc:
+        except PEER_FAULTS as exc:
             # The shop's side still moves on; HQ's changes are read next time.
-            log.warning("sync.peer_unreachable", run_id=self.run_id, side=self.hq.side, error=str(exc))
-            self.summary.pohoda_unreachable = True
-            hq_records = None
-        shop_records = self._pull(self.shop, cursors) if self.read_eshop else []
+            self._peer_failed(self.hq, exc)
+        shop_records: list[SideRecord] = []
+        if self.read_eshop:
+            try:
+                shop_records = self._pull(self.shop, cursors)
+            except PEER_FAULTS as exc:
+                self._peer_failed(self.shop, exc)
         mark = self._phase("pull", mark)
         self.summary.pulled_eshop = len(shop_records)
         self.summary.pulled_pohoda = len(hq_records or [])
         state = self._plan_state(pohoda_available=hq_records is not None)
+        self.summary.echoes_eshop = count_echoes(shop_records, state)
+        self.summary.echoes_pohoda = count_echoes(hq_records or [], state)
         plan = plan_operations(shop_records, hq_records or [], state, self.settings)
         mark = self._phase("plan", mark)
         self._persist(plan, cursors)
         self._phase("persist", mark)
+
+    def _peer_failed(self, peer: Peer, exc: Exception) -> None:
+        """A peer could not be reached or answered what cannot be read: no more calls to it
+        in this run, its work waits in the outbox, and the run ends with its summary (exit 1)."""
+        log.warning("sync.peer_failed", run_id=self.run_id, side=peer.side, error=str(exc))
+        setattr(self.summary, f"{peer.side}_unreachable", True)
+        with self._counter_lock:
+            self.summary.peer_errors[peer.side] = f"{type(exc).__name__}: {exc}"
+        self._set_aside = [(side, error) for side, error in self._set_aside if side != peer.side]
 
     def _pull(self, peer: Peer, cursors: dict[str, str]) -> list[SideRecord]:
         """Everything `peer` changed since its cursor; the new cursor goes into `cursors`
@@ -250,6 +286,7 @@ class SyncRun:
         records: list[SideRecord] = []
         for batch in peer.changes(self.store.cursor(peer.side)):
             records.extend(_side_record(peer, record) for record in batch.records)
+            self._set_aside.extend((peer.side, error) for error in batch.refused)
             if batch.cursor is not None:
                 cursors[peer.side] = batch.cursor
             self.progress(f"pull {peer.label}", len(records), 0)
@@ -259,15 +296,25 @@ class SyncRun:
         """The plan's operations and the new cursors, in one transaction."""
         with self.store.transaction() as conn:
             ids = Store.insert_links(
-                conn, [{"state": n.state, "eshop_id": n.eshop_id, "pohoda_id": n.pohoda_id} for n in plan.new_links]
+                conn,
+                [
+                    {"state": n.state, "eshop_id": n.eshop_id, "pohoda_id": n.pohoda_id, "contact_of": n.contact_of}
+                    for n in plan.new_links
+                ],
             )
             refs = {new.ref: link_id for new, link_id in zip(plan.new_links, ids, strict=True)}
 
             def real(ref: int | None) -> int | None:
                 return None if ref is None else refs.get(ref, ref)
 
+            settled = WriteBatch()
             for link_id, values in plan.link_updates.items():
                 Store.update_link(conn, real(link_id) or link_id, **values)
+                for side in ("pohoda", "eshop"):
+                    if values.get(f"{side}_id"):
+                        # The record turned up linked (its create's answer was lost or refused).
+                        settled.settle_refused(real(link_id) or link_id, side)
+            settled.flush(conn)
             Store.put_mirror(conn, plan.mirror)
             Store.set_bases(
                 conn,
@@ -294,6 +341,18 @@ class SyncRun:
                     note=entry.note,
                     detail=entry.detail,
                 )
+            for side, error in self._set_aside:
+                record = error.record
+                batch.add_audit(
+                    run_id=self.run_id,
+                    operation="pull",
+                    result="refused",
+                    side=side,
+                    eshop_id=record if side == "eshop" else None,
+                    pohoda_id=record if side == "pohoda" else None,
+                    note=f"set aside, not synced: {error}",
+                    detail={"field": error.field},
+                )
             batch.flush(conn)
             for review in plan.reviews:
                 Store.add_review(
@@ -314,6 +373,10 @@ class SyncRun:
         self.summary.conflicts += sum(1 for a in plan.audits if a.result == "conflict")
         self.summary.linked += sum(1 for a in plan.audits if a.operation == "match")
         self.summary.reviews += len(plan.reviews)
+        for _side, error in self._set_aside:
+            self._count("refused")
+            log.warning("sync.record_set_aside", run_id=self.run_id, record=error.record, field=error.field)
+        self._set_aside.clear()
 
     # -- delivery -----------------------------------------------------------------------
 
@@ -334,6 +397,9 @@ class SyncRun:
                 to_hq = pool.submit(hq_context.run, self._drain_hq, hq_done, counters[0])
                 to_shop = pool.submit(shop_context.run, self._drain_shop, hq_done, counters[1])
                 sent = to_hq.result() + to_shop.result()
+            if self.mail is not None:
+                # After the shop's results: an account created this round is welcomed now.
+                sent += self._drain(self.mail, counters[1])
             if sent == 0:
                 break
         delivered = Counter(self.summary.delivered)
@@ -421,9 +487,16 @@ class SyncRun:
     def _deliver(self, peer: Peer, delivered: Counter[str]) -> int:
         """One pass over the side's pending outbox, in the peer's batches."""
         side = peer.side
-        entries = self.store.pending(side)
+        entries = self.store.claim(side, self.run_id, limit=peer.batch_size)
         if not entries:
             return 0
+        try:
+            return self._deliver_claimed(peer, entries, delivered)
+        finally:
+            self.store.release_claims(self.run_id, side)
+
+    def _deliver_claimed(self, peer: Peer, entries: list[OutboxEntry], delivered: Counter[str]) -> int:
+        side = peer.side
         links = self.store.links_by_id(entry.link_id for entry in entries)
         sent = 0
         for start in range(0, len(entries), peer.batch_size):
@@ -431,18 +504,16 @@ class SyncRun:
             writes = [write_for(entry, links[entry.link_id]) for entry in chunk]
             try:
                 results = peer.apply(writes)
-            except PeerUnreachable as exc:
-                # The breaker: no more calls to this side in this run; the outbox keeps the rest.
-                log.warning("sync.peer_unreachable", run_id=self.run_id, side=side, error=str(exc))
-                setattr(self.summary, f"{side}_unreachable", True)
+            except PEER_FAULTS as exc:
+                # No more calls to this side in this run; the outbox keeps the chunk and the rest.
+                if isinstance(exc, PeerRefused):
+                    with self.store.transaction() as conn:
+                        for entry in chunk:
+                            Store.finish_outbox(conn, entry.id, "pending", error=str(exc))
+                self._peer_failed(peer, exc)
                 break
-            except PeerRefused as exc:
-                with self.store.transaction() as conn:
-                    for entry in chunk:
-                        Store.finish_outbox(conn, entry.id, "pending", error=str(exc))
-                raise
             taken = [r.record_id for r in results if r.outcome == "taken" and r.record_id]
-            already_linked = {id_on(link, side) for link in self._links_holding(side, taken)}
+            already_linked = self._linked_ids(side, taken)
             batch = WriteBatch()
             for entry, result in zip(chunk, results, strict=True):
                 link = links[entry.link_id]
@@ -456,17 +527,20 @@ class SyncRun:
             self.progress(f"deliver to {peer.label}", start + len(chunk), len(entries))
         return sent
 
-    def _links_holding(self, side: str, record_ids: Sequence[str]) -> list[Link]:
+    def _linked_ids(self, side: str, record_ids: Sequence[str]) -> set[str | None]:
+        """Which of these records of `side` some link holds already."""
         if not record_ids:
-            return []
-        return self.store.links_of(
-            eshop_ids=record_ids if side == "eshop" else (), pohoda_ids=record_ids if side == "pohoda" else ()
-        )
+            return set()
+        if side == "eshop":
+            return {link.eshop_id for link in self.store.links_of(eshop_ids=record_ids, pohoda_ids=())}
+        return {link.pohoda_id for link in self.store.links_of(eshop_ids=(), pohoda_ids=record_ids)}
 
     def _record(
         self, batch: WriteBatch, entry: OutboxEntry, link: Link, outcome: Delivery, delivered: Counter[str]
     ) -> None:
         batch.finish_outbox(entry.id, outcome.outbox_state, error=outcome.error)
+        if outcome.outbox_state == "done":
+            batch.settle_refused(link.id, entry.side, by=entry.id)
         if outcome.link_values:
             batch.update_link(link.id, **outcome.link_values)
         for follow in outcome.follow_ups:
