@@ -149,3 +149,40 @@ def test_shoptet_own_creation_whose_answer_was_lost_is_claimed_not_copied(shopte
     assert (contact["id"], contact["ext_id"]) == (pohoda_id, guid)
     assert [row["id"] for row in shoptet.eshop_contacts()] == [guid]
     assert [n["customer_id"] for n in shoptet.notifications()] == [guid]
+
+
+def test_shoptet_change_log_read_while_it_moves_skips_no_customer(shoptet: Sandbox) -> None:
+    """Each customer's last change only: a customer changing again while the log is paged
+    moves to its end and pulls the later entries one place forward. The adapter reads the
+    pages last to first, so it can read one twice but never skip one."""
+    import httpx
+
+    from connector.config import load_config
+    from connector.peers.shoptet import ShoptetShop
+
+    sim = shoptet.shop.sim  # type: ignore[attr-defined]
+    guids = [shoptet.register({"name": f"Zákazník Posun{n}", "email": f"posun{n}@example.cz"}) for n in range(45)]
+    run_sync(shoptet.config)
+    with Runtime(shoptet.config, parts=("store",)) as runtime:
+        cursor = runtime.store.cursor("eshop")
+    sim.advance_clock(seconds=5)
+    for guid in guids:  # 45 changes after the cursor: three pages of 20
+        shoptet.edit_on_eshop(guid, city="Brno")
+    moved = iter(guids)
+
+    class ChangesWhilePaging(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            if request.url.path == "/api/customers/changes":
+                sim.advance_clock(seconds=2)
+                shoptet.edit_on_eshop(next(moved), city="Zlín")  # the log's oldest entry moves to its end
+            return response
+
+    config = load_config(None, env=shoptet.env)
+    shop = ShoptetShop.from_config(config, transport=ChangesWhilePaging())
+    try:
+        records = [r for batch in shop.changes(cursor) for r in batch.records]
+    finally:
+        shop.close()
+    assert {r.record_id for r in records} == set(guids)
+    assert shop.requests.changes == 4  # page 1 for the count, then 3, 2, 1

@@ -143,12 +143,12 @@ def sim_woocommerce(host: str, port: int, seed_file: Path | None, key: str | Non
     import uvicorn
 
     from connector.sim import woocommerce as woo_sim
-    from connector.sim.sandbox import woocommerce_wire_of as wire_of
+    from connector.sim.sandbox import WooCommerceShopBox
 
     contacts = []
     if seed_file is not None:
         with seed_file.open(encoding="utf-8") as stream:
-            contacts = [wire_of(contact) for contact in read_jsonl(stream)]
+            contacts = [WooCommerceShopBox.wire_of(contact) for contact in read_jsonl(stream)]
     simulator = woo_sim.WooCommerceSimulator(
         consumer_key=key or os.environ.get("CONNECTOR_ESHOP_KEY") or woo_sim.DEFAULT_CONSUMER_KEY,
         consumer_secret=secret or os.environ.get("CONNECTOR_ESHOP_SECRET") or woo_sim.DEFAULT_CONSUMER_SECRET,
@@ -181,7 +181,7 @@ def sim_shoptet(host: str, port: int, seed_file: Path | None, token: str | None)
     import uvicorn
 
     from connector.sim import shoptet as shoptet_sim
-    from connector.sim.sandbox import shoptet_wire_of as wire_of
+    from connector.sim.sandbox import ShoptetShopBox
 
     simulator = shoptet_sim.ShoptetSimulator(
         token=token or os.environ.get("CONNECTOR_ESHOP_TOKEN") or shoptet_sim.DEFAULT_TOKEN
@@ -189,7 +189,7 @@ def sim_shoptet(host: str, port: int, seed_file: Path | None, token: str | None)
     count = 0
     if seed_file is not None:
         with seed_file.open(encoding="utf-8") as stream:
-            count = len(shoptet_sim.seed_customers(simulator, [wire_of(contact) for contact in read_jsonl(stream)]))
+            count = len(shoptet_sim.seed_customers(simulator, [ShoptetShopBox.wire_of(c) for c in read_jsonl(stream)]))
     click.echo(
         f"Shoptet simulator on http://{host}:{port} ({count} seed customers, webhook signature key "
         f"{simulator.signature_key}); Ctrl+C stops it",

@@ -249,6 +249,8 @@ class ShoptetShop:
         forward, so reading backwards can read one twice but never skip one."""
         first = self._change_page(since, 1)
         entries = list(first.items)
+        if first.page_count <= 1:
+            return entries  # one page is read at one moment: nothing can move past it
         for page in range(first.page_count, 0, -1):
             entries.extend(self._change_page(since, page).items)
         return entries

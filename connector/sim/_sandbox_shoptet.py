@@ -37,6 +37,8 @@ def canonical(customer: Mapping[str, Any]) -> dict[str, Any]:
 class ShoptetShopBox:
     """A loopback Shoptet with the simulator's default private API token."""
 
+    wire_of = staticmethod(wire_of)  # for `connector sim …` seeding
+
     def __init__(self, seed: Iterable[Contact | Mapping[str, Any]] = ()) -> None:
         self.sim = ShoptetSimulator()
         seed_customers(self.sim, [wire_of(contact) for contact in seed])

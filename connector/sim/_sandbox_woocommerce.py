@@ -38,6 +38,8 @@ def canonical(customer: Mapping[str, Any]) -> dict[str, Any]:
 class WooCommerceShopBox:
     """A loopback WooCommerce with the default consumer key pair."""
 
+    wire_of = staticmethod(wire_of)  # for `connector sim …` seeding
+
     def __init__(self, seed: Iterable[Contact | Mapping[str, Any]] = ()) -> None:
         self.sim = WooCommerceSimulator(seed_customers=[wire_of(contact) for contact in seed])
         self.server = RunningServer(self.sim.app).start()

@@ -19,10 +19,8 @@ from connector.config import Config, load_config
 from connector.model import Contact
 from connector.sim._sandbox_prestashop import PRESTASHOP_BOXES
 from connector.sim._sandbox_prestashop import PrestaShopBox as PrestaShopBox  # the PrestaShop box, public here
-from connector.sim._sandbox_shoptet import ShoptetShopBox
-from connector.sim._sandbox_shoptet import wire_of as shoptet_wire_of  # noqa: F401 - public here for the CLI
-from connector.sim._sandbox_woocommerce import WooCommerceShopBox
-from connector.sim._sandbox_woocommerce import wire_of as woocommerce_wire_of  # noqa: F401 - public here for the CLI
+from connector.sim._sandbox_shoptet import ShoptetShopBox as ShoptetShopBox  # public here, for `connector sim`
+from connector.sim._sandbox_woocommerce import WooCommerceShopBox as WooCommerceShopBox
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
