@@ -67,6 +67,7 @@ def postgres_schema(base_url: str) -> Iterator[str]:
 def store_backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The store's URL, once per backend; every Sandbox the test builds uses it too."""
     if request.param == "sqlite":
+        (tmp_path / "store").mkdir(exist_ok=True)  # the store creates no directory itself
         url = f"sqlite:///{tmp_path / 'store' / 'connector.db'}"
         monkeypatch.setenv(SANDBOX_STORE_ENV, url)
         yield url

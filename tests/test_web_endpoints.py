@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def serve(tmp_path: Path, **env: str) -> Iterator[httpx.Client]:
-    config = load_config(None, env=environment(tmp_path, **env))
+    config = load_config(None, env=environment(tmp_path, f"sqlite:///{tmp_path / 'connector.db'}", **env))
     app = create_app(config, WebSettings(run_worker=False))
     with serve_in_thread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
