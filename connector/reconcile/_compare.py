@@ -205,6 +205,7 @@ class _Reader:
     def consume(self, records: Iterator[PeerRecord]) -> None:
         started = time.monotonic()
         by_id = self.index.by_pohoda if self.side == "pohoda" else self.index.by_eshop
+        self.progress(self.side, 0, self.expected)
         try:
             for record in records:
                 if record.contact is None:
