@@ -4,7 +4,7 @@ The simulators run in their own processes (as POHODA and the e-shop run on other
 the connector in this one with a SQLite store in a temporary directory. Prints records/s,
 the requests POHODA received and the items per dataPack; the last line is one JSON object.
 
-    python bench/sync.py [--records 10000]
+    python bench/sync.py [--records 10000] [--platform connector|woocommerce|shoptet]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def start(args: list[str], url: str) -> subprocess.Popen[bytes]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--platform", choices=["connector", "woocommerce", "shoptet"], default="connector")
     options = parser.parse_args()
     configure_logging("error", "console")
     with tempfile.TemporaryDirectory(prefix="connector-bench-") as tmp:
@@ -60,7 +61,15 @@ def main() -> None:
              "--ico", ICO],
             stdout=subprocess.DEVNULL, env=env_password,
         )
-        eshop = start(["sim", "eshop", "--port", str(eshop_port), "--token", TOKEN, "--seed", str(seed)], eshop_url)
+        shop_args, shop_env = {
+            "connector": (["sim", "eshop", "--token", TOKEN], {"CONNECTOR_ESHOP_TOKEN": TOKEN}),
+            "woocommerce": (
+                ["sim", "woocommerce", "--key", "ck_bench", "--secret", "cs_bench"],
+                {"CONNECTOR_ESHOP_KEY": "ck_bench", "CONNECTOR_ESHOP_SECRET": "cs_bench"},
+            ),
+            "shoptet": (["sim", "shoptet", "--token", TOKEN], {"CONNECTOR_ESHOP_TOKEN": TOKEN}),
+        }[options.platform]
+        eshop = start([*shop_args, "--port", str(eshop_port), "--seed", str(seed)], eshop_url)
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -76,7 +85,8 @@ def main() -> None:
                 env={
                     "CONNECTOR_POHODA_URL": pohoda_url, "CONNECTOR_POHODA_USER": USER, "CONNECTOR_POHODA_ICO": ICO,
                     "CONNECTOR_POHODA_PASSWORD": PASSWORD, "CONNECTOR_ESHOP_URL": eshop_url,
-                    "CONNECTOR_ESHOP_TOKEN": TOKEN, "CONNECTOR_STORE_URL": f"sqlite:///{tmp}/connector.db",
+                    "CONNECTOR_ESHOP_PLATFORM": options.platform, **shop_env,
+                    "CONNECTOR_STORE_URL": f"sqlite:///{tmp}/connector.db",
                     **{k: v for k, v in os.environ.items() if k.startswith("CONNECTOR_") and k.endswith("BATCH_SIZE")},
                 },
             )
@@ -101,12 +111,14 @@ def main() -> None:
     import_requests = requests - int(stats["exports"])
     items_per_pack = int(stats["imports"]) / max(import_requests, 1)
     created = summary.delivered.get("pohoda.create", 0)
+    print(f"platform: {options.platform}")
     print(f"registrations delivered to POHODA: {created} (POHODA now holds {contacts} contacts)")
     print(f"run time: {seconds:.2f} s, {created / seconds:,.0f} records/s")
     print(f"requests to POHODA: {requests} ({import_requests} imports, {stats['exports']} exports)")
     print(f"items per dataPack: {items_per_pack:.1f}; e-shop link writes: {summary.delivered.get('eshop.link', 0)}")
     print("seconds by phase: " + ", ".join(f"{name} {value:.2f}" for name, value in summary.phases.items()))
     print(json.dumps({
+        "platform": options.platform,
         "records_per_s": round(created / seconds, 1),
         "requests": requests,
         "items_per_datapack": round(items_per_pack, 1),

@@ -6,27 +6,35 @@ The CLI and `connector serve` both call these; they parse arguments and print, n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from connector.config import Config
-from connector.errors import BadData, RunLockHeld
+from connector.errors import BadData, RunLockHeld, StoreUnavailable
+from connector.log import get_logger
 from connector.model import AuditEntry, OutboxEntry, ReviewItem, hash_content
 from connector.runtime import Runtime
 from connector.store import Store
 from connector.sync import LOCK_NAME, Progress, RunSummary
 
 __all__ = [
+    "DeliverySummary",
     "OperationHistory",
     "OperationNotFound",
     "RetryOutcome",
     "ReviewNotOpen",
     "ReviewView",
+    "audit_rows",
     "decide_review",
+    "deliver_outbox",
     "open_reviews",
     "operation_history",
+    "parse_customer",
     "retry_operation",
     "run_sync",
     "status_report",
@@ -46,6 +54,88 @@ def run_sync(config: Config, *, progress: Progress | None = None, convert_only: 
             kind="convert" if convert_only else "sync",
         )
         return run.run()
+
+
+log = get_logger(__name__)
+
+
+@dataclasses.dataclass
+class DeliverySummary:
+    """What `connector deliver` did: operations delivered, rounds, store outages lived through."""
+
+    delivered: dict[str, int] = dataclasses.field(default_factory=dict)
+    rounds: int = 0
+    store_outages: int = 0
+    peer_errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    pending: int = 0
+    seconds: float = 0.0
+    state: str = "done"  # done | timed_out
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def deliver_outbox(
+    config: Config, *, until_empty: bool = False, max_s: float | None = None, retry_s: float = 1.0
+) -> DeliverySummary:
+    """Send what the outbox holds, without pulling or planning: the worker that several
+    processes on several hosts run at once over one PostgreSQL store (claims keep each
+    operation with one of them; the mServer lock keeps one request in flight to POHODA).
+
+    With `until_empty` it goes on until nothing is pending (what others hold included: a dead
+    worker's claims come free after their lease and are taken over), living through store
+    outages (a PostgreSQL restart) and peer faults by waiting `retry_s` and trying again; it
+    stops after `max_s` seconds at the latest.
+    """
+    started = time.monotonic()
+    summary = DeliverySummary()
+    delivered: Counter[str] = Counter()
+    runtime: Runtime | None = None
+    # Runs whose claims an outage may have left leased: given back once the store answers.
+    unreleased: list[str] = []
+    try:
+        while True:
+            if max_s is not None and time.monotonic() - started > max_s:
+                summary.state = "timed_out"
+                break
+            runtime = runtime or Runtime(config)
+            run = runtime.sync_run(kind="deliver")
+            summary.rounds += 1
+            try:
+                for run_id in list(unreleased):
+                    for side in (runtime.hq.side, runtime.shop.side):
+                        runtime.store.release_claims(run_id, side)
+                    unreleased.remove(run_id)
+                run.deliver()
+                pending = runtime.store.outbox_counts().get("pending", 0)
+            except StoreUnavailable as exc:
+                if not until_empty:
+                    raise
+                summary.store_outages += 1
+                unreleased.append(run.run_id)
+                log.warning("deliver.store_unavailable", run_id=run.run_id, error=str(exc))
+                time.sleep(retry_s)
+                continue
+            finally:
+                delivered.update(run.summary.delivered)
+            summary.pending = pending
+            if run.summary.peer_errors:
+                summary.peer_errors.update(run.summary.peer_errors)
+                # A peer that failed is not called again by these clients (their breaker):
+                # the next round starts with fresh ones.
+                runtime.close()
+                runtime = None
+            if not until_empty or pending == 0:
+                break
+            if not run.summary.delivered:
+                time.sleep(retry_s if run.summary.peer_errors else 0.1)  # others hold what is left
+    finally:
+        if runtime is not None:
+            with contextlib.suppress(StoreUnavailable):
+                runtime.close()
+    summary.delivered = dict(delivered)
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
 
 
 def status_report(store: Store) -> dict[str, Any]:
@@ -135,16 +225,59 @@ def operation_history(store: Store, audit_id: int) -> OperationHistory:
     if row is None:
         raise OperationNotFound(f"no audit row {audit_id} (see `connector audit list`)", record=str(audit_id))
     operation = store.outbox_entry(row.outbox_id) if row.outbox_id is not None else None
-    customer = row.eshop_id or row.pohoda_id
-    history = store.audit_entries(customer=customer, limit=50) if customer else [row]
+    if row.eshop_id:
+        history = store.audit_entries(eshop_id=row.eshop_id, limit=50)
+    elif row.pohoda_id:
+        history = store.audit_entries(pohoda_id=row.pohoda_id, limit=50)
+    else:
+        history = [row]
     return OperationHistory(row=row, operation=operation, history=sorted(history, key=lambda a: a.id))
 
 
 @dataclasses.dataclass(frozen=True)
 class RetryOutcome:
+    """Audit row `audit_id` was about operation `refused_operation`; it went out again as
+    `new_operation`."""
+
     new_operation: OutboxEntry
     delivered: bool
     note: str
+    audit_id: int = 0
+    refused_operation: int = 0
+
+    def describe(self) -> str:
+        """One line for people that names the audit row and both operations."""
+        state = "delivered" if self.delivered else self.note
+        return (
+            f"audit row {self.audit_id} (operation {self.refused_operation}, refused): sent again as "
+            f"operation {self.new_operation.id}: {state}"
+        )
+
+
+def parse_customer(value: str) -> tuple[str, str]:
+    """`eshop:5` or `pohoda:5` as (side, id): a bare 5 could be either side's customer."""
+    side, sep, record_id = value.partition(":")
+    if not sep or side not in ("eshop", "pohoda") or not record_id:
+        raise BadData(
+            f"--customer {value!r}: say which side the id is of: eshop:{value} or pohoda:{value}", field="customer"
+        )
+    return side, record_id
+
+
+def audit_rows(
+    store: Store,
+    *,
+    customer: str | None = None,
+    result: str | None = None,
+    since: str | None = None,
+    limit: int = 200,
+) -> list[AuditEntry]:
+    """Audit rows, newest first; `customer` is `eshop:ID` or `pohoda:ID`."""
+    sides: dict[str, str] = {}
+    if customer is not None:
+        side, record_id = parse_customer(customer)
+        sides[f"{side}_id"] = record_id
+    return store.audit_entries(result=result, since=since, limit=limit, **sides)
 
 
 def retry_operation(config: Config, audit_id: int) -> RetryOutcome:
@@ -207,11 +340,11 @@ def retry_operation(config: Config, audit_id: int) -> RetryOutcome:
         except RunLockHeld as exc:
             new = store.outbox_entry(new_id)
             assert new is not None
-            return RetryOutcome(new, False, f"queued; a running sync delivers it ({exc})")
+            return RetryOutcome(new, False, f"queued; a running sync delivers it ({exc})", audit_id, entry.id)
         try:
             run.deliver()
         finally:
             store.release_lock(LOCK_NAME, run.run_id)
         new = store.outbox_entry(new_id)
         assert new is not None
-        return RetryOutcome(new, new.state == "done", new.last_error or new.state)
+        return RetryOutcome(new, new.state == "done", new.last_error or new.state, audit_id, entry.id)

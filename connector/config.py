@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tomllib
 import urllib.parse
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
@@ -25,6 +26,9 @@ CONFIG_ENV = "CONNECTOR_CONFIG"
 SECRET_ENV = {
     "pohoda_password": "CONNECTOR_POHODA_PASSWORD",
     "eshop_token": "CONNECTOR_ESHOP_TOKEN",
+    # WooCommerce's REST API key pair (platform "woocommerce").
+    "eshop_key": "CONNECTOR_ESHOP_KEY",
+    "eshop_secret": "CONNECTOR_ESHOP_SECRET",
     "webhook_secrets": "CONNECTOR_WEBHOOK_SECRETS",
     "admin_token": "CONNECTOR_ADMIN_TOKEN",
     "mail_password": "CONNECTOR_MAIL_PASSWORD",
@@ -72,12 +76,26 @@ class EshopConfig:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     retry_max_s: float = 60.0
+    # The shop's own time zone (PrestaShop writes date_upd as local wall time, no zone).
+    timezone: str = "Europe/Prague"
+    # WooCommerce: the role whose users are the shop's customers (the API's default role).
+    woocommerce_role: str = "customer"
+    # WooCommerce: the user meta keys holding POHODA's id and the company ids (checkout
+    # plugins' keys; "" = the shop does not keep that field).
+    woocommerce_hq_id_key: str = "pohoda_id"
+    woocommerce_ico_key: str = "billing_ic"
+    woocommerce_dic_key: str = "billing_dic"
+    woocommerce_ic_dph_key: str = "billing_ic_dph"
 
 
 @dataclasses.dataclass(frozen=True)
 class StoreConfig:
     # SQLAlchemy URL; default: connector.db beside the configuration file (or in the cwd).
+    # PostgreSQL: postgresql+psycopg://user@host/db, the password in CONNECTOR_STORE_PASSWORD.
     url: str | None = None
+    # How long an outbox claim lasts unless its worker renews it: a dead worker's operations
+    # are taken over by the others after this.
+    lease_s: float = 60.0
 
 
 Winner = Literal["pohoda", "eshop"]
@@ -166,6 +184,8 @@ class LogConfig:
 class Secrets:
     pohoda_password: str | None = None
     eshop_token: str | None = None
+    eshop_key: str | None = None
+    eshop_secret: str | None = None
     webhook_secrets: tuple[str, ...] = ()
     admin_token: str | None = None
     mail_password: str | None = None
@@ -239,6 +259,14 @@ def _http_url(value: Any) -> str | None:
     return None
 
 
+def _timezone(value: Any) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"must be an IANA time zone name (e.g. 'Europe/Prague'), got {value!r}"
+    return None
+
+
 def _between(low: float, high: float) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if low <= value <= high else f"must be from {low:g} to {high:g}, got {value:g}"
@@ -262,9 +290,11 @@ _CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("eshop", "url"): _http_url,
     ("pohoda", "batch_size"): _between(1, 10_000),
     ("eshop", "batch_size"): _between(1, ESHOP_MAX_BATCH),
+    ("eshop", "timezone"): _timezone,
     ("pohoda", "max_response_mb"): _between(1, 4096),
     ("sync", "default_region"): _region,
     ("sync", "max_run_s"): _between(1, 7 * 24 * 3600),
+    ("store", "lease_s"): _between(1, 24 * 3600),
     ("web", "port"): _between(1, 65535),
     # The same bounds as `connector serve`'s options.
     ("web", "max_body_bytes"): _between(256, 16 * 1024 * 1024),
@@ -362,6 +392,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
                 env_name = {
                     ("pohoda", "password"): SECRET_ENV["pohoda_password"],
                     ("eshop", "token"): SECRET_ENV["eshop_token"],
+                    ("eshop", "key"): SECRET_ENV["eshop_key"],
+                    ("eshop", "secret"): SECRET_ENV["eshop_secret"],
                     ("web", "webhook_secrets"): SECRET_ENV["webhook_secrets"],
                     ("web", "admin_token"): SECRET_ENV["admin_token"],
                     ("mail", "password"): SECRET_ENV["mail_password"],
@@ -392,6 +424,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     secrets = Secrets(
         pohoda_password=environ.get(SECRET_ENV["pohoda_password"]) or None,
         eshop_token=environ.get(SECRET_ENV["eshop_token"]) or None,
+        eshop_key=environ.get(SECRET_ENV["eshop_key"]) or None,
+        eshop_secret=environ.get(SECRET_ENV["eshop_secret"]) or None,
         webhook_secrets=tuple(
             s.strip() for s in environ.get(SECRET_ENV["webhook_secrets"], "").split(",") if s.strip()
         ),

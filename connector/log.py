@@ -69,42 +69,60 @@ def mask_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[st
     return event_dict
 
 
+_PRE_CHAIN: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    # The traceback becomes text first, so that the masker sees it: a renderer that
+    # formats exc_info itself would print the exception's message in clear.
+    structlog.processors.format_exc_info,
+    mask_personal_data,
+]
+_use_json = True
+
+
+def _renderer() -> Any:
+    return structlog.processors.JSONRenderer() if _use_json else structlog.dev.ConsoleRenderer()
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog (and the stdlib root logger it feeds) for the whole process."""
+    global _use_json
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    _use_json = fmt == "json" or (fmt != "console" and not sys.stderr.isatty())
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # The traceback becomes text first, so that the masker sees it: a renderer that
-            # formats exc_info itself would print the exception's message in clear.
-            structlog.processors.format_exc_info,
-            mask_personal_data,
-            renderer,
-        ],
+        processors=[*_PRE_CHAIN, _renderer()],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
 
 
-class MaskingFormatter(logging.Formatter):
-    """A stdlib formatter that masks the whole rendered record, traceback included (for
-    uvicorn's own loggers, which do not go through structlog's processors)."""
+def _add_logger_name(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    record = event_dict.get("_record")
+    if record is not None:
+        event_dict.setdefault("logger", record.name)
+    return event_dict
 
-    def format(self, record: logging.LogRecord) -> str:
-        return mask_text(super().format(record))
+
+class MaskingFormatter(structlog.stdlib.ProcessorFormatter):
+    """A stdlib formatter for uvicorn's own loggers: each record goes through the same
+    processors as the connector's events (masked, JSON lines or console as configured),
+    so `connector serve` writes one format, never uvicorn's plain `INFO:` lines."""
+
+    def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+        super().__init__(processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _renderer(),
+        ], foreign_pre_chain=[_add_logger_name, *_PRE_CHAIN])
 
 
 def uvicorn_log_config() -> dict[str, Any]:
     """uvicorn's logging set-up for `connector serve`: its messages and tracebacks on stderr,
-    masked like every other log line (uvicorn's default prints an app's exception in clear)."""
-    formatter = {"()": f"{__name__}.MaskingFormatter", "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    through structlog's processors (masked; uvicorn's default prints an app's exception in clear)."""
+    formatter = {"()": f"{__name__}.MaskingFormatter"}
     handler = {"class": "logging.StreamHandler", "formatter": "masked", "stream": "ext://sys.stderr"}
     return {
         "version": 1,

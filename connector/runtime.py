@@ -48,6 +48,7 @@ class Runtime:
         if "shop" in parts:
             shop_factory(config.eshop.platform)  # an unknown platform fails here, by name
         self._hq_options = hq_options or {}
+        self._uses_store = "store" in parts or store is not None
         self._store = store
         self._owns_store = store is None
         self._hq: Peer | None = None
@@ -76,7 +77,7 @@ class Runtime:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.config.store_url)
+            self._store = Store.open(self.config.store_url, lease_s=self.config.store.lease_s)
         return self._store
 
     @property
@@ -84,7 +85,13 @@ class Runtime:
         if self._hq is None:
             config = self.config
             config.require(*REQUIRED["hq"])
-            self._hq = PohodaPeer.from_config(config, **self._hq_options)
+            options = dict(self._hq_options)
+            if self._uses_store:
+                # mServer serves one request at a time: one in flight across every process
+                # that shares this store, not just this one's threads.
+                key = f"mserver:{(config.pohoda.url or '').rstrip('/')}"
+                options.setdefault("gate", lambda: self.store.one_at_a_time(key))
+            self._hq = PohodaPeer.from_config(config, **options)
         return self._hq
 
     @property

@@ -313,31 +313,59 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def check_status(response: httpx.Response, *, peer: str) -> httpx.Response:
-    """Raise the error class a status means; return the response when it is a success."""
+@dataclasses.dataclass(frozen=True)
+class PeerKeys:
+    """The configuration a peer's errors point at: each peer says which keys are its own,
+    so that a 401 or a wrong URL names exactly what to change (never a secret's value)."""
+
+    # The key that holds the base URL, e.g. "[eshop] url".
+    url: str = "the peer's URL"
+    # What authenticates: "the token (CONNECTOR_ESHOP_TOKEN)", or a user and a password.
+    credentials: str = "the credentials"
+    # The 401 hint; the default suits a peer signing in with a user name and a password.
+    rejected: str = "check the user name and the password"
+
+
+GENERIC_KEYS = PeerKeys()
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """A URL for an error message: no user name, password, query or fragment (a query can
+    carry an API key, as WooCommerce's does)."""
+    parsed = httpx.URL(str(url))
+    port = f":{parsed.port}" if parsed.port else ""
+    path = "" if parsed.path == "/" else parsed.path
+    return f"{parsed.scheme}://{parsed.host}{port}{path}"
+
+
+def check_status(response: httpx.Response, *, peer: str, keys: PeerKeys = GENERIC_KEYS) -> httpx.Response:
+    """Raise the error class a status means; return the response when it is a success.
+
+    The message names the URL asked (without secrets) and the keys to fix (`keys`)."""
     status = response.status_code
     if status < 400:
         return response
+    where = safe_url(response.request.url)
     if status in CONFIGURATION_STATUSES:
         hint = {
-            401: "check the user name and the password (environment)",
-            403: "check that the user has the rights for this agenda and company",
-            404: "check the URL",
-            405: "check the URL (the endpoint does not take this method)",
+            401: f"{keys.rejected} ({keys.credentials})",
+            403: f"check that {keys.credentials} has the rights for this agenda and company",
+            404: f"check the URL ({keys.url})",
+            405: f"check the URL ({keys.url}; the endpoint does not take this method)",
         }[status]
         raise PeerConfigurationError(
-            f"{peer} answered HTTP {status} {response.reason_phrase}: {hint}", status_code=status
+            f"{peer} at {where}: {status} {response.reason_phrase}: {hint}", status_code=status
         )
     if status in RETRYABLE_STATUSES or status >= 500:
         raise RetryableTransportError(
-            f"{peer} answered HTTP {status} {response.reason_phrase}",
+            f"{peer} at {where} answered HTTP {status} {response.reason_phrase}",
             status_code=status,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     if status in (409, 412):
         raise Conflict(f"{peer} answered HTTP {status}: the record changed meanwhile", status_code=status)
     body = response.text[:300] if response.content else ""
-    raise PeerRefused(f"{peer} refused the request: HTTP {status} {body}".rstrip(), status_code=status)
+    raise PeerRefused(f"{peer} at {where} refused the request: HTTP {status} {body}".rstrip(), status_code=status)
 
 
 class _Wait(tenacity.wait.wait_base):
@@ -364,6 +392,7 @@ def send(
     policy: RetryPolicy,
     unreachable: type[PeerUnreachable] = PeerUnreachable,
     on_retry: Callable[[int, BaseException], Any] | None = None,
+    keys: PeerKeys = GENERIC_KEYS,
 ) -> httpx.Response:
     """Run `attempt` (one HTTP exchange) under the retry policy and map every failure.
 
@@ -383,14 +412,19 @@ def send(
         except _DeadlinePassed as exc:
             raise RetryableTransportError(f"{peer} did not finish its answer by the deadline ({exc})") from exc
         except httpx.TimeoutException as exc:
-            raise RetryableTransportError(f"{peer} did not answer in time ({type(exc).__name__})") from exc
+            raise RetryableTransportError(
+                f"{peer} at {_asked(exc)} did not answer in time ({type(exc).__name__}); check {keys.url}"
+            ) from exc
         except httpx.TransportError as exc:
-            raise RetryableTransportError(f"{peer} could not be reached ({type(exc).__name__}: {exc})") from exc
+            raise RetryableTransportError(
+                f"{peer} at {_asked(exc)} could not be reached ({type(exc).__name__}: {exc}); "
+                f"check {keys.url} and that it is running"
+            ) from exc
         except httpx.DecodingError as exc:
             raise MalformedXML(f"{peer}: the answer could not be decoded ({exc})") from exc
         finally:
             _exchange.reset(token)
-        return check_status(response, peer=peer)
+        return check_status(response, peer=peer, keys=keys)
 
     def give_up_now(retry_state: tenacity.RetryCallState) -> bool:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -427,6 +461,14 @@ def send(
             f"{peer} unreachable after {attempts} attempts over {policy.max_total_s:g} s: {last}",
             attempts=attempts,
         ) from last
+
+
+def _asked(exc: httpx.HTTPError) -> str:
+    """The URL a failed request went to, without secrets (or "its URL" when not known)."""
+    try:
+        return safe_url(exc.request.url)
+    except RuntimeError:  # an error raised before a request existed
+        return "its URL"
 
 
 class CircuitBreaker:

@@ -1,10 +1,16 @@
-"""Fixtures shared by every test module: the official POHODA XSDs and loopback servers."""
+"""Fixtures shared by every test module: the official POHODA XSDs, loopback servers and
+the store's backends (SQLite always; PostgreSQL where CONNECTOR_TEST_POSTGRES_URL names one)."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager as contextlib_contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICIAL_XSD_DIR = REPO.parent / "shared" / "pohoda-xsd"
@@ -23,3 +29,50 @@ def sim_schema_dir() -> Path | None:
     """The XSDs the POHODA simulator checks incoming dataPacks against: STORMWARE's where
     ../shared is present (CI), else the project's own schemas/pohoda (the test still runs)."""
     return OFFICIAL_XSD_DIR if (OFFICIAL_XSD_DIR / "data.xsd").is_file() else None
+
+
+# A PostgreSQL server for the store's tests (.ci/run starts one): a URL whose user may create
+# schemas, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/connector_test.
+POSTGRES_ENV = "CONNECTOR_TEST_POSTGRES_URL"
+# What connector.sim.Sandbox builds its configuration's store URL from.
+SANDBOX_STORE_ENV = "CONNECTOR_SANDBOX_STORE_URL"
+
+
+def postgres_url_or_skip() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"no PostgreSQL server: set {POSTGRES_ENV} (.ci/run starts one) to run the PostgreSQL cases")
+    return url
+
+
+@contextlib_contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A fresh schema in the test database, and a store URL whose search_path is that schema:
+    each test (and each xdist worker) has its own tables and run locks, dropped after."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in base_url else "?"
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            # Sessions a killed test left behind must not keep the schema's locks.
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The store's URL, once per backend; every Sandbox the test builds uses it too."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store' / 'connector.db'}"
+        monkeypatch.setenv(SANDBOX_STORE_ENV, url)
+        yield url
+        return
+    base = postgres_url_or_skip()
+    # Each Sandbox makes its own schema in that database; the test's own store is another.
+    monkeypatch.setenv(SANDBOX_STORE_ENV, base)
+    with postgres_schema(base) as url:
+        yield url

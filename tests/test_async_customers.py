@@ -20,6 +20,9 @@ from connector.sim.sandbox import Sandbox
 from connector.store import Store
 from tests.test_sync_invariants import assert_converged
 
+# Every case runs on SQLite and on PostgreSQL (skipped without a server).
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 GUID_LENGTH = 36
 
 

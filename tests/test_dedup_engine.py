@@ -209,4 +209,4 @@ def test_scores_are_symmetric() -> None:
     for f in features:
         names.add(f)
     for a, b in itertools.combinations(features[:60], 2):
-        assert compare(a, b, names.rarity) == compare(b, a, names.rarity)
+        assert compare(a, b, names.share) == compare(b, a, names.share)

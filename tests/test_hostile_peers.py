@@ -188,3 +188,20 @@ def test_status_counts_only_what_is_still_refused(box: Sandbox) -> None:
     assert after["refused"] == 0
     assert {c["ext_id"] for c in box.pohoda_contacts()} == {eshop_id}
 
+
+
+def test_the_whole_run_ends_by_max_run_s_even_with_a_peer_that_answers_slowly(box: Sandbox) -> None:
+    for n in range(5):
+        box.register({"name": f"Čekající {n}", "email": f"cekajici{n}@example.cz"})
+    box.pohoda_faults(delay_ms=8000)  # every POHODA answer takes 8 s (the read timeout is longer)
+    config = load_config(
+        None, env={**box.env, "CONNECTOR_SYNC_MAX_RUN_S": "3", "CONNECTOR_POHODA_RETRY_MAX_S": "60"}
+    )
+    started = time.monotonic()
+    summary = run_sync(config)
+    elapsed = time.monotonic() - started
+    assert elapsed < 12, elapsed  # not 60 s of retries: the run's deadline cut the exchange
+    assert summary.pohoda_unreachable and "max_run_s" in summary.peer_errors["pohoda"]
+    box.pohoda_faults(delay_ms=0)
+    run_sync(box.config)
+    assert len(box.pohoda_contacts()) == 5  # nothing lost: the next run delivered it all

@@ -10,6 +10,8 @@ from connector.log import mask_personal_data, mask_value
 
 
 def log_with_masking(**event: object) -> dict[str, object]:
+    # From the defaults: an in-process CLI test before this one may have left a level filter.
+    structlog.reset_defaults()
     structlog.configure(processors=[mask_personal_data, structlog.testing.LogCapture()])
     try:
         with capture_logs(processors=[mask_personal_data]) as logs:

@@ -129,7 +129,7 @@ def test_a_deletion_on_the_eshop_deletes_in_pohoda_only_by_policy() -> None:
 
 def test_an_unsure_pair_waits_for_review_and_writes_nothing() -> None:
     pohoda = contact(name="Jan Novák", phone="+420602111222", birth_date="1980-01-01", city="Brno")
-    registration = contact(name="Jan Novák", phone="602 111 222", birth_date="1981-01-01", city="Brno")
+    registration = contact(name="Jan Novák", phone="602 111 222", birth_date="1985-07-02", city="Brno")
     plan = plan_operations(
         [SideRecord("eshop", "e1", registration)], [], state(m_p=[mirror("pohoda", "3", pohoda)]), SETTINGS
     )
@@ -239,3 +239,51 @@ def test_an_email_taken_meanwhile_links_to_that_account_unless_it_is_linked_alre
     ]
     other_customers = interpret(entry("eshop", "create", payload), auto, taken, taken_is_linked=True)
     assert (other_customers.outbox_state, other_customers.link_values) == ("refused", {})
+
+
+def test_with_the_connector_sending_the_welcome_the_shop_is_asked_for_none() -> None:
+    petr = contact(name="Petr Pult", email="petr@example.cz")
+    settings = PlanSettings(ico="12345678", welcome_by_connector=True)
+    plan = plan_operations([], [SideRecord("pohoda", "7", petr)], state(), settings)
+    [create] = plan.ops
+    assert create.payload["send_welcome"] is False and create.payload["welcome"] == "connector"
+
+
+def test_the_accounts_creation_queues_its_welcome_and_the_welcome_result_is_audited() -> None:
+    auto = Link(2, None, "7", None, "creating_eshop")
+    payload = {
+        "contact": JANA,
+        "idempotency_key": "k",
+        "send_welcome": False,
+        "welcome": "connector",
+        "hq_id": "7",
+        "sync_state": "synced",
+    }
+    outcome = interpret(entry("eshop", "create", payload), auto, WriteResult("done", record_id="e9"))
+    assert [(f.side, f.kind, f.payload["account_id"]) for f in outcome.follow_ups if f.side == "mail"] == [
+        ("mail", "welcome", "e9")
+    ]
+    mail = entry("mail", "welcome", {"contact": JANA, "account_id": "e9"}, entry_id=11)
+    write = write_for(mail, Link(2, "e9", "7", None, "linked"))
+    assert (write.kind, write.record_id, write.ref) == ("welcome", "e9", 11)
+    sent = interpret(mail, Link(2, "e9", "7", None, "linked"), WriteResult("done", version="<id@shop>"))
+    assert (sent.outbox_state, sent.counter, sent.audit["side"]) == ("done", "delivered", "mail")
+    bounced = interpret(mail, Link(2, "e9", "7", None, "linked"), WriteResult("refused", reason="550"))
+    assert (bounced.outbox_state, bounced.counter) == ("refused", "refused")
+
+
+def test_a_registration_matching_a_contact_with_an_account_becomes_a_second_account() -> None:
+    marie = contact(name="Marie Dvořáková", phone="+420603222333", email="marie@example.cz")
+    link = Link(1, "e1", "3", None, "linked")
+    st = state(
+        link,
+        bases={1: marie.content()},
+        m_e=[mirror("eshop", "e1", marie)],
+        m_p=[mirror("pohoda", "3", marie, ext_id="e1")],
+    )
+    again = SideRecord("eshop", "e2", marie.replace(email="marie.d@jinde.cz", phone="603 222 333"))
+    plan = plan_operations([again], [], st, SETTINGS)
+    assert kinds(plan) == [("eshop", "link")]  # no POHODA create
+    [new] = plan.new_links
+    assert (new.state, new.eshop_id, new.pohoda_id, new.contact_of) == ("secondary", "e2", None, "3")
+    assert plan.ops[0].payload == {"hq_id": "3", "sync_state": "synced"}

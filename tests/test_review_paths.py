@@ -18,7 +18,7 @@ from connector.store import Store
 
 _register_commands()
 
-JAN_ESHOP = {"name": "Jan Novák", "phone": "602 111 222", "birth_date": "1981-03-14", "email": "jan.novak@example.cz"}
+JAN_ESHOP = {"name": "Jan Novák", "phone": "602 111 222", "birth_date": "1985-07-02", "email": "jan.novak@example.cz"}
 JAN_POHODA = {"name": "Jan Novák", "phone": "+420602111222", "birth_date": "1980-03-14", "email": "novak@firma.cz"}
 
 

@@ -19,6 +19,9 @@ from connector.model import CONTACT_FIELDS, Contact
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
 
+# Every case runs on SQLite and on PostgreSQL (skipped without a server).
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
 
 

@@ -13,6 +13,9 @@ from connector.model import CONTACT_FIELDS, Contact
 from connector.sim.sandbox import Sandbox
 from connector.store import Store
 
+# Every case runs on SQLite and on PostgreSQL (skipped without a server).
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 MAPPED = [f for f in CONTACT_FIELDS if f not in ("id", "ext_id")]
 
 

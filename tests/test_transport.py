@@ -75,7 +75,7 @@ def test_connection_errors_and_timeouts_are_retried(error: type[Exception]) -> N
 @pytest.mark.parametrize("status", [401, 403, 404, 405])
 def test_configuration_statuses_fail_at_once(status: int) -> None:
     client, calls = scripted(status)
-    with pytest.raises(PeerConfigurationError, match=f"HTTP {status}") as info:
+    with pytest.raises(PeerConfigurationError, match=f": {status} ") as info:
         run(client)
     assert info.value.status_code == status
     assert len(calls) == 1

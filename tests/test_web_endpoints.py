@@ -73,13 +73,15 @@ def test_healthz(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_reports_the_store_and_unknown_peers_before_any_run(client: httpx.Client) -> None:
+def test_readyz_reports_the_store_and_probes_the_peers_before_any_run(client: httpx.Client) -> None:
     answer = client.get("/readyz")
     assert answer.status_code == 200
     body = answer.json()
     assert body["ready"] is True and body["store"] == {"ok": True}
-    assert body["pohoda"] == {"ok": None, "at": None, "error": None}
-    assert body["eshop"]["ok"] is None
+    # Issue 19: probed now (nothing listens on port 9), not "unknown until a run".
+    assert body["pohoda"]["ok"] is False and "[pohoda] url" in body["pohoda"]["error"]
+    assert body["pohoda"]["at"] is not None
+    assert body["eshop"]["ok"] is False
 
 
 def test_status_is_connector_status_plus_webhook_events(client: httpx.Client) -> None:

@@ -24,6 +24,9 @@ from connector.sim.sandbox import Sandbox
 from connector.store import Store
 from connector.web import HEADER, sign
 
+# Every case runs on SQLite and on PostgreSQL (skipped without a server).
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 SECRET = "whsec-serve-0123456789"
 # `connector serve` whether or not the command list imports it yet.
 SERVE = "import connector.cli._serve; from connector.cli import main; main()"

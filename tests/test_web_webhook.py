@@ -19,12 +19,15 @@ from connector.sim._server import serve_in_thread
 from connector.store import Store
 from connector.web import HEADER, WebSettings, create_app, sign
 
+# Every case runs on SQLite and on PostgreSQL (skipped without a server).
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 SECRET = "whsec-current-0123456789"
 OLD_SECRET = "whsec-previous-0123456789"
 URL = "/webhooks/eshop"
 
 
-def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+def environment(tmp_path: Path, store_url: str, **extra: str) -> dict[str, str]:
     # Peers that are never called: the worker is off in these tests.
     return {
         "CONNECTOR_POHODA_URL": "http://127.0.0.1:9",
@@ -33,7 +36,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "CONNECTOR_POHODA_PASSWORD": "p",
         "CONNECTOR_ESHOP_URL": "http://127.0.0.1:9",
         "CONNECTOR_ESHOP_TOKEN": "t",
-        "CONNECTOR_STORE_URL": f"sqlite:///{tmp_path / 'connector.db'}",
+        "CONNECTOR_STORE_URL": store_url,
         "CONNECTOR_WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}",
         "CONNECTOR_ADMIN_TOKEN": "admin-token-0123456789",
         **extra,
@@ -41,13 +44,13 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'connector.db'}"
+def store_url(store_backend: str) -> str:
+    return store_backend
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[httpx.Client]:
-    config = load_config(None, env=environment(tmp_path))
+def client(tmp_path: Path, store_url: str) -> Iterator[httpx.Client]:
+    config = load_config(None, env=environment(tmp_path, store_url))
     app = create_app(config, WebSettings(run_worker=False))
     with serve_in_thread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
@@ -300,8 +303,8 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return data
 
 
-def test_a_body_that_never_arrives_is_answered_408_and_closed(tmp_path: Path) -> None:
-    config = load_config(None, env=environment(tmp_path))
+def test_a_body_that_never_arrives_is_answered_408_and_closed(tmp_path: Path, store_url: str) -> None:
+    config = load_config(None, env=environment(tmp_path, store_url))
     app = create_app(config, WebSettings(run_worker=False, body_timeout_s=1.0))
     with serve_in_thread(app) as server:
         url = httpx.URL(server.url)
@@ -322,8 +325,8 @@ def test_a_body_that_never_arrives_is_answered_408_and_closed(tmp_path: Path) ->
             assert post(http, event("evt-after")).status_code == 202
 
 
-def test_bodies_being_received_at_once_are_bounded(tmp_path: Path) -> None:
-    config = load_config(None, env=environment(tmp_path))
+def test_bodies_being_received_at_once_are_bounded(tmp_path: Path, store_url: str) -> None:
+    config = load_config(None, env=environment(tmp_path, store_url))
     app = create_app(config, WebSettings(run_worker=False, body_timeout_s=60.0, max_pending_bodies=5))
     with serve_in_thread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         socks = [stalled_post(httpx.URL(server.url)) for _ in range(5)]

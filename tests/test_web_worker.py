@@ -23,6 +23,9 @@ from connector.sim.sandbox import Sandbox
 from connector.store import Store
 from connector.web import HEADER, WebSettings, create_app, sign
 
+# Every case runs on SQLite and on PostgreSQL (skipped without a server).
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 SECRET = "whsec-test-0123456789"
 ADMIN = "admin-test-0123456789"
 

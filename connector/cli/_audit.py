@@ -9,11 +9,11 @@ import re
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from connector.actions import operation_history, retry_operation
-from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
+from connector.actions import audit_rows, operation_history, parse_customer, retry_operation
+from connector.checks import interactive
+from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root, table_console
 from connector.model import AuditEntry
 from connector.store import Store
 
@@ -53,7 +53,7 @@ def audit() -> None:
 
 
 @audit.command("list")
-@click.option("--customer", help="An e-shop id or a POHODA id.")
+@click.option("--customer", help="One customer: eshop:ID (the e-shop's id) or pohoda:ID (POHODA's).")
 @click.option(
     "--state",
     type=click.Choice(["refused", "pending", "done", "conflict", "review", "skipped"]),
@@ -68,8 +68,10 @@ def audit_list(
     app: AppContext, customer: str | None, state: str | None, since: str | None, limit: int, as_json: bool
 ) -> None:
     """Audit rows, newest first."""
-    with Store.open(app.config().store_url) as store:
-        rows = store.audit_entries(customer=customer, result=state, since=_since(since), limit=limit)
+    if customer is not None:
+        parse_customer(customer)  # before the store is opened: a usage error first
+    with Store.open(app.stored_config().store_url) as store:
+        rows = audit_rows(store, customer=customer, result=state, since=_since(since), limit=limit)
     if as_json:
         for entry in rows:
             click.echo(json.dumps(_row(entry), ensure_ascii=False))
@@ -88,7 +90,7 @@ def audit_list(
             entry.result,
             entry.note or "",
         )
-    Console().print(table)
+    table_console().print(table)
 
 
 @audit.command("show")
@@ -98,7 +100,7 @@ def audit_list(
 @handle_errors
 def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
     """One row in full, its operation, and the customer's history."""
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         found = operation_history(store, audit_id)
     operation = dataclasses.asdict(found.operation) if found.operation else None
     if as_json:
@@ -109,7 +111,7 @@ def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
             )
         )
         return
-    out = Console()
+    out = table_console()
     row = found.row
     out.print(f"[bold]audit row {row.id}[/bold] at {row.at}: {row.operation} on {row.side or '-'} -> {row.result}")
     out.print(f"customer: e-shop {row.eshop_id or '-'}, POHODA {row.pohoda_id or '-'}; run {row.run_id or '-'}")
@@ -138,7 +140,8 @@ def audit_show(app: AppContext, audit_id: int, as_json: bool) -> None:
 @handle_errors
 def audit_retry(app: AppContext, audit_id: int) -> None:
     """Send a refused operation again, with the customer's current (corrected) data."""
-    outcome = retry_operation(app.config(), audit_id)
-    click.echo(f"operation {outcome.new_operation.id}: {outcome.note}")
+    # A person waits for the answer: a short retry budget, not cron's.
+    outcome = retry_operation(interactive(app.stored_config()), audit_id)
+    click.echo(outcome.describe())
     if not outcome.delivered:
         sys.exit(EXIT_FAILED)

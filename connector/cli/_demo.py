@@ -15,6 +15,7 @@ from connector.cli._main import EXIT_FAILED, handle_errors, root
 from connector.cli._sync import summary_table
 from connector.demo import run_demo
 from connector.log import configure_logging
+from connector.sim.sandbox import SHOP_BOXES
 from connector.sync import RunSummary
 
 
@@ -26,8 +27,15 @@ from connector.sync import RunSummary
     help="Keep the demo's SQLite store here (default: a temporary directory, removed after).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.option(
+    "--platform",
+    type=click.Choice(sorted(SHOP_BOXES)),
+    default="connector",
+    show_default=True,
+    help="The shop platform to simulate: connector, WooCommerce, Shoptet, PrestaShop (8; prestashop-1.7 for 1.7).",
+)
 @handle_errors
-def demo(directory: Path | None, as_json: bool) -> None:
+def demo(directory: Path | None, as_json: bool, platform: str) -> None:
     """Run the two-way mirror against simulated POHODA and e-shop, twice, and check convergence.
 
     Seeds an e-shop and a POHODA that grew apart (shared customers written differently,
@@ -42,12 +50,12 @@ def demo(directory: Path | None, as_json: bool) -> None:
             out.print(summary_table(summary))
 
     if not as_json:
-        out.print("[bold]connector demo[/bold]: simulated POHODA mServer and e-shop on loopback ports")
+        out.print(f"[bold]connector demo[/bold]: simulated POHODA mServer and e-shop ({platform}) on loopback ports")
     if directory is None:
         with tempfile.TemporaryDirectory(prefix="connector-demo-") as tmp:
-            report = run_demo(Path(tmp), on_run=show)
+            report = run_demo(Path(tmp), on_run=show, platform=platform)
     else:
-        report = run_demo(directory, on_run=show)
+        report = run_demo(directory, on_run=show, platform=platform)
     if as_json:
         click.echo(
             json.dumps(
@@ -74,7 +82,7 @@ def demo(directory: Path | None, as_json: bool) -> None:
         table.add_row("POHODA contacts", str(report.pohoda_contacts))
         table.add_row("linked pairs, equal on every mapped field", str(report.linked - len(report.differences)))
         table.add_row("POHODA contacts without e-mail (kept in POHODA only)", str(report.pohoda_only))
-        table.add_row("welcome e-mails sent by the e-shop", str(report.welcome_emails))
+        table.add_row("welcome e-mails sent (by the e-shop, or by the connector)", str(report.welcome_emails))
         table.add_row("customers that exist twice", str(report.duplicates))
         out.print(table)
         verdict = "[green]converged[/green]" if report.converged else "[red]NOT converged[/red]"

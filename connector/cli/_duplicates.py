@@ -24,9 +24,15 @@ def duplicates() -> None:
     """Find customers recorded more than once."""
 
 
-def _from_file(stream: IO[str]) -> Iterator[tuple[str, Contact]]:
+# What the simulators' /_sim/contacts (and the sandbox's shop boxes) print beside a contact:
+# the account's link to POHODA, not the contact's data. Read past, not refused.
+ACCOUNT_KEYS = ("hq_id", "sync_state")
+
+
+def _from_file(stream: IO[str], counted: list[int]) -> Iterator[tuple[str, Contact]]:
     seen: set[str] = set()
-    for number, contact in enumerate(read_jsonl(stream), start=1):
+    for number, contact in enumerate(read_jsonl(stream, ignore=ACCOUNT_KEYS), start=1):
+        counted[0] += 1
         record_id = contact.id or f"line {number}"
         if record_id in seen:
             raise InvalidContact(f"line {number}: id {record_id!r} appears twice", record=record_id, field="id")
@@ -34,11 +40,12 @@ def _from_file(stream: IO[str]) -> Iterator[tuple[str, Contact]]:
         yield record_id, contact
 
 
-def _from_store(store_url: str, side: str) -> Iterator[tuple[str, Contact]]:
+def _from_store(store_url: str, side: str, counted: list[int]) -> Iterator[tuple[str, Contact]]:
     with Store.open(store_url) as store:
         records = sorted(store.mirror_of(side).items())
     for record_id, record in records:
         if not record.deleted:
+            counted[0] += 1
             yield record_id, Contact.from_dict(record.content, record=record_id)
 
 
@@ -64,8 +71,14 @@ def find(app: AppContext, input_file: IO[str] | None, side: str | None, output_f
     """Cluster the records that are one customer: {"ids": [...], "score": s, "band": "link"|"review"}."""
     if (input_file is None) == (side is None):
         fail("give exactly one of --input FILE or --side eshop|pohoda")
-    config = app.config()
-    records = _from_file(input_file) if input_file is not None else _from_store(config.store_url, side or "")
+    config = app.config() if input_file is not None else app.stored_config()
+    counted = [0]
+    if input_file is not None:
+        records = _from_file(input_file, counted)
+        source = getattr(input_file, "name", "the input")
+    else:
+        records = _from_store(config.store_url, side or "", counted)
+        source = f"the store's snapshot of {'POHODA' if side == 'pohoda' else 'the e-shop'}"
     started = time.perf_counter()
     clusters = find_duplicates(
         records,
@@ -79,6 +92,10 @@ def find(app: AppContext, input_file: IO[str] | None, side: str | None, output_f
     for cluster in clusters:
         output_file.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")
     linked = [c for c in clusters if c.band == "link"]
+    read = f"{counted[0]} record(s) read from {source}"
+    if counted[0] == 0 and input_file is None:
+        read += " (empty: a `connector sync` fills it)"
+    click.echo(read, err=True)
     click.echo(
         f"{len(linked)} clusters of one customer ({sum(len(c.ids) for c in linked)} records)"
         + (f", {len(clusters) - len(linked)} pairs for review" if review else "")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import click
+from rich.console import Console
 
 from connector import __version__
+from connector.checks import require_existing_store
 from connector.config import Config, load_config
 from connector.errors import BadData, ConfigError, ConnectorError, PeerConfigurationError
 from connector.log import configure_logging, mask_text
@@ -34,6 +37,20 @@ class AppContext:
             configure_logging(self._config.log.level, self._config.log.format)
         self._config.require(*required)
         return self._config
+
+    def stored_config(self, *required: str) -> Config:
+        """The configuration of a command that reads the sync's state: it refuses a store
+        it would have to create (an empty one would report "all clear")."""
+        config = self.config(*required)
+        require_existing_store(config)
+        return config
+
+
+def table_console() -> Console:
+    """Where tables for people go (stdout): a terminal's width, or in a pipe the full width
+    of each row (rich would cut them to 80 columns); `--json` is the format for machines."""
+    console = Console()
+    return console if console.is_terminal else Console(width=100_000)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -77,6 +94,9 @@ def handle_errors(func: F) -> F:
 def root(ctx: click.Context, config_path: str | None) -> None:
     """Keep an e-shop's customers and POHODA's address book in step, both ways."""
     ctx.obj = AppContext(config_path=config_path)
+    # Before any configuration is read (some commands read none): JSON lines when stderr is
+    # not a terminal, as [log] format = "auto" says; the configuration refines it later.
+    configure_logging(os.environ.get("CONNECTOR_LOG_LEVEL", "info"), os.environ.get("CONNECTOR_LOG_FORMAT", "auto"))
 
 
 def _register_commands() -> None:

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import click
 
+from connector.checks import INTERACTIVE_TIMEOUT_S, interactive
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
 from connector.codec import prepend
 from connector.codec.pohoda import AddressBookWrite, PohodaCodec
@@ -172,17 +173,28 @@ def decode(app: AppContext, file: IO[bytes], ex_system: str | None, ico: str) ->
 
 @pohoda.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.5, 600),
+    default=INTERACTIVE_TIMEOUT_S,
+    show_default=True,
+    help="Give up after this many seconds.",
+)
 @click.pass_obj
 @handle_errors
-def status(app: AppContext, as_json: bool) -> None:
-    """Ask POHODA mServer whether it is up (exit 0 up, 1 down, 2 configuration error)."""
-    config = app.config("pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password")
-    with PohodaClient.from_config(config) as client:
-        answer = client.status()
-    if as_json:
-        _emit({"up": answer.up, "http_status": answer.http_status, "detail": answer.detail}, sys.stdout)
-    else:
-        click.echo(f"POHODA mServer at {config.pohoda.url}: {'up' if answer.up else 'DOWN'} — {answer.detail}")
-    if not answer.up:
-        sys.exit(EXIT_FAILED)
+def status(app: AppContext, as_json: bool, timeout_s: float) -> None:
+    """Is mServer up, and does it take this user, password and IČO? (exit 0 yes, 1 no, 2
+    configuration error).
 
+    Reads one address-book record: `GET /status` alone answers without credentials.
+    """
+    config = interactive(app.config("pohoda.url", "pohoda.user", "pohoda.ico", "pohoda_password"), timeout_s)
+    with PohodaClient.from_config(config) as client:
+        found = client.check()
+    if as_json:
+        _emit(found.to_dict(), sys.stdout)
+    else:
+        click.echo(f"POHODA mServer at {found.url}: {found.summary()}")
+    if not found.ok:
+        sys.exit(EXIT_FAILED)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from connector.cli._main import EXIT_FAILED, AppContext, handle_errors, root
+from connector.cli._main import EXIT_FAILED, AppContext, handle_errors, root, table_console
 from connector.errors import BadData
 from connector.pricing import (
     DEFAULT_CHUNK,
@@ -29,6 +29,7 @@ from connector.pricing import (
     push_cart,
 )
 from connector.store import open_engine
+from connector.transport import RetryPolicy
 
 
 @root.group("pricing")
@@ -83,8 +84,16 @@ def carts() -> None:
 @click.option("--chunk", default=DEFAULT_CHUNK, show_default=True, type=click.IntRange(min=1), help="Lines per add.")
 @click.option("--customer", help="Price for this customer instead of the one the file names.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.5, 3600),
+    default=10.0,
+    show_default=True,
+    help="Give up when the worker cannot be reached for this many seconds.",
+)
 @handle_errors
-def push(file: str, worker: str, chunk: int, customer: str | None, as_json: bool) -> None:
+def push(file: str, worker: str, chunk: int, customer: str | None, as_json: bool, timeout_s: float) -> None:
     """Send a configurator cart to the worker (adds in chunks, then OrderPrepare); print it priced.
 
     Exit 1 when a line was refused; the others are priced all the same.
@@ -94,8 +103,10 @@ def push(file: str, worker: str, chunk: int, customer: str | None, as_json: bool
     except OSError as exc:
         raise BadData(f"{file}: cannot read the cart ({exc.strerror})", record=file) from None
     cart = parse_configurator_cart(data, what=file)
+    # A person waits: the retries stop at --timeout, not at the cron runs' minute.
+    policy = RetryPolicy(max_total_s=timeout_s)
     if as_json:
-        report = push_cart(cart, worker_url=worker, chunk_size=chunk, customer_id=customer)
+        report = push_cart(cart, worker_url=worker, chunk_size=chunk, customer_id=customer, policy=policy)
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -105,6 +116,7 @@ def push(file: str, worker: str, chunk: int, customer: str | None, as_json: bool
                 worker_url=worker,
                 chunk_size=chunk,
                 customer_id=customer,
+                policy=policy,
                 on_chunk=lambda done, _total: progress.update(task, completed=done),
             )
         _print_report(report, file)
@@ -113,7 +125,7 @@ def push(file: str, worker: str, chunk: int, customer: str | None, as_json: bool
 
 
 def _print_report(report: PushReport, file: str) -> None:
-    console = Console()
+    console = table_console()
     cart: dict[str, Any] = report.cart or {}
     table = Table(title=f"cart {report.cart_id} for {report.customer_id}")
     for heading in ("line", "part number", "qty", "ship mode", "address", "FFC", "unit price", "total", "stock"):

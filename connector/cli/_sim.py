@@ -1,4 +1,4 @@
-"""`connector sim …`: run a loopback simulator in the foreground (POHODA mServer for now)."""
+"""`connector sim …`: run a loopback simulator in the foreground (POHODA mServer, WooCommerce, Shoptet, PrestaShop)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import click
 
 from connector.cli._main import EXIT_USAGE, fail, handle_errors, root
 from connector.model import read_jsonl
+from connector.peers.prestashop import KEY_LENGTH
 from connector.sim import pohoda as pohoda_sim
+from connector.sim import prestashop as prestashop_sim
 
 
 @root.group()
@@ -80,6 +82,117 @@ def sim_pohoda(
     click.echo(
         f"POHODA simulator on http://{host}:{port} (user {user!r}, IČO {ico}, "
         f"{len(contacts)} seed contacts, {validation}); Ctrl+C stops it",
+        err=True,
+    )
+    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@sim.command("prestashop")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(["1.7", "8"]),
+    default="8",
+    show_default=True,
+    help="PrestaShop version to play: 8 has PATCH, 1.7 only the full-replace PUT.",
+)
+@click.option(
+    "--key",
+    default=prestashop_sim.DEFAULT_KEY,
+    envvar="CONNECTOR_ESHOP_KEY",
+    help="The 32-character webservice key (default: $CONNECTOR_ESHOP_KEY, else the simulator's).",
+)
+@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness.")
+@handle_errors
+def sim_prestashop(host: str, port: int, version: str, key: str, fault_seed: int) -> None:
+    """Run a PrestaShop webservice simulator: /api/customers, /api/addresses, /api/countries."""
+    import uvicorn
+
+    if len(key) != KEY_LENGTH:
+        fail("--key: a PrestaShop webservice key has 32 characters", EXIT_USAGE)
+    simulator = prestashop_sim.PrestaShopSimulator(
+        version="8" if version == "8" else "1.7", key=key, base_url=f"http://{host}:{port}", seed=fault_seed
+    )
+    click.echo(
+        f"PrestaShop {simulator.version} simulator on http://{host}:{port}/api/; Ctrl+C stops it",
+        err=True,
+    )
+    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@sim.command("woocommerce")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON lines of contacts to start the shop with (customer ids 1, 2, … in order).",
+)
+@click.option("--key", default=None, help="Consumer key (default: $CONNECTOR_ESHOP_KEY, else the simulator's).")
+@click.option(
+    "--secret", default=None, help="Consumer secret (default: $CONNECTOR_ESHOP_SECRET, else the simulator's)."
+)
+@handle_errors
+def sim_woocommerce(host: str, port: int, seed_file: Path | None, key: str | None, secret: str | None) -> None:
+    """Run a WooCommerce simulator: /wp-json/wc/v3/customers…, control under /_sim."""
+    import os
+
+    import uvicorn
+
+    from connector.sim import woocommerce as woo_sim
+    from connector.sim._sandbox_woocommerce import wire_of
+
+    contacts = []
+    if seed_file is not None:
+        with seed_file.open(encoding="utf-8") as stream:
+            contacts = [wire_of(contact) for contact in read_jsonl(stream)]
+    simulator = woo_sim.WooCommerceSimulator(
+        consumer_key=key or os.environ.get("CONNECTOR_ESHOP_KEY") or woo_sim.DEFAULT_CONSUMER_KEY,
+        consumer_secret=secret or os.environ.get("CONNECTOR_ESHOP_SECRET") or woo_sim.DEFAULT_CONSUMER_SECRET,
+        seed_customers=contacts,
+    )
+    click.echo(
+        f"WooCommerce simulator on http://{host}:{port}{woo_sim.API} ({len(contacts)} seed customers); Ctrl+C stops it",
+        err=True,
+    )
+    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@sim.command("shoptet")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON lines of contacts to start the shop with.",
+)
+@click.option(
+    "--token", default=None, help="Private API token (default: $CONNECTOR_ESHOP_TOKEN, else the simulator's)."
+)
+@handle_errors
+def sim_shoptet(host: str, port: int, seed_file: Path | None, token: str | None) -> None:
+    """Run a Shoptet simulator: /api/customers…, control under /_sim."""
+    import os
+
+    import uvicorn
+
+    from connector.sim import shoptet as shoptet_sim
+    from connector.sim._sandbox_shoptet import wire_of
+
+    simulator = shoptet_sim.ShoptetSimulator(
+        token=token or os.environ.get("CONNECTOR_ESHOP_TOKEN") or shoptet_sim.DEFAULT_TOKEN
+    )
+    count = 0
+    if seed_file is not None:
+        with seed_file.open(encoding="utf-8") as stream:
+            count = len(shoptet_sim.seed_customers(simulator, [wire_of(contact) for contact in read_jsonl(stream)]))
+    click.echo(
+        f"Shoptet simulator on http://{host}:{port} ({count} seed customers, webhook signature key "
+        f"{simulator.signature_key}); Ctrl+C stops it",
         err=True,
     )
     uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.actions import decide_review, open_reviews, run_sync, status_report
-from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, handle_errors, root
+from connector.actions import decide_review, deliver_outbox, open_reviews, run_sync, status_report
+from connector.cli._main import EXIT_FAILED, EXIT_OK, AppContext, handle_errors, root, table_console
 from connector.store import Store
 from connector.sync import RunSummary
 
@@ -49,8 +49,8 @@ def summary_table(summary: RunSummary) -> Table:
     table = Table(title=f"sync run {summary.run_id}: {summary.state}", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_row("changes read from the e-shop", str(summary.pulled_eshop))
-    table.add_row("changes read from POHODA", str(summary.pulled_pohoda))
+    table.add_row("records read from the e-shop", _read(summary.pulled_eshop, summary.echoes_eshop))
+    table.add_row("records read from POHODA", _read(summary.pulled_pohoda, summary.echoes_pohoda))
     for key, value in sorted(summary.delivered.items()):
         side, kind = key.split(".")
         table.add_row(f"{kind} delivered to {'POHODA' if side == 'pohoda' else 'the e-shop'}", str(value))
@@ -61,6 +61,11 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_row("still pending", str(summary.pending))
     table.add_row("seconds", f"{summary.seconds:.2f}")
     return table
+
+
+def _read(pulled: int, echoes: int) -> str:
+    # What a run wrote comes back in the next pull: shown apart, it is not taken for news.
+    return f"{pulled} read, {echoes} our own writes" if echoes else str(pulled)
 
 
 def run_exit_code(summary: RunSummary) -> int:
@@ -89,7 +94,7 @@ def sync(app: AppContext, as_json: bool) -> None:
     elif summary.state == "skipped":
         click.echo(f"nothing to do: {summary.message}")
     else:
-        Console().print(summary_table(summary))
+        table_console().print(summary_table(summary))
         for side, label in (("pohoda", "POHODA"), ("eshop", "The e-shop")):
             if getattr(summary, f"{side}_unreachable"):
                 why = summary.peer_errors.get(side, "it could not be reached")
@@ -107,7 +112,7 @@ def convert(app: AppContext, as_json: bool) -> None:
     Reads POHODA only (new POHODA contacts are matched against the pending customers, so none
     is created twice); the e-shop's feed is left for the next `connector sync`.
     """
-    config = app.config()
+    config = app.stored_config()
     with progress_reporter(not as_json) as report:
         summary = run_sync(config, progress=report, convert_only=True)
     if as_json:
@@ -115,8 +120,25 @@ def convert(app: AppContext, as_json: bool) -> None:
     elif summary.state == "skipped":
         click.echo(f"nothing to do: {summary.message}")
     else:
-        Console().print(summary_table(summary))
+        table_console().print(summary_table(summary))
     sys.exit(run_exit_code(summary))
+
+
+@root.command("deliver")
+@click.option("--until-empty", is_flag=True, help="Go on until nothing is pending, through store outages.")
+@click.option("--max-s", type=float, default=None, help="Stop after this many seconds at the latest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.pass_obj
+@handle_errors
+def deliver(app: AppContext, until_empty: bool, max_s: float | None, as_json: bool) -> None:
+    """Send what the outbox holds, without pulling: safe on many hosts at once (PostgreSQL)."""
+    summary = deliver_outbox(app.config(), until_empty=until_empty, max_s=max_s)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        delivered = sum(summary.delivered.values())
+        console.print(f"delivered {delivered} operations in {summary.seconds:.2f} s; {summary.pending} pending")
+    sys.exit(EXIT_FAILED if summary.peer_errors or summary.state != "done" else EXIT_OK)
 
 
 @root.command("status")
@@ -125,13 +147,13 @@ def convert(app: AppContext, as_json: bool) -> None:
 @handle_errors
 def status(app: AppContext, as_json: bool) -> None:
     """The last run, and what waits: pending, in review, refused; the cursors."""
-    config = app.config()
+    config = app.stored_config()
     with Store.open(config.store_url) as store:
         report = status_report(store)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
-    out = Console()
+    out = table_console()
     last = report["last_run"]
     if last is None:
         out.print("No sync run yet.")
@@ -169,7 +191,7 @@ def review() -> None:
 @handle_errors
 def review_list(app: AppContext, everything: bool, as_json: bool) -> None:
     """The review items that wait for a person (with --all, the decided ones too)."""
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         views = open_reviews(store, include_decided=everything)
     if as_json:
         for view in views:
@@ -189,7 +211,7 @@ def review_list(app: AppContext, everything: bool, as_json: bool) -> None:
             f"{item.score:.2f}",
             ", ".join(item.reasons),
         )
-    Console().print(table)
+    table_console().print(table)
 
 
 def _who(content: dict[str, Any]) -> str:
@@ -197,7 +219,7 @@ def _who(content: dict[str, Any]) -> str:
 
 
 def _decide(app: AppContext, review_id: int, state: str) -> None:
-    with Store.open(app.config().store_url) as store:
+    with Store.open(app.stored_config().store_url) as store:
         decide_review(store, review_id, state)
     click.echo(f"review item {review_id} {state}; the next `connector sync` applies it")
 

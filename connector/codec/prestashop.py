@@ -13,7 +13,7 @@ import dataclasses
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -510,6 +510,37 @@ def to_contact(
         return Contact.from_dict(data, record=record)
     except InvalidContact as exc:
         raise InvalidContact(f"customer {record}: {exc}", record=record, field=exc.field) from None
+
+
+def storable(content: Mapping[str, Any], mapping: PrestaShopMapping = DEFAULT_MAPPING) -> dict[str, Any]:
+    """The content as the shop gives it back once written (`to_contact` of what
+    `plan_contact_write` sends): no note, birth date, groups or consents (the customer's own
+    fields are the merchant's, §1), the company ids only where the mapping keeps them, and
+    delivery addresses without e-mail, default flag, or a name equal to the customer's."""
+    contact = Contact.from_dict(dict(content))
+    ship_to = tuple(
+        ShipTo(
+            company=s.company,
+            name=None if (s.name or contact.name) == contact.name else s.name,
+            street=s.street,
+            city=s.city,
+            zip=s.zip,
+            country=s.country,
+            phone=s.phone,
+        )
+        for s in contact.ship_to
+    )
+    vat_is_dic, vat_is_ic_dph = mapping.dic_field == "vat_number", mapping.ic_dph_field == "vat_number"
+    return contact.replace(
+        note=None,
+        birth_date=None,
+        groups=(),
+        gdpr=(),
+        ship_to=ship_to,
+        ico=contact.ico if mapping.ico_field else None,
+        dic=contact.dic if vat_is_dic else None,
+        ic_dph=contact.ic_dph if vat_is_ic_dph else None,
+    ).content()
 
 
 # -- Contact -> shop records ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Shoptet REST customer JSON (schemas/shoptet, after Shoptet's OpenAPI) to and from the contact.
 
-Owns the field mapping (docs/mapping-platforms.md, Shoptet) and what Shoptet cannot hold.
+Owns the field mapping (docs/mapping.md, Shoptet) and what Shoptet cannot hold.
 Every body is checked against its schema when built and when read; a record that fails is
 refused with SchemaViolation/BadData naming the record (the guid) and the field, never the value.
 """

@@ -1,6 +1,6 @@
 """WooCommerce REST v3 customer JSON (schemas/woocommerce) to and from the canonical contact.
 
-Owns the field mapping (docs/mapping-platforms.md, WooCommerce) and what WooCommerce cannot
+Owns the field mapping (docs/mapping.md, WooCommerce) and what WooCommerce cannot
 hold. Every body is checked against its schema when built and when read; a record that fails
 is refused with SchemaViolation/BadData naming the record and the field, never the value.
 """

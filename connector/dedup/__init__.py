@@ -5,6 +5,7 @@
 
 from connector.dedup._engine import Band, Cluster, DedupEngine, Match, Thresholds, find_duplicates
 from connector.dedup._features import Features, blocking_keys, prepare
+from connector.dedup._model import MatchModel, NameStatistics
 from connector.dedup._normalize import (
     company_key,
     email_key,
@@ -13,6 +14,7 @@ from connector.dedup._normalize import (
     name_tokens,
     phone_key,
     phonetic,
+    street_key,
     tax_key,
     zip_key,
 )
@@ -25,6 +27,8 @@ __all__ = [
     "Evidence",
     "Features",
     "Match",
+    "MatchModel",
+    "NameStatistics",
     "Thresholds",
     "blocking_keys",
     "company_key",
@@ -38,6 +42,7 @@ __all__ = [
     "phone_key",
     "phonetic",
     "prepare",
+    "street_key",
     "tax_key",
     "zip_key",
 ]

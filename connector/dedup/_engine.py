@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
+import math
+import random
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
+from connector.dedup._compare import (
+    BIRTH_DIFFERENT,
+    NAME_EXACT,
+    compare_birth,
+    compare_features,
+    pattern_code,
+    pattern_levels,
+)
 from connector.dedup._features import Features, blocking_keys, prepare
-from connector.dedup._score import Evidence, compare, rarity
+from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
+from connector.dedup._score import DEFAULT_MODEL, Evidence, evidence_of, name_exact_weight, verdict
 from connector.model import Contact
 
 Band = Literal["link", "review"]
@@ -76,26 +88,11 @@ class Thresholds:
         return None
 
 
-class NameStatistics:
-    """How many records carry each name token: the basis of frequency-based name weights."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.population = 0
-
-    def add(self, features: Features) -> None:
-        self.population += 1
-        self.counts.update(features.name)
-
-    def remove(self, features: Features) -> None:
-        self.population -= 1
-        self.counts.subtract(features.name)
-
-    def rarity(self, tokens: Sequence[str]) -> float:
-        """The rarity of the rarest agreeing token (the surname, usually)."""
-        if not tokens:
-            return 0.5
-        return max(rarity(self.counts[token], self.population) for token in tokens)
+# An index (or a batch) smaller than this keeps the prior model: too few pairs to learn from.
+MIN_FIT_RECORDS = 1000
+# Records whose candidates train m online, and records sampled for u.
+FIT_QUERIES = 3000
+FIT_U_RECORDS = 50_000
 
 
 class DedupEngine:
@@ -121,6 +118,7 @@ class DedupEngine:
         self.thresholds = Thresholds(link_threshold, review_threshold)
         self.block_cap = block_cap
         self.names = NameStatistics()
+        self.model: MatchModel = DEFAULT_MODEL
         self._ids: list[str | None] = []
         self._packed: list[str | None] = []
         self._slot_of: dict[str, int] = {}
@@ -150,6 +148,30 @@ class DedupEngine:
             slot = self._store(record_id, features)
             entries.extend(_key_hash(key) << _SLOT_BITS | slot for key in blocking_keys(features))
         self._sorted = _sort_entries(entries)
+        self.fit()
+
+    def fit(self, *, seed: int = 0) -> MatchModel:
+        """Estimate the model from the index itself: u from random pairs of its records, m by EM
+        over the candidates that a sample of its own records finds (each one left out of its own query).
+        """
+        live = [slot for slot, packed in enumerate(self._packed) if packed is not None]
+        if len(live) < MIN_FIT_RECORDS:
+            self.model = dataclasses.replace(DEFAULT_MODEL, population=len(live))
+            return self.model
+        rng = random.Random(seed)
+        sample = [Features.unpack(self._packed[s] or "") for s in rng.sample(live, min(len(live), FIT_U_RECORDS))]
+        u = estimate_u(sample, seed=seed)
+        patterns: Counter[int] = Counter()
+        for slot in rng.sample(live, min(len(live), FIT_QUERIES)):
+            features = Features.unpack(self._packed[slot] or "")
+            for other in self.candidates(features):
+                if other != slot:
+                    other_features = Features.unpack(self._packed[other] or "")
+                    comparison = compare_features(features, other_features, self.names.rare_test())
+                    patterns[pattern_code(comparison.levels)] += 1
+        m, _ = train_m(patterns, u)
+        self.model = MatchModel(m, u, len(live))
+        return self.model
 
     def add(self, record_id: str, contact: Contact) -> None:
         self.add_features(record_id, self.prepare(contact))
@@ -191,45 +213,78 @@ class DedupEngine:
         self._delta.clear()
         self._delta_size = 0
         self._sorted = _sort_entries(entries)
+        self.model = dataclasses.replace(self.model, population=len(self), verdicts={})
 
     # -- online queries ---------------------------------------------------------------------
 
     def candidates(self, features: Features) -> list[int]:
-        """Slots of live records sharing at least one blocking key, at most `block_cap` per key."""
+        """Slots of live records sharing at least one blocking key whose block is small enough.
+
+        A key that `block_cap` records or more already share (a common name in a big town) is
+        not telling on its own and is skipped, as a batch skips such a block: the other keys
+        still reach real duplicates, and a lookup stays a few dozen comparisons.
+        """
         found: dict[int, None] = {}
         entries = self._sorted
+        cap = self.block_cap
+        size = len(entries)
+        slot_mask = _MAX_SLOTS - 1
         for key in blocking_keys(features):
             key_hash = _key_hash(key)
             start = bisect.bisect_left(entries, key_hash << _SLOT_BITS)
-            stop = min(len(entries), start + self.block_cap)
+            delta = self._delta.get(key_hash, ())
+            stop = start
+            while stop < size and stop - start + len(delta) < cap and entries[stop] >> _SLOT_BITS == key_hash:
+                stop += 1
+            if stop - start + len(delta) >= cap:
+                continue
             for at in range(start, stop):
-                entry = entries[at]
-                if entry >> _SLOT_BITS != key_hash:
-                    break
-                found[entry & (_MAX_SLOTS - 1)] = None
-            for slot in self._delta.get(key_hash, ())[: self.block_cap]:
+                found[entries[at] & slot_mask] = None
+            for slot in delta:
                 found[slot] = None
         return [slot for slot in found if self._packed[slot] is not None]
 
     def matches(self, contact: Contact | Features, *, exclude: str | None = None) -> Iterator[Match]:
         """Every candidate in the link or review band, in no particular order."""
         features = contact if isinstance(contact, Features) else self.prepare(contact)
+        for match, _ in self._matches(features, exclude):
+            yield match
+
+    def _matches(self, features: Features, exclude: str | None) -> Iterator[tuple[Match, Features]]:
+        rare = self.names.rare_test()
         for slot in self.candidates(features):
             record_id, packed = self._ids[slot], self._packed[slot]
             if record_id is None or packed is None or record_id == exclude:
                 continue
-            evidence = compare(features, Features.unpack(packed), self.names.rarity)
+            other = Features.unpack(packed)
+            evidence = evidence_of(compare_features(features, other, rare), self.model, self.names.share)
             banded = self.thresholds.band(evidence)
             if banded is not None:
-                yield Match(record_id, banded[1], banded[0], evidence.reasons)
+                yield Match(record_id, banded[1], banded[0], evidence.reasons), other
 
     def best_match(self, contact: Contact | Features, *, exclude: str | None = None) -> Match | None:
-        """The most likely duplicate of `contact` in the index (a link before a review), or None."""
+        """The most likely duplicate of `contact` in the index (a link before a review), or None.
+
+        A contact without a birth date that links to two records with two birth dates (a father
+        and a son of one name at one address) is a question for a person, not a link.
+        """
+        features = contact if isinstance(contact, Features) else self.prepare(contact)
         best: Match | None = None
-        for match in self.matches(contact, exclude=exclude):
+        linked_births: list[str] = []
+        for match, other in self._matches(features, exclude):
+            if match.band == "link" and other.birth:
+                linked_births.append(other.birth)
             if best is None or (match.band == "link", match.score) > (best.band == "link", best.score):
                 best = match
+        if best is not None and best.band == "link" and not features.birth and conflicting_births(linked_births):
+            best = dataclasses.replace(best, band="review", score=min(best.score, self.thresholds.link - 0.01))
         return best
+
+
+def conflicting_births(births: Iterable[str]) -> bool:
+    """Two of these birth dates are two people (they differ by more than one typo)."""
+    known = sorted(set(births))
+    return any(compare_birth(x, y) == BIRTH_DIFFERENT for i, x in enumerate(known) for y in known[i + 1 :])
 
 
 def _sort_entries(entries: array[int]) -> array[int]:
@@ -252,6 +307,23 @@ def _sort_entries(entries: array[int]) -> array[int]:
 # -- batch ------------------------------------------------------------------------------------
 
 
+def _blocks(entries: array[int], block_cap: int) -> Iterator[list[int]]:
+    """The slots of each run of one key hash in sorted `entries`, runs of 2 to `block_cap` only."""
+    slot_mask = _MAX_SLOTS - 1
+    # Grouped in C (`e // 2**24` is `e >> 24` for these non-negative ints): most keys are one
+    # record's alone, and a Python loop over every entry would cost more than the comparisons.
+    for _, group in itertools.groupby(entries, key=(1 << _SLOT_BITS).__rfloordiv__):
+        run = iter(group)
+        first = next(run)
+        second = next(run, None)
+        if second is None:
+            continue
+        block = [first & slot_mask, second & slot_mask]
+        block.extend(entry & slot_mask for entry in itertools.islice(run, block_cap - 1))
+        if len(block) <= block_cap:
+            yield block
+
+
 def find_duplicates(
     records: Iterable[tuple[str, Contact]] | Iterable[tuple[str, Features]],
     *,
@@ -261,15 +333,21 @@ def find_duplicates(
     email_provider_rules: bool = True,
     block_cap: int = DEFAULT_BLOCK_CAP,
     review: bool = False,
+    model: MatchModel | None = None,
 ) -> list[Cluster]:
     """Clusters of one customer among `records` (connected through links), and with `review`
     the pairs in the review band that no link already joins.
+
+    Without a `model`, one is estimated from the records themselves: u from random pairs,
+    m by EM over the candidate pairs.
     """
     thresholds = Thresholds(link_threshold, review_threshold)
     ids: list[str] = []
     features: list[Features] = []
     names = NameStatistics()
-    blocks: dict[int, list[int]] = {}
+    # Blocks as one sorted array of (key hash, slot) ints, not a dict of lists: a hundred
+    # thousand records have a million keys, most of them held by one record alone.
+    entries = array("q")
     for record_id, item in records:
         prepared = (
             item
@@ -277,14 +355,45 @@ def find_duplicates(
             else prepare(item, region=region, email_provider_rules=email_provider_rules)
         )
         slot = len(ids)
+        if slot >= _MAX_SLOTS:
+            raise OverflowError(f"a dedup batch holds at most {_MAX_SLOTS} records")
         ids.append(record_id)
         features.append(prepared)
         names.add(prepared)
-        for key in blocking_keys(prepared):
-            blocks.setdefault(_key_hash(key), []).append(slot)
+        entries.extend((hash(key) & _HASH_MASK) << _SLOT_BITS | slot for key in blocking_keys(prepared))
+    entries = _sort_entries(entries)
 
-    seen: set[int] = set()
+    # Every candidate pair once, as its comparison vector; the name's frequency where it agreed.
     count = len(ids)
+    seen: set[int] = set()
+    lefts, rights, codes = array("i"), array("i"), array("q")
+    shares = array("d")
+    patterns: Counter[int] = Counter()
+    rare = names.rare_test()
+    for block in _blocks(entries, block_cap):
+        for i, left in enumerate(block):
+            for right in block[i + 1 :]:
+                pair = left * count + right if left < right else right * count + left
+                if pair in seen or left == right:
+                    continue
+                seen.add(pair)
+                comparison = compare_features(features[left], features[right], rare)
+                code = pattern_code(comparison.levels)
+                patterns[code] += 1
+                lefts.append(left)
+                rights.append(right)
+                codes.append(code)
+                shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
+    del entries, seen
+
+    if model is None:
+        if count >= MIN_FIT_RECORDS:
+            u = estimate_u(features)
+            m, _ = train_m(patterns, u)
+            model = MatchModel(m, u, count)
+        else:
+            model = dataclasses.replace(DEFAULT_MODEL, population=count)
+
     parent = list(range(count))
     weakest: dict[int, float] = {}
     reviews: list[tuple[int, int, float]] = []
@@ -295,30 +404,79 @@ def find_duplicates(
             slot = parent[slot]
         return slot
 
-    for block in blocks.values():
-        if len(block) < 2 or len(block) > block_cap:
+    levels_of: dict[int, tuple[int, ...]] = {}
+    links: list[tuple[float, int, int]] = []
+    for left, right, code, share in zip(lefts, rights, codes, shares, strict=True):
+        levels = levels_of.get(code)
+        if levels is None:
+            levels = levels_of[code] = pattern_levels(code)
+        found = verdict(levels, model)
+        weight = found.weight + (name_exact_weight(model, share) if found.name_exact else 0.0)
+        score = 1.0 / (1.0 + math.exp(-weight)) if weight > -700 else 0.0
+        banded = thresholds.band(Evidence(score, found.linkable, found.vetoed, found.identifier, found.reasons))
+        if banded is None:
             continue
-        for i, left in enumerate(block):
-            for right in block[i + 1 :]:
-                pair = left * count + right if left < right else right * count + left
-                if pair in seen:
-                    continue
-                seen.add(pair)
-                banded = thresholds.band(compare(features[left], features[right], names.rarity))
-                if banded is None:
-                    continue
-                band, score = banded
-                if band == "link":
-                    a, b = root(left), root(right)
-                    if a != b:
-                        parent[b] = a
-                        weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
-                        weakest.pop(b, None)
-                    else:
-                        weakest[a] = min(score, weakest.get(a, 1.0))
-                elif review:
-                    reviews.append((left, right, score))
-    del blocks, seen
+        band, score = banded
+        if band == "link":
+            links.append((score, left, right))
+        elif review:
+            reviews.append((left, right, score))
+    del lefts, rights, codes, shares
+
+    # A record without a birth date linked to two records with two birth dates (a father and
+    # a son of one name at one address) cannot say which one it is: those links go to a person.
+    partners: dict[int, list[int]] = {}
+    for _, left, right in links:
+        partners.setdefault(left, []).append(right)
+        partners.setdefault(right, []).append(left)
+    ambiguous = {
+        slot
+        for slot, others in partners.items()
+        if len(others) > 1
+        and not features[slot].birth
+        and conflicting_births(features[o].birth for o in others if features[o].birth)
+    }
+    del partners
+    if ambiguous:
+        for score, left, right in links:
+            if review and (left in ambiguous or right in ambiguous):
+                reviews.append((left, right, min(score, thresholds.link - 0.01)))
+        links = [
+            (score, left, right) for score, left, right in links if left not in ambiguous and right not in ambiguous
+        ]
+
+    # Strongest links first, and never one that would put two birth dates or two IČOs into one
+    # cluster: whatever links slipped past the check above still cannot join two people.
+    marks: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def marks_of(top: int) -> tuple[frozenset[str], frozenset[str]]:
+        found = marks.get(top)
+        if found is None:
+            f = features[top]
+            found = (frozenset((f.birth,)) if f.birth else frozenset(), frozenset((f.ico,)) if f.ico else frozenset())
+        return found
+
+    links.sort(reverse=True)
+    for score, left, right in links:
+        a, b = root(left), root(right)
+        if a == b:
+            weakest[a] = min(score, weakest.get(a, 1.0))
+            continue
+        (births_a, icos_a), (births_b, icos_b) = marks_of(a), marks_of(b)
+        # Compatible when one side knows no birth date or some pair is within one typo (a
+        # cluster may already hold a date and its typo).
+        if len(icos_a | icos_b) > 1 or (
+            births_a and births_b and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
+        ):
+            if review:
+                reviews.append((left, right, min(score, thresholds.link - 0.01)))
+            continue
+        parent[b] = a
+        marks[a] = (births_a | births_b, icos_a | icos_b)
+        marks.pop(b, None)
+        weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
+        weakest.pop(b, None)
+    del links
 
     members: dict[int, list[int]] = {}
     for slot in range(count):

@@ -15,6 +15,7 @@ from connector.dedup._normalize import (
     name_tokens,
     phone_key,
     phonetic,
+    street_key,
     tax_key,
     zip_key,
 )
@@ -84,7 +85,7 @@ def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool 
         taxes=tuple(sorted(taxes)),
         name=name_tokens(contact.name),
         company=company_key(contact.company),
-        street=fold(contact.street),
+        street=street_key(contact.street),
         city=fold(contact.city),
         zip=zip_key(contact.zip),
         birth=contact.birth_date or "",
@@ -94,8 +95,11 @@ def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool 
 def blocking_keys(features: Features) -> list[str]:
     """Every key under which a duplicate of this contact may be filed.
 
-    Several keys at once, so that a duplicate that changed one thing (a new e-mail, a move,
-    a typo in the surname) still shares another with its original.
+    Each key joins two fields, and the keys are chosen so that a typo in any one field (the
+    name, the street, the postcode, the town or the birth date) leaves at least one key whole:
+    name sound + postcode, name initials + town + house number, name sound + birth date, birth
+    date + postcode, street sound + house number + town. Identifiers (e-mail, phone, company
+    ids) are keys on their own.
     """
     keys: list[str] = []
     if features.email:
@@ -106,14 +110,36 @@ def blocking_keys(features: Features) -> list[str]:
     keys.extend("t" + tax for tax in features.taxes)
     sounds = sorted({phonetic(token) for token in features.name if len(token) > 1})
     place = features.zip or features.city
+    town = phonetic(features.city.replace(" ", "")) if features.city else ""
+    street = features.street.split()
+    house = next((t for t in street if t[0].isdigit()), "")
     for sound in sounds:
         # Each name token's sound with the initials of the others: a typo in one token, or the
         # order of the tokens, still leaves one key in common.
         initials = "".join(other[0] for other in sounds if other != sound)
         if place:
             keys.append(f"n{sound}|{initials}|{place}")
+            if initials:
+                # And without them: a given name left out, written as an initial or a nickname.
+                keys.append(f"n{sound}||{place}")
         if features.birth:
             keys.append(f"b{features.birth}|{sound}")
+    if sounds and town and house and features.zip:
+        # The name sounds' first two letters at one house in one town: a mistyped postcode, with
+        # a mistyped name or street beside it.
+        keys.append(f"m{''.join(sound[:2] for sound in sounds)}|{town}|{house}")
+    if features.birth and features.zip:
+        keys.append(f"z{features.zip}|{features.birth}")
+    words = [t for t in street if not t[0].isdigit() and len(t) > 2]
+    if words and town:
+        # The street's longest word with the house number and the town, not the postcode: a
+        # mistyped postcode leaves it whole, and the name keys (on the postcode) cover the town.
+        longest = max(words, key=lambda word: (len(word), word))
+        # With the first letter of the name's longest part (the family name, mostly, which stays
+        # when a given name is left out, shortened or swapped for a nickname): co-residents of a
+        # block of flats are not all each other's candidates.
+        family = max(features.name, key=lambda token: (len(token), token))[0] if features.name else ""
+        keys.append(f"s{phonetic(longest)}|{house}|{town}|{family}")
     if features.company:
         company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
         keys.append(f"c{company_sound}|{place}")

@@ -183,6 +183,24 @@ def tax_key(value: str | None, country: str | None = None) -> str | None:
     return f"{land}{digits}" if land and 8 <= len(digits) <= 12 else None
 
 
+# Words that say what kind of street it is, written out or abbreviated, in the five languages:
+# "náměstí Míru"/"nám. Míru", "Fő utca"/"Fő u.", "Church Street"/"Church St" are one street.
+_STREET_TYPES = frozenset(
+    [
+        *("ulice", "ul", "namesti", "nam", "nabrezi", "nabr", "trida", "tr", "ulica", "namestie", "nabrezie"),
+        *("plac", "pl", "aleja", "al", "aleje", "os", "osiedle"),
+        *("utca", "u", "ut", "ter", "korut", "krt", "sor", "koz"),
+        *("street", "st", "road", "rd", "avenue", "ave", "av", "lane", "ln", "drive", "dr", "close", "cl"),
+        *("court", "ct", "place", "way"),
+    ]
+)
+
+
+def street_key(street: str | None) -> str:
+    """A street folded, its type word dropped: "nám. Míru 5" == "Náměstí Míru 5"."""
+    return " ".join(t for t in fold(street).split() if t not in _STREET_TYPES)
+
+
 def zip_key(zip_code: str | None) -> str:
     """Postal code without spaces or dashes: "040 01" == "04001"."""
     return fold(zip_code).replace(" ", "")

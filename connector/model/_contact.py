@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from connector.errors import InvalidContact
@@ -269,8 +269,11 @@ def _list_of(data: Mapping[str, Any], key: str, *, record: str | None) -> list[A
     return value
 
 
-def read_jsonl(stream: IO[str]) -> Iterator[Contact]:
-    """Contacts from JSON lines; a bad line raises InvalidContact naming its line number."""
+def read_jsonl(stream: IO[str], *, ignore: Collection[str] = ()) -> Iterator[Contact]:
+    """Contacts from JSON lines; a bad line raises InvalidContact naming its line number.
+
+    Keys in `ignore` are dropped before the contact is read (e.g. a simulator's `hq_id`
+    and `sync_state`, which are the account's, not the contact's); others stay refused."""
     for lineno, line in enumerate(stream, start=1):
         if not line.strip():
             continue
@@ -278,6 +281,8 @@ def read_jsonl(stream: IO[str]) -> Iterator[Contact]:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidContact(f"line {lineno}: not valid JSON ({exc.msg})", record=f"line {lineno}") from None
+        if ignore and isinstance(data, dict):
+            data = {key: value for key, value in data.items() if key not in ignore}
         try:
             yield Contact.from_dict(data)
         except InvalidContact as exc:

@@ -29,6 +29,9 @@ PeerFactory = Callable[[Config], Peer]
 # name -> "module:factory", imported when chosen, so an unused platform costs nothing.
 _BUILT_IN: dict[str, str] = {
     "connector": "connector.peers.eshop:ConnectorShop.from_config",
+    "prestashop": "connector.peers.prestashop:PrestaShopShop.from_config",
+    "woocommerce": "connector.peers.woocommerce:WooCommerceShop.from_config",
+    "shoptet": "connector.peers.shoptet:ShoptetShop.from_config",
 }
 _REGISTERED: dict[str, PeerFactory] = {}
 

@@ -33,11 +33,13 @@ from connector.errors import (
 )
 from connector.log import get_logger
 from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
-from connector.transport import RetryPolicy, make_client, send
+from connector.transport import PeerKeys, RetryPolicy, make_client, send
 
 log = get_logger(__name__)
 
 PEER = "e-shop"
+# The e-shop signs in with a bearer token, not a user name and a password.
+KEYS = PeerKeys(url="[eshop] url", credentials="CONNECTOR_ESHOP_TOKEN", rejected="check the token")
 FEED_PAGE_SIZE = 500
 
 
@@ -127,7 +129,7 @@ class EshopClient:
                 self.requests.changes += 1
                 return self._http.get("/customers/changes", params=params)
 
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable, keys=KEYS)
             page = codec.decode_changes(response.content)
             log.debug("eshop.changes", changes=len(page.changes), has_more=page.has_more)
             yield page
@@ -156,7 +158,7 @@ class EshopClient:
             return response
 
         try:
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable, keys=KEYS)
         except PeerConfigurationError as exc:
             # A 404 carrying the protocol's <error> means "no such customer"; any other 404
             # (a web server's page) means the URL is wrong, which the transport says already.
@@ -164,6 +166,26 @@ class EshopClient:
                 return None
             raise
         return codec.decode_customer(response.content)
+
+    def probe(self, *, timeout_s: float = 3.0) -> bool:
+        """One quick authenticated read (a customer that does not exist), no retries: True
+        when the e-shop answers it as the protocol says."""
+
+        last: list[httpx.Response] = []
+
+        def attempt() -> httpx.Response:
+            self.requests.get += 1
+            last[:] = [self._http.get("/customers/0", timeout=timeout_s)]
+            return last[0]
+
+        try:
+            send(attempt, peer=PEER, policy=RetryPolicy(max_total_s=0.0), unreachable=EshopUnreachable, keys=KEYS)
+        except PeerConfigurationError as exc:
+            # The protocol's own "no such customer" is an answer; a web server's 404 is not.
+            return exc.status_code == 404 and bool(last) and codec.looks_like_error(last[0].content)
+        except (EshopUnreachable, PeerRefused):
+            return False
+        return True
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -201,7 +223,7 @@ class EshopClient:
                 self.requests.batch += 1
                 return self._http.post("/batch", content=body)
 
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable)
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable, keys=KEYS)
             answered = {result.ref: result for result in codec.decode_batch_result(response.content)}
         results: list[EshopResult] = []
         for ref, write in zip(refs, writes, strict=True):
@@ -255,7 +277,7 @@ class ConnectorShop:
         return ""
 
     def probe(self) -> bool:
-        return True
+        return self.client.probe()
 
     def close(self) -> None:
         self.client.close()

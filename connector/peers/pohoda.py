@@ -7,12 +7,15 @@ shared transport's retry policy, every message built and read by the POHODA code
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import gzip
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -28,17 +31,19 @@ from connector.errors import (
     BadData,
     ConfigError,
     MalformedXML,
+    PeerConfigurationError,
     PohodaRefused,
     PohodaUnreachable,
 )
 from connector.log import get_logger
 from connector.model import Contact
 from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
-from connector.transport import CircuitBreaker, RetryPolicy, make_client, send
+from connector.transport import CircuitBreaker, PeerKeys, RetryPolicy, make_client, safe_url, send
 
 log = get_logger(__name__)
 
 PEER = "POHODA mServer"
+KEYS = PeerKeys(url="[pohoda] url", credentials="[pohoda] user and CONNECTOR_POHODA_PASSWORD")
 BadRecord = Callable[[BadData], None]
 EXPORT_PAGE_SIZE = 1000
 # Re-read this much of POHODA's history on each poll (lastChanges has one-second resolution).
@@ -52,6 +57,40 @@ class PohodaStatus:
     up: bool
     http_status: int | None
     detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PohodaCheck:
+    """What one authenticated request (a one-record address-book list) showed: is mServer
+    up, does it take these credentials, does the accounting unit answer for this IČO."""
+
+    url: str
+    user: str
+    ico: str
+    up: bool = False
+    signed_in: bool = False
+    ico_ok: bool = False
+    records: int = 0
+    seconds: float = 0.0
+    problem: str = ""
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.up and self.signed_in and self.ico_ok
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.ok:
+            return (
+                f"up: user {self.user!r} signed in, the accounting unit with IČO {self.ico} answers "
+                f"(a one-record address-book read gave {self.records}, in {self.seconds:.2f} s)"
+            )
+        state = "DOWN" if not self.up else "up, but not usable"
+        return f"{state}: {self.problem}" + (f"; {self.fix}" if self.fix else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "ok": self.ok}
 
 
 @dataclasses.dataclass
@@ -78,6 +117,7 @@ class PohodaClient:
         policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         breaker: CircuitBreaker | None = None,
+        gate: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         if not config.url:
             raise ConfigError("[pohoda] url is required (set it in the file or as CONNECTOR_POHODA_URL)")
@@ -114,6 +154,9 @@ class PohodaClient:
             max_response_bytes=config.max_response_mb * 1024 * 1024,
         )
         self._one_at_a_time = threading.Lock()
+        # Held around each /xml exchange (not the retries' sleeps): the store's lock that keeps
+        # one request in flight to this mServer across processes.
+        self._gate = gate or contextlib.nullcontext
         self._pack_seq = 0
         self.requests = RequestCounter()
         # Shared by every call of this client: once POHODA failed, the rest fail fast.
@@ -145,10 +188,45 @@ class PohodaClient:
             return self._http.get("/status")
 
         try:
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+            response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable, keys=KEYS)
         except PohodaUnreachable as exc:
             return PohodaStatus(up=False, http_status=None, detail=str(exc))
         return PohodaStatus(up=True, http_status=response.status_code, detail=response.text.strip()[:200])
+
+    def check(self) -> PohodaCheck:
+        """One authenticated request, a one-record address-book list: unlike `GET /status`
+        (which mServer answers without credentials), it fails on a wrong user, password or
+        IČO. Never raises for a peer's answer; says what is wrong and what to fix instead.
+        Bounded by this client's retry policy and timeouts."""
+        config = self.config
+        found = PohodaCheck(url=safe_url(str(config.url)), user=str(config.user), ico=str(config.ico))
+        started = time.monotonic()
+        body = self.codec.encode_list_request(pack_id=self._next_pack_id("check"), id_from=1, count=1)
+        try:
+            records = sum(1 for _ in self.codec.iter_export(self.post_xml(body)))
+        except PohodaUnreachable as exc:
+            return dataclasses.replace(
+                found, problem=str(exc), fix="check [pohoda] url and that mServer is started for this company"
+            )
+        except PeerConfigurationError as exc:
+            # The transport's message names the keys ([pohoda] user and CONNECTOR_POHODA_PASSWORD
+            # for a 401, [pohoda] url for a 404).
+            return dataclasses.replace(found, up=True, problem=str(exc))
+        except PohodaRefused as exc:
+            # A pack refused as a whole on a valid one-record list: mServer serves another
+            # accounting unit than dataPack@ico names (data-package.xsd: ico must match).
+            return dataclasses.replace(
+                found,
+                up=True,
+                signed_in=True,
+                problem=f"POHODA refused a request for IČO {config.ico}: {exc.note or exc}",
+                fix="check [pohoda] ico against the accounting unit the mServer configuration serves",
+            )
+        except BadData as exc:
+            return dataclasses.replace(found, up=True, problem=f"the answer could not be read: {exc}")
+        return dataclasses.replace(
+            found, up=True, signed_in=True, ico_ok=True, records=records, seconds=round(time.monotonic() - started, 3)
+        )
 
     def probe(self, *, timeout_s: float = 3.0) -> bool:
         """One quick `GET /status` (no retries): False trips the breaker, so a run with
@@ -160,7 +238,7 @@ class PohodaClient:
 
         once = RetryPolicy(max_total_s=0.0)
         try:
-            send(attempt, peer=PEER, policy=once, unreachable=PohodaUnreachable)
+            send(attempt, peer=PEER, policy=once, unreachable=PohodaUnreachable, keys=KEYS)
         except PohodaUnreachable as exc:
             self.breaker.trip(str(exc))
             return False
@@ -174,12 +252,13 @@ class PohodaClient:
         headers = {"Content-Encoding": "gzip"} if self.config.gzip else {}
 
         def attempt() -> httpx.Response:
-            self.requests.xml += 1
-            return self._http.post("/xml", content=payload, headers=headers)
+            with self._gate():
+                self.requests.xml += 1
+                return self._http.post("/xml", content=payload, headers=headers)
 
         with self._one_at_a_time:
             try:
-                response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable)
+                response = send(attempt, peer=PEER, policy=self.policy, unreachable=PohodaUnreachable, keys=KEYS)
             except PohodaUnreachable as exc:
                 self.breaker.trip(str(exc))
                 raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from connector.config import Config
@@ -64,6 +64,12 @@ class PlanSettings:
     # The connector, not the shop platform, sends the welcome e-mail of an auto-registered
     # account (the platform sends none, or [mail] welcome = "connector").
     welcome_by_connector: bool = False
+    # The e-shop platform's `storable_content` (content as the platform gives it back, what it
+    # cannot hold cleared), or None when it holds every field. A field the platform drops is
+    # then not taken for a change made on the e-shop, and not written to it again and again.
+    eshop_storable: Callable[[dict[str, Any]], dict[str, Any]] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +88,11 @@ class PlanState:
     pending_pohoda: Mapping[int, tuple[tuple[int, str], ...]] = dataclasses.field(default_factory=dict)
     # False when POHODA could not be reached at the start of the run (the breaker is open).
     pohoda_available: bool = True
+    # The e-shop platform's `storable(content)`: what it shows of a content once written,
+    # where it cannot hold every field (None: it holds them all).
+    eshop_storable: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Links whose e-shop account creation is still in the outbox.
+    pending_eshop_creates: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass
@@ -179,8 +190,13 @@ class _Planner:
         # The POHODA create/update this plan holds per link: a later one in the plan replaces it.
         self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
+        self.eshop_storable = state.eshop_storable
+        self.pending_eshop_creates = state.pending_eshop_creates
         self.contacts_e: dict[str, Contact | None] = {}
+        # e-mail key -> link whose account creation waits in the outbox (built when needed).
+        self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
+        self._creating: dict[str, int] | None = None
 
     def _index(self, link: Link) -> None:
         self.links[link.id] = link
@@ -237,6 +253,41 @@ class _Planner:
             )
         )
 
+    def _shop_view(self, content: dict[str, Any], reference: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The e-shop's content with what the platform cannot hold taken from `reference` (the
+        base, else POHODA's content): where the shop shows what it would show of the reference,
+        the shop changed nothing."""
+        held = self.settings.eshop_storable
+        if held is None or reference is None:
+            return content
+        shown = held(dict(reference))
+        return {f: (reference.get(f) if shown.get(f) == v else v) for f, v in content.items()}
+
+    def _differs_on_shop(self, target: dict[str, Any], content: Mapping[str, Any]) -> bool:
+        held = self.settings.eshop_storable
+        return (held(target) if held is not None else target) != content
+
+    def _claim_own_creation(self, change: SideRecord) -> Link | None:
+        """An account that cannot carry POHODA's id, with the e-mail of an auto-registration
+        whose answer was lost (a crash): our own creation, claimed, not registered again."""
+        if self._creating is None:
+            self._creating = {}
+            for link in self.links.values():
+                if link.state != "creating_eshop" or link.eshop_id is not None or link.pohoda_id is None:
+                    continue
+                content = self.bases.get(link.id) or (
+                    self.m_p[link.pohoda_id].content if link.pohoda_id in self.m_p else {}
+                )
+                email = content.get("email")
+                if isinstance(email, str) and email:
+                    self._creating.setdefault(email.casefold(), link.id)
+        email = change.contact.email if change.contact is not None else None
+        link_id = self._creating.pop(email.casefold(), None) if email else None
+        if link_id is None:
+            return None
+        self._update_link(self.links[link_id], eshop_id=change.record_id, state="linked")
+        return self.links[link_id]
+
     def _update_link(self, link: Link, **values: Any) -> None:
         self.plan.link_updates.setdefault(link.id, {}).update(values)
         self._index(dataclasses.replace(link, **values))
@@ -248,6 +299,7 @@ class _Planner:
         new_pohoda: dict[str, None] = {}
 
         for change in eshop_changes:
+            change = self._as_last_synced(change)
             record = to_mirror(change)
             self.m_e[change.record_id] = record
             self.plan.mirror.append(record)
@@ -258,6 +310,10 @@ class _Planner:
                 continue
             if link is None and change.hq_id:
                 link = self._claim_by_hq_id(change)
+            if link is None and not change.hq_id and self._awaits_own_create(change):
+                continue
+            if link is None and not change.hq_id:
+                link = self._claim_own_creation(change)
             if link is not None:
                 touched.add(link.id)
             else:
@@ -334,6 +390,42 @@ class _Planner:
             return self.links[ref]
         return None
 
+    def _as_last_synced(self, change: SideRecord) -> SideRecord:
+        """A field the e-shop cannot hold (a note, a delivery address's flag) reads back empty:
+        where the e-shop shows what it would show of the last synced version, the field did
+        not change there, and keeps the last synced value (else it would be wiped in POHODA
+        and written to the e-shop again on every run)."""
+        storable = self.eshop_storable
+        link = self.by_eshop.get(change.record_id)
+        base = self.bases.get(link.id) if link is not None else None
+        if storable is None or change.contact is None or base is None:
+            return change
+        shown, content = storable(base), change.contact.content()
+        kept = {f: base[f] for f in content if f in base and content[f] != base[f] and content[f] == shown.get(f)}
+        if not kept:
+            return change
+        contact = Contact.from_dict({**change.contact.to_dict(), **kept}, record=change.record_id)
+        return dataclasses.replace(change, contact=contact)
+
+    def _awaits_own_create(self, change: SideRecord) -> bool:
+        """An account that carries no POHODA id (a platform with nowhere to keep one) under the
+        e-mail of a contact whose account creation is still in the outbox: most likely that very
+        creation, saved by the platform before a crash lost its answer. It is left to that
+        create's answer (the platform's replay, or the e-mail taken), which links it, instead
+        of being taken for a new registration (a second contact in POHODA)."""
+        if self._creating_by_email is None:
+            self._creating_by_email = {}
+            for link_id in self.pending_eshop_creates:
+                link = self.links.get(link_id)
+                record = self.m_p.get(link.pohoda_id) if link is not None and link.pohoda_id else None
+                if link is not None and link.eshop_id is None and record is not None:
+                    key = email_key(record.content.get("email"), provider_rules=self.settings.email_provider_rules)
+                    if key is not None:
+                        self._creating_by_email[key] = link_id
+        contact = change.contact
+        key = email_key(contact.email if contact else None, provider_rules=self.settings.email_provider_rules)
+        return key is not None and key in self._creating_by_email
+
     def _reconcile_link(self, link: Link) -> None:
         if link.state.startswith("deleted") or link.state == SECONDARY:
             # A second account's content is its own (another e-mail): nothing to merge.
@@ -348,11 +440,12 @@ class _Planner:
             return
         if p is None:
             # POHODA's copy is being created: send the newest content by extId (an upsert).
-            if base != e.content:
-                self._queue_pohoda(link.id, e.content)
-                self.plan.bases[link.id] = e.content
+            shop = self._shop_view(e.content, base)
+            if base != shop:
+                self._queue_pohoda(link.id, shop)
+                self.plan.bases[link.id] = shop
             return
-        result = merge(base, e.content, p.content, self.settings.policy)
+        result = merge(base, self._shop_view(e.content, base or p.content), p.content, self.settings.policy)
         for conflict in result.conflicts:
             self.plan.audits.append(
                 PlannedAudit(
@@ -377,7 +470,7 @@ class _Planner:
     ) -> None:
         if target != p.content or (p.ext_id != link.eshop_id and link.eshop_id is not None):
             self._queue_pohoda(link.id, target)
-        if target != e.content:
+        if self._differs_on_shop(target, e.content):
             self.plan.ops.append(
                 PlannedOp(link.id, "eshop", "update", {"contact": target, "expected_version": e.version})
             )
@@ -419,7 +512,7 @@ class _Planner:
         if link_ref is None:
             link_ref = self._new_link("linked", eshop_id=eshop_id, pohoda_id=pohoda_id)
         link = self.links[link_ref]
-        result = merge(None, e.content, p.content, self.settings.policy)
+        result = merge(None, self._shop_view(e.content, p.content), p.content, self.settings.policy)
         self.plan.audits.append(
             PlannedAudit(
                 "match",

@@ -18,11 +18,12 @@ from connector.errors import BadData, PricingWorkerUnreachable
 from connector.pricing._codec import ConfiguratorCart, encode_cart_batch
 from connector.pricing._model import OrderItemAdd, OrderPrepare
 from connector.pricing._worker import BATCH_PATH, IDEMPOTENCY_HEADER
-from connector.transport import RetryPolicy, make_client, send
+from connector.transport import PeerKeys, RetryPolicy, make_client, send
 
 DEFAULT_WORKER_URL = "http://127.0.0.1:8710"
 DEFAULT_CHUNK = 500
 PEER = "pricing worker"
+KEYS = PeerKeys(url="--worker", credentials="the worker's access")
 
 
 @dataclasses.dataclass
@@ -83,7 +84,7 @@ def push_cart(
                 report.requests += 1
                 return client.post(BATCH_PATH, content=body, headers=headers)
 
-            response = send(attempt, peer=PEER, policy=policy, unreachable=PricingWorkerUnreachable)
+            response = send(attempt, peer=PEER, policy=policy, unreachable=PricingWorkerUnreachable, keys=KEYS)
             answer: dict[str, Any] = response.json()
             return answer
 

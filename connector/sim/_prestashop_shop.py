@@ -44,6 +44,9 @@ DEFAULT_COUNTRIES: tuple[tuple[int, str, str, str, str], ...] = (
     (17, "GB", "44", "", "United Kingdom"),
     (21, "US", "1", "NNNNN", "United States"),
     (37, "SK", "421", "NNN NN", "Slovakia"),
+    # A fresh install has every country; Hungary (the generated customers live there too) is
+    # row 143 of ps_country with zip_code_format NNNN (install data as dumped from real shops).
+    (143, "HU", "36", "NNNN", "Hungary"),
 )
 
 
@@ -256,6 +259,8 @@ class PrestaShopShop:
                 row.values[spec.name] = spec.wiped()
                 nulled.add(spec.name)
         self._validate(resource, row, nulled)
+        if resource.name == "addresses":
+            self._check_dni(row)
         if resource.name == "customers":
             self._save_customer(row, stored, entity)
         else:
@@ -273,6 +278,14 @@ class PrestaShopShop:
             message = self._field_error(resource, spec, "" if name in nulled else row.values.get(name, ""))
             if message is not None:
                 raise WsError(400, (85, f'Validation error: "{message}"'))
+
+    def _check_dni(self, row: Row) -> None:
+        """Address::validateField: a live address in a country that needs an identification
+        number (Address::dniRequired, the country's need_identification_number) needs a dni."""
+        country = self.tables["countries"].get(_php_int(row.values.get("id_country", "")))
+        needs = country is not None and country.values.get("need_identification_number") == "1"
+        if needs and row.values.get("deleted") != "1" and not row.values.get("dni", "").strip():
+            raise WsError(400, (85, 'Validation error: "Property Address->dni is empty."'))
 
     def _field_error(self, resource: Resource, spec: FieldSpec, value: str) -> str | None:
         prop = f"{resource.class_name}->{spec.name}"
@@ -451,6 +464,10 @@ class PrestaShopShop:
                 owner = self.email_owner(row.values["email"])
                 if owner is not None and owner != record_id:
                     raise WsError(409, (141, "The email is already used, please choose another one"))
+                # The back office saves through Customer::update too, which dates a new
+                # newsletter subscription as the webservice path does.
+                if row.values.get("newsletter") == "1" and not is_date(row.values.get("newsletter_date_add", "")):
+                    row.values["newsletter_date_add"] = self.now()
             self._touch(row.values, self.now())
             self.tables[resource_name][record_id] = row
             return row.copy()
@@ -492,6 +509,7 @@ class PrestaShopShop:
                 row.values[name] = value
             row.values["id_customer"] = str(customer_id)
             self._validate(resource, row, _zero_dates(row, keep=fields))
+            self._check_dni(row)
             self._save_plain(resource, row, None)
             return row.copy()
 

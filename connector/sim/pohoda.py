@@ -5,7 +5,9 @@ endpoints under `/_sim` let a test seed, inspect, edit and break it.
 
 On the wire, as POHODA answers (every answer validates against STORMWARE's response.xsd):
 
-- Missing or wrong `STW-Authorization` → HTTP 401. A body that is not XML, not a dataPack,
+- Missing or wrong `STW-Authorization` (user or password) on `/xml` → HTTP 401. `GET
+  /status` answers anyone, as mServer does, without the company; `?companyDetail` needs
+  the credentials. A body that is not XML, not a dataPack,
   fails the schema, or whose `dataPack@ico` is not the company's → HTTP 200 with
   `rsp:responsePack state="error" note="…"` and no items.
 - Each `dat:dataPackItem` is executed on its own. Success: `rsp:responsePackItem state="ok"`
@@ -267,11 +269,24 @@ class PohodaSimulator:
         return to_wire(self.processor.process(body, check_duplicity=check_duplicity))
 
     async def _status(self, request: Request) -> Response:
+        # As mServer answers (../shared/pohoda-protocol.md §1, Spoje-NET/pohoda-client-checker
+        # tests/ok.xml): plain `GET /status` needs no credentials and says nothing about the
+        # company, so it cannot tell a wrong user, password or IČO; `?companyDetail` needs
+        # STW-Authorization and names the accounting unit (dg/pohoda-mcp PohodaClient.php).
         state = "working" if self.stats.active else "idle"
+        detail = ""
+        if "companyDetail" in request.query_params:
+            if not self._authorized(request):
+                return Response("Unauthorized\n", status_code=401, media_type="text/plain")
+            detail = (
+                f"<companyDetail><company>Simulated company {self.ico}</company>"
+                f"<databaseName>StwPh_{self.ico}_2026</databaseName><year>2026</year></companyDetail>"
+            )
         body = (
             '<?xml version="1.0" encoding="Windows-1250"?>\n'
-            f"<mServer><status>{state}</status><processing>{self.stats.in_flight}</processing>"
-            f"<server>{request.url.netloc}</server><ico>{self.ico}</ico></mServer>"
+            "<mServer><message>Response from POHODA mServer</message><name>connector-sim</name>"
+            f"<server>http://{request.url.netloc}</server><status>{state}</status>"
+            f"<processing>{self.stats.in_flight}</processing>{detail}</mServer>"
         )
         return Response(body.encode("cp1250"), media_type=CONTENT_TYPE)
 

@@ -7,6 +7,8 @@ nothing is mocked, the connector talks HTTP to the simulators and keeps a real s
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +17,10 @@ import httpx
 
 from connector.config import Config, load_config
 from connector.model import Contact
+from connector.sim._sandbox_prestashop import PRESTASHOP_BOXES
+from connector.sim._sandbox_prestashop import PrestaShopBox as PrestaShopBox  # the PrestaShop box, public here
+from connector.sim._sandbox_shoptet import ShoptetShopBox
+from connector.sim._sandbox_woocommerce import WooCommerceShopBox
 from connector.sim._server import RunningServer
 from connector.sim.eshop import EshopSimulator
 from connector.sim.pohoda import PohodaSimulator
@@ -23,6 +29,7 @@ POHODA_USER = "connector"
 POHODA_PASSWORD = "sandbox-pohoda"  # noqa: S105 - loopback simulator credentials
 ESHOP_TOKEN = "sandbox-eshop"  # noqa: S105
 ICO = "12345678"
+SANDBOX_STORE_ENV = "CONNECTOR_SANDBOX_STORE_URL"
 
 
 class ShopBox(Protocol):
@@ -101,6 +108,9 @@ class ConnectorShopBox:
 # platform -> the box that simulates it (a class taking the seed contacts)
 SHOP_BOXES: dict[str, Callable[[Iterable[Contact | Mapping[str, Any]]], ShopBox]] = {
     "connector": ConnectorShopBox,
+    **PRESTASHOP_BOXES,  # "prestashop" (8), "prestashop-8", "prestashop-1.7"
+    "woocommerce": WooCommerceShopBox,
+    "shoptet": ShoptetShopBox,
 }
 
 
@@ -132,7 +142,7 @@ class Sandbox:
             "CONNECTOR_POHODA_ICO": ICO,
             "CONNECTOR_POHODA_PASSWORD": POHODA_PASSWORD,
             **self.shop.env,
-            "CONNECTOR_STORE_URL": f"sqlite:///{directory / 'connector.db'}",
+            "CONNECTOR_STORE_URL": self._store_url(directory),
             "CONNECTOR_POHODA_RETRY_MAX_S": "2",
             "CONNECTOR_ESHOP_RETRY_MAX_S": "2",
             "CONNECTOR_LOG_LEVEL": "warning",
@@ -146,9 +156,34 @@ class Sandbox:
         assert isinstance(self.shop, ConnectorShopBox), f"the {self.platform} sandbox has no protocol simulator"
         return self.shop.sim
 
+    def _store_url(self, directory: Path) -> str:
+        """A SQLite file in the directory, or, when CONNECTOR_SANDBOX_STORE_URL names a
+        PostgreSQL database, a schema of its own there (dropped on close), as fresh as a file."""
+        self._drop_schema: Callable[[], None] | None = None
+        base = os.environ.get(SANDBOX_STORE_ENV)
+        if not base or not base.startswith("postgresql"):
+            return base or f"sqlite:///{directory / 'connector.db'}"
+        import sqlalchemy as sa  # only where a sandbox runs on PostgreSQL
+
+        schema = f"sandbox_{uuid.uuid4().hex[:16]}"
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+        self._drop_schema = drop
+        return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
     def close(self) -> None:
         self.pohoda_server.stop()
         self.shop.close()
+        if self._drop_schema is not None:
+            self._drop_schema()
+            self._drop_schema = None
 
     def __enter__(self) -> Sandbox:
         return self

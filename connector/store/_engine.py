@@ -1,7 +1,10 @@
-"""Opening the database: one engine per URL, with SQLite tuned for one writer and crash safety."""
+"""Opening the database: one engine per URL, with SQLite tuned for one writer and crash safety,
+and PostgreSQL (psycopg 3) with its password taken from the environment, never the file."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +24,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The store's password, merged into a server URL that has none: the configuration file
+# names the server, the user and the database; the secret stays in the environment.
+PASSWORD_ENV = "CONNECTOR_STORE_PASSWORD"  # noqa: S105 - the variable's name, not a password
+
+
+def with_password(url: sa.URL, env: Mapping[str, str] | None = None) -> sa.URL:
+    """`url` with the password from CONNECTOR_STORE_PASSWORD when it carries none."""
+    password = (os.environ if env is None else env).get(PASSWORD_ENV)
+    if url.get_backend_name() == "sqlite" or url.password is not None or not password:
+        return url
+    return url.set(password=password)
+
+
 def open_engine(url: str) -> sa.Engine:
-    """An engine for `url`; a SQLite file's directory is created when missing."""
+    """An engine for `url`; a SQLite file's directory must exist (the file is created)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
-        raise ConfigError(f"[store] url: not a database URL: {url!r}") from None
+        # Never echo the URL: it may carry a password.
+        raise ConfigError("[store] url: not a database URL (expected sqlite:///… or postgresql+psycopg://…)") from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"[store] url: cannot create the directory of the SQLite file {database}: "
-                    f"{exc.strerror or type(exc).__name__}"
-                ) from None
+        # Not created here: a directory made silently (as root, by a first run by hand) is
+        # one cron's user cannot write. Say what to create instead.
+        if database and database != ":memory:" and not Path(database).parent.is_dir():
+            raise ConfigError(
+                f"[store] url: the directory {Path(database).parent} of the SQLite file does not exist; "
+                f"create it for the user the connector runs as (install -d -o connector {Path(database).parent})"
+            )
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         # Open it once now: a path that is a directory, or a file or directory the process
@@ -48,7 +64,11 @@ def open_engine(url: str) -> sa.Engine:
             engine.dispose()
             raise ConfigError(f"[store] url: cannot open the SQLite database {database}: {exc.orig}") from None
         return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise ConfigError("[store] url: PostgreSQL is reached through psycopg 3: postgresql+psycopg://user@host/db")
     try:
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        # pre_ping: after a server restart the pool's dead connections are replaced on checkout,
+        # so every process recovers by itself.
+        return sa.create_engine(with_password(parsed), pool_pre_ping=True, pool_size=5, max_overflow=5)
     except ModuleNotFoundError as exc:
         raise ConfigError(f"[store] url: the database driver is not installed ({exc.name})") from None

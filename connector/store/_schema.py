@@ -87,6 +87,11 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("done_at", sa.String(40)),
+    # Who delivers it now, and until when (seconds since the epoch, the database's clock):
+    # a live worker renews its lease; a dead one's claims are taken over once it expires.
+    # Migration 5.
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("lease_until", sa.Float),
 )
 sa.Index("ix_outbox_state", outbox.c.state, outbox.c.id)
 sa.Index("ix_outbox_link", outbox.c.link_id)
@@ -247,9 +252,22 @@ def _second_accounts(conn: sa.Connection) -> None:
         conn.execute(sa.text("ALTER TABLE links ADD COLUMN contact_of VARCHAR(32)"))
 
 
+def _claims(conn: sa.Connection) -> None:
+    present = {column["name"] for column in sa.inspect(conn).get_columns("outbox")}
+    if "claimed_by" not in present:
+        conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)"))
+    if "lease_until" not in present:
+        conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN lease_until FLOAT"))
+    # The claim's search: pending operations of one side, oldest first.
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_side_state ON outbox (side, state, id)"))
+    # A worker's renewal and release find its own claims without reading the whole backlog.
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_claimed_by ON outbox (claimed_by, side, state)"))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "links, synced versions, mirror, cursors, outbox, audit, review queue, run locks, runs", _initial),
     (2, "webhook events", _webhook_events),
     (3, "pricing carts, cart addresses, cart lines, answered cart requests", _pricing),
     (4, "links.contact_of: a person's second e-shop account", _second_accounts),
+    (5, "outbox claims: claimed_by and lease_until, for several processes sharing the work", _claims),
 ]

@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import functools
 import json
 import os
 import socket
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -39,6 +42,8 @@ from connector.store._schema import (
 
 # A lock whose holder has not beaten its heart for this long is taken over.
 LOCK_STALE_S = 600.0
+# How long an outbox claim lasts unless its worker renews it ([store] lease_s).
+LEASE_S = 60.0
 
 
 def now_iso() -> str:
@@ -65,7 +70,7 @@ class WriteBatch:
     def settle_refused(self, link_id: int, side: str, *, by: int | None = None) -> None:
         """The link's refused operations to `side` (older than entry `by`) no longer stand:
         a later one was delivered, or the record turned up linked."""
-        self._settled.append({"link_id_": link_id, "side_": side, "before_": by if by is not None else 2**62})
+        self._settled.append({"link_id_": link_id, "side_": side, "before_": by if by is not None else 2**31 - 1})
 
     def add_audit(self, *, operation: str, result: str, **fields: Any) -> None:
         detail = fields.pop("detail", None)
@@ -107,17 +112,38 @@ class WriteBatch:
 class Store:
     """The sync state in SQLite or PostgreSQL."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, lease_s: float = LEASE_S) -> None:
         self.engine = engine
+        self.lease_s = lease_s
+        # (owner, side) of the claims this process holds: the renewer keeps their leases.
+        self._claimants: set[tuple[str, str]] = set()
+        self._claims_lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._closed = threading.Event()
+        # Run locks held as PostgreSQL advisory locks: the connection that holds each.
+        self._held: dict[tuple[str, str], sa.Connection] = {}
+        self._local_gates: dict[str, threading.Lock] = {}
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        store = cls(open_engine(url))
+    def open(cls, url: str, *, migrate: bool = True, lease_s: float = LEASE_S) -> Store:
+        store = cls(open_engine(url), lease_s=lease_s)
         if migrate:
             store.migrate()
         return store
 
+    @property
+    def shares_work(self) -> bool:
+        """True on PostgreSQL: several processes on several hosts may use this store at once."""
+        return self.engine.dialect.name == "postgresql"
+
     def close(self) -> None:
+        self._closed.set()
+        if self._renewer is not None and self._renewer is not threading.current_thread():
+            self._renewer.join(timeout=5)
+        for conn in self._held.values():
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.close()
+        self._held.clear()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -168,8 +194,15 @@ class Store:
     # -- run lock -----------------------------------------------------------------------
 
     def acquire_lock(self, name: str, owner: str) -> None:
-        """Take the named lock or raise RunLockHeld; a dead or silent holder is replaced."""
+        """Take the named lock or raise RunLockHeld; a dead or silent holder is replaced.
+
+        On PostgreSQL the lock is a session advisory lock: a holder that dies (SIGKILL, a lost
+        host) loses it with its connection, on any host, without waiting for staleness. The
+        row in run_locks is kept too, for `connector status`.
+        """
         host, pid = socket.gethostname(), os.getpid()
+        if self.shares_work:
+            self._acquire_advisory(name, owner)
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(run_locks).where(run_locks.c.name == name)).mappings().first()
             if row is not None:
@@ -185,9 +218,43 @@ class Store:
                     )
                 )
             except sa.exc.IntegrityError:
+                self._release_advisory(name, owner)
                 raise RunLockHeld("another run took the lock at the same moment") from None
 
+    def _acquire_advisory(self, name: str, owner: str) -> None:
+        conn = self.engine.connect()
+        try:
+            taken = conn.execute(sa.text(f"SELECT pg_try_advisory_lock({_RUN_LOCK_KEY})"), {"name": f"run:{name}"})
+            if not taken.scalar():
+                holder = conn.execute(sa.select(run_locks).where(run_locks.c.name == name)).mappings().first()
+                conn.rollback()
+                where = f"{holder['owner']} (pid {holder['pid']} on {holder['host']})" if holder else "another process"
+                raise RunLockHeld(where)
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        self._held[(name, owner)] = conn
+        # The advisory lock is what counts: a row left by a holder that died goes.
+        with self.engine.begin() as tx:
+            tx.execute(run_locks.delete().where(run_locks.c.name == name))
+
+    def _release_advisory(self, name: str, owner: str) -> None:
+        conn = self._held.pop((name, owner), None)
+        if conn is None:
+            return
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            conn.execute(sa.text(f"SELECT pg_advisory_unlock({_RUN_LOCK_KEY})"), {"name": f"run:{name}"})
+            conn.commit()
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            conn.close()
+
     def heartbeat(self, name: str, owner: str) -> None:
+        held = self._held.get((name, owner))
+        if held is not None:
+            # The advisory lock's connection is asked too: it must stay open to keep the lock.
+            held.execute(sa.text("SELECT 1"))
+            held.rollback()
         with self.engine.begin() as conn:
             conn.execute(
                 run_locks.update()
@@ -196,8 +263,70 @@ class Store:
             )
 
     def release_lock(self, name: str, owner: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(run_locks.delete().where(run_locks.c.name == name, run_locks.c.owner == owner))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(run_locks.delete().where(run_locks.c.name == name, run_locks.c.owner == owner))
+        finally:
+            self._release_advisory(name, owner)
+
+    # -- one at a time across processes ------------------------------------------------
+
+    @contextlib.contextmanager
+    def one_at_a_time(self, name: str, *, poll_s: float = 0.01) -> Iterator[None]:
+        """Hold `name` exclusively across every process that uses this store (and threads
+        of this one) while the block runs: what must stay single, such as the one request in
+        flight to a POHODA mServer (it serves one at a time).
+
+        PostgreSQL: a session advisory lock (pg_try_advisory_lock, polled, so a deadline or a
+        dead server ends the wait); it goes with its connection if the holder dies. SQLite:
+        an flock on a file beside the database (one machine). The name is the whole key: two
+        stores in one database that name the same mServer share its lock.
+        """
+        local = self._local_gates.setdefault(name, threading.Lock())
+        with local:
+            if self.shares_work:
+                with self._advisory(name, poll_s):
+                    yield
+            else:
+                with self._flock(name):
+                    yield
+
+    @contextlib.contextmanager
+    def _advisory(self, name: str, poll_s: float) -> Iterator[None]:
+        key = zlib.crc32(name.encode()) - 2**31  # database-wide: not namespaced by schema
+        try:
+            conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise _unavailable(exc) from exc
+        try:
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+                conn.rollback()
+                time.sleep(poll_s)
+            conn.commit()
+        except sa.exc.SQLAlchemyError as exc:
+            conn.close()
+            raise _unavailable(exc) from exc
+        with conn:
+            try:
+                yield
+            finally:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
+
+    @contextlib.contextmanager
+    def _flock(self, name: str) -> Iterator[None]:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield  # one process: the thread lock is enough
+            return
+        digest = zlib.crc32(name.encode())
+        with open(f"{database}.lock-{digest:08x}", "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     # -- runs ---------------------------------------------------------------------------
 
@@ -464,6 +593,102 @@ class Store:
         with self.engine.connect() as conn:
             return [_outbox(r) for r in conn.execute(query).mappings()]
 
+    def claim(self, side: str, owner: str, lease_s: float | None = None, limit: int = 1000) -> list[OutboxEntry]:
+        """Take up to `limit` pending operations of `side` for `owner`, oldest first, with a
+        lease of `lease_s` (the store's [store] lease_s by default) that this process renews
+        until `release_claims`.
+
+        Only a customer's oldest pending operation to a side is claimable: its next one waits
+        until that one is settled, so one customer's operations go out in order even with many
+        workers. An operation claimed by a worker whose lease ran out (it died) is taken over.
+        On PostgreSQL the candidates are locked FOR UPDATE SKIP LOCKED, so concurrent claims
+        never block on, nor take, each other's rows; on SQLite the one UPDATE is atomic.
+        """
+        lease = self.lease_s if lease_s is None else lease_s
+        now = self._clock()
+        earlier = outbox.alias("earlier")
+        candidates = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.state == "pending",
+                outbox.c.side == side,
+                sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+                ~sa.exists().where(
+                    earlier.c.link_id == outbox.c.link_id,
+                    earlier.c.side == side,
+                    earlier.c.state == "pending",
+                    earlier.c.id < outbox.c.id,
+                ),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            outbox.update()
+            .where(outbox.c.id.in_(candidates.scalar_subquery()))
+            .values(claimed_by=owner, lease_until=now + lease)
+            .returning(*(outbox.c[name] for name in _field_names(OutboxEntry)))
+        )
+        with self._claims_lock:
+            self._claimants.add((owner, side))
+        self._start_renewer()
+        with self.engine.begin() as conn:
+            rows = conn.execute(statement).mappings().all()
+        return sorted((_outbox(r) for r in rows), key=lambda entry: entry.id)
+
+    def renew_claims(self, owner: str, side: str, lease_s: float | None = None) -> int:
+        """Extend the lease of `owner`'s pending claims on `side`; returns how many."""
+        lease = self.lease_s if lease_s is None else lease_s
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.claimed_by == owner,
+                    outbox.c.side == side,
+                    outbox.c.state == "pending",
+                    outbox.c.lease_until.is_not(None),
+                )
+                .values(lease_until=self._clock() + lease)
+            )
+        return int(result.rowcount)
+
+    def release_claims(self, owner: str, side: str) -> None:
+        """`owner` is done with `side`: what it claimed and did not settle is free at once."""
+        with self._claims_lock:
+            self._claimants.discard((owner, side))
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.claimed_by == owner, outbox.c.side == side, outbox.c.state == "pending")
+                .values(lease_until=None)
+            )
+
+    def _clock(self) -> sa.ColumnElement[float]:
+        # PostgreSQL's clock, not the host's: workers on several hosts judge leases alike.
+        if self.shares_work:
+            return sa.cast(sa.func.extract("epoch", sa.func.clock_timestamp()), sa.Float)
+        return sa.literal(time.time(), sa.Float)
+
+    def _start_renewer(self) -> None:
+        with self._claims_lock:
+            if self._renewer is not None and self._renewer.is_alive():
+                return
+            self._renewer = threading.Thread(target=self._renew, name="outbox-lease", daemon=True)
+            self._renewer.start()
+
+    def _renew(self) -> None:
+        """The heartbeat of this process's claims: renewed at a third of the lease, so that
+        only a dead process (or one cut off from the database) loses them."""
+        while not self._closed.wait(self.lease_s / 3):
+            with self._claims_lock:
+                claimants = sorted(self._claimants)
+            for owner, side in claimants:
+                try:
+                    self.renew_claims(owner, side)
+                except (StoreUnavailable, sa.exc.SQLAlchemyError):  # the next beat tries again
+                    continue
+
     def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(outbox).where(outbox.c.id == entry_id)).mappings().first()
@@ -576,10 +801,17 @@ class Store:
         since: str | None = None,
         operation: str | None = None,
         limit: int = 200,
+        eshop_id: str | None = None,
+        pohoda_id: str | None = None,
     ) -> list[AuditEntry]:
         query = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
         if customer is not None:
             query = query.where(sa.or_(audit.c.eshop_id == customer, audit.c.pohoda_id == customer))
+        # One side's id: e-shop 5 and POHODA 5 are different customers.
+        if eshop_id is not None:
+            query = query.where(audit.c.eshop_id == eshop_id)
+        if pohoda_id is not None:
+            query = query.where(audit.c.pohoda_id == pohoda_id)
         if result is not None:
             query = query.where(audit.c.result == result)
         if since is not None:
@@ -742,6 +974,8 @@ _FINISH = (
         state=sa.bindparam("new_state"),
         last_error=sa.bindparam("error"),
         done_at=sa.func.coalesce(sa.bindparam("finished_at"), outbox.c.done_at),
+        # Settled (or given back, when it stays pending): the claim ends with it.
+        lease_until=None,
     )
 )
 _FINISH_ATTEMPTED = _FINISH.values(attempts=outbox.c.attempts + 1)
@@ -772,6 +1006,11 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+# A run lock's advisory key: its name within this database and schema, so that stores in
+# several schemas of one database (one per merchant, one per test) do not share a run lock.
+_RUN_LOCK_KEY = "hashtextextended(current_schema() || ':' || :name, 0)"
 
 
 def _pid_alive(pid: int) -> bool:

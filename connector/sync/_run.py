@@ -34,6 +34,7 @@ from connector.plan import (
     write_for,
 )
 from connector.store import Store, WriteBatch
+from connector.sync._echoes import count_echoes
 from connector.transport import run_deadline
 
 log = get_logger(__name__)
@@ -57,6 +58,9 @@ class RunSummary:
     state: str = "running"  # done | failed | skipped
     pulled_eshop: int = 0
     pulled_pohoda: int = 0
+    # Of those, records that carry nothing new (our own writes read back, or unchanged).
+    echoes_eshop: int = 0
+    echoes_pohoda: int = 0
     planned: dict[str, int] = dataclasses.field(default_factory=dict)
     delivered: dict[str, int] = dataclasses.field(default_factory=dict)
     refused: int = 0
@@ -104,6 +108,10 @@ class SyncRun:
         self.shop = shop
         # The connector's own mail (the welcome e-mail where the platform sends none).
         self.mail = mail
+        # A platform that cannot hold every field says what it keeps (Peer.storable_content).
+        storable = getattr(shop, "storable_content", None)
+        if storable is not None and settings.eshop_storable is None:
+            settings = dataclasses.replace(settings, eshop_storable=storable)
         self.settings = settings
         self.run_id = run_id or f"sync-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         self.summary = RunSummary(self.run_id)
@@ -188,6 +196,17 @@ class SyncRun:
         the same in a shop of 100 customers as in one of 100,000."""
         eshop_ids = [r.record_id for r in records]
         links = self.store.links_of(eshop_ids=eshop_ids, pohoda_ids=[r.hq_id for r in records if r.hq_id])
+        if not self.shop.capabilities.stores_external_id:
+            # A new account on a platform that cannot carry POHODA's id may be our own
+            # auto-registration whose answer was lost: the planner needs those links to tell.
+            known = {link.eshop_id for link in links}
+            if any(r.contact is not None and r.record_id not in known for r in records):
+                ids = {link.id for link in links}
+                links += [
+                    link
+                    for link in self.store.all_links()
+                    if link.state == "creating_eshop" and link.eshop_id is None and link.id not in ids
+                ]
         pohoda_ids = [link.pohoda_id for link in links if link.pohoda_id is not None]
         mirror_pohoda = self.store.unlinked_pohoda()
         mirror_pohoda.update(self.store.mirror_records("pohoda", pohoda_ids))
@@ -201,6 +220,8 @@ class SyncRun:
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _plan_state(self, *, pohoda_available: bool) -> PlanState:
@@ -213,6 +234,8 @@ class SyncRun:
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
+            eshop_storable=getattr(self.shop, "storable", None),
+            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
     def _phase(self, name: str, since: float) -> float:
@@ -241,6 +264,8 @@ class SyncRun:
         self.summary.pulled_eshop = len(shop_records)
         self.summary.pulled_pohoda = len(hq_records or [])
         state = self._plan_state(pohoda_available=hq_records is not None)
+        self.summary.echoes_eshop = count_echoes(shop_records, state)
+        self.summary.echoes_pohoda = count_echoes(hq_records or [], state)
         plan = plan_operations(shop_records, hq_records or [], state, self.settings)
         mark = self._phase("plan", mark)
         self._persist(plan, cursors)
@@ -462,9 +487,16 @@ class SyncRun:
     def _deliver(self, peer: Peer, delivered: Counter[str]) -> int:
         """One pass over the side's pending outbox, in the peer's batches."""
         side = peer.side
-        entries = self.store.pending(side)
+        entries = self.store.claim(side, self.run_id, limit=peer.batch_size)
         if not entries:
             return 0
+        try:
+            return self._deliver_claimed(peer, entries, delivered)
+        finally:
+            self.store.release_claims(self.run_id, side)
+
+    def _deliver_claimed(self, peer: Peer, entries: list[OutboxEntry], delivered: Counter[str]) -> int:
+        side = peer.side
         links = self.store.links_by_id(entry.link_id for entry in entries)
         sent = 0
         for start in range(0, len(entries), peer.batch_size):

@@ -28,8 +28,9 @@ from connector.runtime import Runtime
 from connector.transport import CircuitBreaker
 from connector.web._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from connector.web._metrics import Metrics
+from connector.web._platform_hooks import PlatformWebhooks
 from connector.web._signature import DEFAULT_TOLERANCE_S, HEADER, SignatureError, verify
-from connector.web._worker import BATCH_MAX, POLL_S, EventWorker
+from connector.web._worker import BATCH_MAX, POLL_S, PROBE_MAX_AGE_S, EventWorker
 from connector.web.openapi import openapi_document
 
 log = get_logger(__name__)
@@ -58,6 +59,8 @@ class WebSettings:
     # A body not received in full within this time is answered 408 ([web] body_timeout_s).
     body_timeout_s: float = BODY_TIMEOUT_S
     max_pending_bodies: int = MAX_PENDING_BODIES
+    # /readyz and /metrics report peers probed at most this long ago.
+    probe_max_age_s: float = PROBE_MAX_AGE_S
 
 
 class Rejected(ConnectorError):
@@ -91,6 +94,7 @@ class WebApp:
             self.metrics,
             batch_max=settings.batch_max,
             poll_s=settings.poll_s,
+            probe_max_age_s=settings.probe_max_age_s,
         )
         self.worker_running = False
         self._bodies_pending = 0
@@ -137,8 +141,11 @@ class WebApp:
             return error_response(503, "store_unavailable", "the event could not be stored; send it again later")
         if not stored:
             self.metrics.events_duplicate.inc()
+            log.info("webhook.duplicate", event_id=event["event_id"], type=event["type"])
             return JSONResponse({"status": "duplicate", "event_id": event["event_id"]}, status_code=200)
         self.metrics.events_received.labels(type=event["type"]).inc()
+        # Ids only (no personal data); whether the customer exists is the worker's to find.
+        log.info("webhook.accepted", event_id=event["event_id"], type=event["type"], customer_id=event["customer_id"])
         self.worker.wake()
         return JSONResponse({"status": "accepted", "event_id": event["event_id"]}, status_code=202)
 
@@ -209,6 +216,7 @@ class WebApp:
 
     async def readyz(self, _request: Request) -> Response:
         store_ok = await anyio.to_thread.run_sync(self.store.ping)
+        await anyio.to_thread.run_sync(self.worker.refresh_peers)
         # Ready means "can take webhooks": that needs the store, not POHODA (a registration
         # made while POHODA is down takes the async path), so the peers are reported only.
         ready = store_ok and (self.worker_running or not self.settings.run_worker)
@@ -222,6 +230,7 @@ class WebApp:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics_text(self, _request: Request) -> Response:
+        await anyio.to_thread.run_sync(self.worker.refresh_peers)
         text = await anyio.to_thread.run_sync(self.metrics.render)
         return Response(text, media_type=METRICS_CONTENT_TYPE)
 
@@ -267,8 +276,11 @@ def _max_len(pattern: re.Pattern[str]) -> str:
 def create_app(config: Config, settings: WebSettings | None = None) -> Starlette:
     """The app for `connector serve`; the worker starts and stops with the app's lifespan."""
     web = WebApp(config, settings or WebSettings())
+    platforms = PlatformWebhooks(web)
     routes = [
         Route("/webhooks/eshop", web.webhook, methods=["POST"]),
+        Route("/webhooks/woocommerce", platforms.woocommerce, methods=["POST"]),
+        Route("/webhooks/shoptet", platforms.shoptet, methods=["POST"]),
         Route("/trigger/sync", web.trigger_sync, methods=["POST"]),
         Route("/healthz", web.healthz, methods=["GET"]),
         Route("/readyz", web.readyz, methods=["GET"]),

@@ -37,6 +37,9 @@ OUTAGE_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # A full run asked for while cron holds the lock is tried again until this many seconds passed.
 FULL_RUN_PATIENCE_S = 900.0
 CHANGE_TYPES = ("customer.created", "customer.updated")
+# /readyz, /metrics and a webhook batch never go by a peer's state older than this: past
+# it, the peer is probed again (one quick request, no retries).
+PROBE_MAX_AGE_S = 15.0
 
 
 @dataclasses.dataclass
@@ -46,9 +49,14 @@ class PeerStatus:
     ok: bool | None = None
     at: str | None = None
     error: str | None = None
+    checked: float | None = None  # time.monotonic() of `at`
 
     def set(self, ok: bool, error: str | None = None) -> None:
         self.ok, self.at, self.error = ok, now_iso(), None if ok else (error or "unreachable")
+        self.checked = time.monotonic()
+
+    def older_than(self, seconds: float) -> bool:
+        return self.checked is None or time.monotonic() - self.checked > seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "at": self.at, "error": self.error}
@@ -75,6 +83,7 @@ class EventWorker:
         batch_max: int = BATCH_MAX,
         poll_s: float = POLL_S,
         lock_wait_s: float = LOCK_WAIT_S,
+        probe_max_age_s: float = PROBE_MAX_AGE_S,
     ) -> None:
         self.runtime = runtime
         self.store = runtime.store
@@ -83,6 +92,8 @@ class EventWorker:
         self.poll_s = poll_s
         self.lock_wait_s = lock_wait_s
         self.peers = {"pohoda": PeerStatus(), "eshop": PeerStatus()}
+        self.probe_max_age_s = probe_max_age_s
+        self._probing = threading.Lock()
         self._full_runs: list[tuple[str, float]] = []  # (run id, asked at, monotonic)
         self._full_lock = threading.Lock()  # the handlers queue, the worker thread takes
         self._retry_at = 0.0
@@ -151,8 +162,26 @@ class EventWorker:
             return 0
         return self._process(events)
 
+    def refresh_peers(self) -> None:
+        """Probe each peer whose last known state is older than `probe_max_age_s`.
+
+        A failed POHODA probe opens its breaker, so the next batch takes the async path at
+        once instead of waiting out the retries (as `connector sync` does)."""
+        with self._probing:
+            for side, peer, gauge in (
+                ("pohoda", self.runtime.hq, self.metrics.pohoda_up),
+                ("eshop", self.runtime.shop, self.metrics.eshop_up),
+            ):
+                status = self.peers[side]
+                if not status.older_than(self.probe_max_age_s):
+                    continue
+                ok = peer.probe()
+                status.set(ok, None if ok else peer.unavailable_reason or f"{peer.label} did not answer a probe")
+                gauge.set(1 if ok else 0)
+
     def _process(self, events: Sequence[WebhookEvent]) -> int:
         customers = list(dict.fromkeys(event.customer_id for event in events))
+        self.refresh_peers()
         run = self.runtime.sync_run(kind="webhook")
         try:
             summary = run.run_targeted(customers, wait_s=self.lock_wait_s)

@@ -67,6 +67,19 @@ SCHEMAS: dict[str, Any] = {
         },
         "additionalProperties": False,
     },
+    "PlatformEventAnswer": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {
+                "type": "string",
+                "enum": ["accepted", "duplicate", "ok"],
+                "description": "ok: a ping, or an event that names no customer; nothing stored",
+            },
+            "event_id": {"type": "string", "description": "The id the event is stored under (deduplication)"},
+        },
+        "additionalProperties": False,
+    },
     "TriggerAnswer": {
         "type": "object",
         "required": ["status", "run_id"],
@@ -152,6 +165,45 @@ SIGNATURE_DOC = (
 )
 
 
+def _platform_hook(
+    operation_id: str, summary: str, header: str, signature: str, content: dict[str, Any]
+) -> dict[str, Any]:
+    """A platform's own webhook: its signature header, its body, the same answers."""
+    return {
+        "post": {
+            "operationId": operation_id,
+            "summary": summary,
+            "description": (
+                "Verified, stored (deduplicated), then answered; the worker syncs the customer. Taken only "
+                "when [eshop] platform names this platform (else 404). Body at most 64 KiB."
+            ),
+            "parameters": [
+                {
+                    "name": header,
+                    "in": "header",
+                    "required": False,
+                    "description": signature,
+                    "schema": {"type": "string"},
+                }
+            ],
+            "requestBody": {"required": True, "content": content},
+            "responses": {
+                "200": _json(
+                    "A ping, a repeat of a stored event, or an event naming no customer", "PlatformEventAnswer"
+                ),
+                "202": _json("Stored; the worker syncs the customer shortly", "PlatformEventAnswer"),
+                "400": _error("Malformed Content-Length or JSON"),
+                "401": _error("Signature missing or wrong: nothing stored"),
+                "404": _error("[eshop] platform is another platform"),
+                "408": _error("The body was not received in time"),
+                "413": _error("The body is larger than the limit"),
+                "422": _error("The event names no customer, or its type is unknown"),
+                "503": _error("The store could not take the event, or too many bodies are being received"),
+            },
+        }
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     """The document as a dict (served at /openapi.json)."""
     return {
@@ -195,6 +247,46 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/webhooks/woocommerce": _platform_hook(
+                "receiveWooCommerceWebhook",
+                "WooCommerce's customer.created, customer.updated or customer.deleted webhook",
+                "X-WC-Webhook-Signature",
+                "base64 of HMAC-SHA256 of the raw body, keyed with one of CONNECTOR_WEBHOOK_SECRETS (the "
+                "webhook's secret in WooCommerce). X-WC-Webhook-Topic names the event. The unsigned "
+                "form-encoded creation ping `webhook_id=N` is answered 200 and stores nothing.",
+                {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "description": 'The customer (GET /wc/v3/customers/{id}); a deletion sends {"id": N}',
+                        }
+                    },
+                    "application/x-www-form-urlencoded": {
+                        "schema": {"type": "object", "properties": {"webhook_id": {"type": "string"}}}
+                    },
+                },
+            ),
+            "/webhooks/shoptet": _platform_hook(
+                "receiveShoptetWebhook",
+                "Shoptet's customer:create, customer:update or customer:delete webhook",
+                "Shoptet-Webhook-Signature",
+                "hex of HMAC-SHA1 of the raw body, keyed with one of CONNECTOR_WEBHOOK_SECRETS (the shop's "
+                "webhook signature key). The body names only the customer's guid; the worker fetches it.",
+                {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["eshopId", "event", "eventCreated", "eventInstance"],
+                            "properties": {
+                                "eshopId": {"type": "integer"},
+                                "event": {"type": "string"},
+                                "eventCreated": {"type": "string"},
+                                "eventInstance": {"type": "string", "description": "The customer's guid"},
+                            },
+                        }
+                    }
+                },
+            ),
             "/trigger/sync": {
                 "post": {
                     "operationId": "triggerSync",
