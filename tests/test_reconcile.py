@@ -44,9 +44,10 @@ def _counts(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
 
 @pytest.fixture(params=sorted(SHOP_BOXES))
 def diverged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sandbox, Divergence]]:
-    seeded = divergence(N)
+    platform = request.param
+    seeded = divergence(N, rich=platform == "connector", hq_ids_in_seed=platform == "connector")
     with Sandbox(
-        tmp_path / "box", pohoda_seed=seeded.pohoda_seed, eshop_seed=seeded.eshop_seed, platform=request.param
+        tmp_path / "box", pohoda_seed=seeded.pohoda_seed, eshop_seed=seeded.eshop_seed, platform=platform
     ) as box:
         with Store.open(box.config.store_url) as store:
             apply_to(box, store, seeded)
@@ -62,7 +63,7 @@ def test_seeded_divergence_is_reported_exactly_then_fixed(diverged: tuple[Sandbo
     assert report["summary"]["pohoda_complete"] and report["summary"]["eshop_complete"]
     assert report["summary"]["agree"] == N - sum(seeded.expected.values())
     differing = [d for d in report["differences"] if d["kind"] == "field_difference"]
-    assert {d["fields"] == ["note"] for d in differing} == {True}
+    assert {d["fields"] == ["city"] for d in differing} == {True}
     assert {d["changed_on"] for d in differing} == {"eshop", "pohoda"}
 
     fixed = connector("reconcile", "--fix", "--report", "json", env=box.env)
