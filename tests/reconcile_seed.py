@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connector.model import Contact, hash_content
+from connector.peers import PeerWrite, shop_factory
 from connector.sim.generate import generate_contacts
 from connector.sim.sandbox import Sandbox
 from connector.store import Store
@@ -47,7 +48,11 @@ def eshop_id(number: int) -> str:
     return f"C{number:06d}"
 
 
-def divergence(n: int, *, seed: int = 17) -> Divergence:
+def divergence(n: int, *, seed: int = 17, rich: bool = True, hq_ids_in_seed: bool = True) -> Divergence:
+    """`rich`: ship-to addresses, groups, consents, company ids (what the project's own shop
+    protocol carries; other platforms get the basic fields). `hq_ids_in_seed`: the e-shop seed
+    carries each account's POHODA id (the "connector" simulator takes it; other platforms
+    learn it by a link write through their peer, see `apply_to`)."""
     rng = random.Random(seed)
     order = list(range(n))
     rng.shuffle(order)
@@ -59,12 +64,12 @@ def divergence(n: int, *, seed: int = 17) -> Divergence:
         role.update(dict.fromkeys(order[start : start + size], name))
         start += size
     seeded = Divergence([], [], [], [], [], {})
-    for number, contact in enumerate(generate_contacts(n, seed=seed)):
+    for number, contact in enumerate(generate_contacts(n, seed=seed, rich=rich)):
         kind = role.get(number, "linked")
         eid = eshop_id(number + 1)
         eshop_contact, pohoda_contact = contact, contact
         if kind == "differs":
-            edited = contact.replace(note=f"changed by hand ({number})")
+            edited = contact.replace(city=f"Nové Město {number}")
             # Half changed on the e-shop since the last sync, half in POHODA.
             if number % 2:
                 eshop_contact = edited
@@ -79,7 +84,7 @@ def divergence(n: int, *, seed: int = 17) -> Divergence:
             pohoda_id = str(len(seeded.pohoda_seed))
         if on_eshop:
             row: dict[str, Any] = {**eshop_contact.replace(id=eid).to_dict()}
-            if linked:
+            if linked and hq_ids_in_seed:
                 row.update(hq_id=pohoda_id, sync_state="synced")
             seeded.eshop_seed.append(row)
         if linked:
@@ -110,17 +115,32 @@ def apply_to(box: Sandbox, store: Store, seeded: Divergence) -> None:
     """Finish the seeding once the sandbox runs: the POHODA deletions, the store's links.
 
     A platform that gives its own ids to seeded customers is followed: its ids are found by
-    e-mail, and POHODA's extIds are set to them.
+    e-mail, and POHODA's extIds are set to them; an account that does not show its POHODA
+    id yet is told it by a link write through the platform's own peer.
     """
     for pohoda_id in seeded.deleted_in_pohoda:
         box.pohoda_sim.delete_contact(pohoda_id)
-    by_email = {row["email"]: str(row["id"]) for row in box.eshop_contacts()}
+    rows = {row["email"]: row for row in box.eshop_contacts()}
     seeded_email = {row["id"]: row["email"] for row in seeded.eshop_seed}
     links = []
+    writes = []
     for eid, pohoda_id in seeded.links:
-        actual = by_email[seeded_email[eid]]
+        row = rows[seeded_email[eid]]
+        actual = str(row["id"])
         if actual != eid and int(pohoda_id) not in seeded.deleted_in_pohoda:
             box.pohoda_sim.update_contact(int(pohoda_id), ext_id=actual)
+        if row.get("hq_id") != pohoda_id:
+            writes.append(
+                PeerWrite("link", ref=len(writes) + 1, record_id=actual, other_id=pohoda_id, sync_state="synced")
+            )
         links.append((actual, pohoda_id))
+    if writes:
+        shop = shop_factory(box.config.eshop.platform)(box.config)
+        try:
+            for start in range(0, len(writes), shop.batch_size):
+                results = shop.apply(writes[start : start + shop.batch_size])
+                assert all(result.ok for result in results), [r.reason for r in results if not r.ok][:3]
+        finally:
+            shop.close()
     seeded.links = links
     seed_store(store, seeded)

@@ -44,9 +44,10 @@ def _counts(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
 
 @pytest.fixture(params=sorted(SHOP_BOXES))
 def diverged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sandbox, Divergence]]:
-    seeded = divergence(N)
+    platform = request.param
+    seeded = divergence(N, rich=platform == "connector", hq_ids_in_seed=platform == "connector")
     with Sandbox(
-        tmp_path / "box", pohoda_seed=seeded.pohoda_seed, eshop_seed=seeded.eshop_seed, platform=request.param
+        tmp_path / "box", pohoda_seed=seeded.pohoda_seed, eshop_seed=seeded.eshop_seed, platform=platform
     ) as box:
         with Store.open(box.config.store_url) as store:
             apply_to(box, store, seeded)
@@ -62,7 +63,7 @@ def test_seeded_divergence_is_reported_exactly_then_fixed(diverged: tuple[Sandbo
     assert report["summary"]["pohoda_complete"] and report["summary"]["eshop_complete"]
     assert report["summary"]["agree"] == N - sum(seeded.expected.values())
     differing = [d for d in report["differences"] if d["kind"] == "field_difference"]
-    assert {d["fields"] == ["note"] for d in differing} == {True}
+    assert {d["fields"] == ["city"] for d in differing} == {True}
     assert {d["changed_on"] for d in differing} == {"eshop", "pohoda"}
 
     fixed = connector("reconcile", "--fix", "--report", "json", env=box.env)
@@ -205,3 +206,45 @@ def test_the_fingerprint_is_the_hash_the_store_keeps_for_synced_versions() -> No
     for contact in generate_contacts(300, seed=5):
         assert content_of(contact) == contact.content()
         assert fingerprint(contact) == hash_content(contact.content()) == contact.content_hash()
+
+
+def test_on_a_terminal_the_progress_shows_each_side_and_its_rate(diverged_small: tuple[Sandbox, Divergence]) -> None:
+    import pty
+    import select
+
+    box, _seeded = diverged_small
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "connector", "reconcile", "--report", "json"],
+            env={**os.environ, **box.env, "TERM": "xterm", "COLUMNS": "120"},
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=300,
+            check=False,
+        )
+        os.close(follower)
+        shown = b""
+        while select.select([leader], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 1
+    json.loads(done.stdout)  # the report on stdout stays clean JSON
+    screen = shown.decode("utf-8", "replace")
+    assert "POHODA" in screen and "e-shop" in screen
+    assert "rec/s" in screen and "ETA" in screen
+    assert "394/394" in screen.replace(" ", "")  # POHODA's records read, against those expected
+
+
+def test_the_package_names_its_public_surface() -> None:
+    import connector.reconcile as package
+
+    assert sorted(package.__all__) == sorted(set(package.__all__))
+    assert [name for name in package.__all__ if not hasattr(package, name)] == []

@@ -7,6 +7,7 @@ options, draws the progress on a terminal and prints or writes the report.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,15 +49,15 @@ def _progress_display() -> Iterator[ReadProgress | None]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        tasks: dict[str, TaskID] = {}
+        tasks: dict[str, tuple[TaskID, float]] = {}
 
         def report(side: str, done: int, total: int) -> None:
             if side not in tasks:
-                tasks[side] = bar.add_task(_LABELS.get(side, side), total=total or None, rate="")
-            task = bar.tasks[tasks[side]]
-            speed = task.speed
-            rate = f"{speed:,.0f} rec/s" if speed else ""
-            bar.update(tasks[side], completed=done, total=max(total, done) or None, rate=rate)
+                tasks[side] = bar.add_task(_LABELS.get(side, side), total=total or None, rate=""), time.monotonic()
+            task, since = tasks[side]
+            elapsed = time.monotonic() - since
+            rate = f"{done / elapsed:,.0f} rec/s" if done and elapsed > 0 else ""
+            bar.update(task, completed=done, total=max(total, done) or None, rate=rate)
 
         yield report
 

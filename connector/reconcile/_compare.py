@@ -189,8 +189,13 @@ def fingerprint(contact: Contact) -> str:
 class _Reader:
     """One side's streamed pass: what was seen, and the few records worth keeping."""
 
-    def __init__(self, side: str, index: _LinkIndex, progress: ReadProgress, expected: int) -> None:
+    def __init__(
+        self, side: str, index: _LinkIndex, progress: ReadProgress, expected: int, *, carries_other_id: bool = True
+    ) -> None:
         self.side = side
+        # A platform that cannot keep the other side's id (Capabilities.stores_external_id):
+        # its records are linked by the store alone, and no id is expected on them.
+        self.carries_other_id = carries_other_id
         self.index = index
         self.progress = progress
         self.expected = expected
@@ -205,6 +210,7 @@ class _Reader:
     def consume(self, records: Iterator[PeerRecord]) -> None:
         started = time.monotonic()
         by_id = self.index.by_pohoda if self.side == "pohoda" else self.index.by_eshop
+        self.progress(self.side, 0, self.expected)
         try:
             for record in records:
                 if record.contact is None:
@@ -224,7 +230,8 @@ class _Reader:
                 if record.version is not None:
                     self.versions[link_id] = record.version
                 differs = fingerprint(record.contact) != self.index.base_hash[link_id]
-                if differs or link.state in _PENDING or (link.state == "linked" and record.other_id != expected_other):
+                wrong_id = self.carries_other_id and link.state == "linked" and record.other_id != expected_other
+                if differs or wrong_id or link.state in _PENDING:
                     self.kept[link_id] = record
             self.read.complete = True
         except READ_FAULTS as exc:
@@ -246,8 +253,8 @@ def compare(
     started = time.monotonic()
     report = progress or (lambda _side, _done, _total: None)
     index = _LinkIndex(store.iter_links_with_base_hash())
-    pohoda = _Reader("pohoda", index, report, len(index.by_pohoda))
-    eshop = _Reader("eshop", index, report, len(index.by_eshop))
+    pohoda = _Reader("pohoda", index, report, len(index.by_pohoda), carries_other_id=hq.capabilities.stores_external_id)
+    eshop = _Reader("eshop", index, report, len(index.by_eshop), carries_other_id=shop.capabilities.stores_external_id)
     # Both sides at once, each in its own thread: one peer's answer is decoded while the
     # other peer prepares its next page (each peer still gets one request at a time).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read") as pool:
@@ -342,8 +349,11 @@ class _Classifier:
         same = True
         mismatched = [
             side
-            for side, record, wanted in (("pohoda", p_record, link.eshop_id), ("eshop", e_record, link.pohoda_id))
-            if record is not None and record.other_id != wanted
+            for side, record, wanted, reader in (
+                ("pohoda", p_record, link.eshop_id, self.pohoda),
+                ("eshop", e_record, link.pohoda_id, self.eshop),
+            )
+            if record is not None and reader.carries_other_id and record.other_id != wanted
         ]
         if mismatched:
             same = False
