@@ -65,12 +65,13 @@ def postgres_schema(base_url: str) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The store's URL, once per backend; every Sandbox the test builds uses it too."""
+    """The store's URL, once per backend; every Sandbox the test builds uses that backend
+    too, each with a store of its own (a file in its directory, a schema of its own)."""
     if request.param == "sqlite":
         (tmp_path / "store").mkdir(exist_ok=True)  # the store creates no directory itself
-        url = f"sqlite:///{tmp_path / 'store' / 'connector.db'}"
-        monkeypatch.setenv(SANDBOX_STORE_ENV, url)
-        yield url
+        # Each Sandbox keeps its SQLite file in its own directory (several per test are apart).
+        monkeypatch.delenv(SANDBOX_STORE_ENV, raising=False)
+        yield f"sqlite:///{tmp_path / 'store' / 'connector.db'}"
         return
     base = postgres_url_or_skip()
     # Each Sandbox makes its own schema in that database; the test's own store is another.

@@ -93,6 +93,19 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_a_released_one_at_once(st
     assert [e.id for e in store.claim("eshop", "other")] == [e.id for e in lost]
 
 
+def test_on_sqlite_a_dead_process_claims_are_free_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'connector.db'}"
+    with Store.open(url) as store:
+        _outbox(store, 3)
+    code = f"from connector.store import Store; Store.open({url!r}).claim('eshop', 'killed')"
+    subprocess.run([sys.executable, "-c", code], check=True)  # claims, exits without releasing
+    with Store.open(url) as store:
+        assert len(store.claim("eshop", "next")) == 3
+
+
 def test_a_live_worker_keeps_its_claims_by_renewing_them(store_backend: str) -> None:
     with Store.open(store_backend, lease_s=1.0) as store:
         _outbox(store, 2)

@@ -27,7 +27,7 @@ OLD_SECRET = "whsec-previous-0123456789"
 URL = "/webhooks/eshop"
 
 
-def environment(tmp_path: Path, store_url: str, **extra: str) -> dict[str, str]:
+def environment(tmp_path: Path, store_url: str | None = None, **extra: str) -> dict[str, str]:
     # Peers that are never called: the worker is off in these tests.
     return {
         "CONNECTOR_POHODA_URL": "http://127.0.0.1:9",
@@ -36,7 +36,7 @@ def environment(tmp_path: Path, store_url: str, **extra: str) -> dict[str, str]:
         "CONNECTOR_POHODA_PASSWORD": "p",
         "CONNECTOR_ESHOP_URL": "http://127.0.0.1:9",
         "CONNECTOR_ESHOP_TOKEN": "t",
-        "CONNECTOR_STORE_URL": store_url,
+        "CONNECTOR_STORE_URL": store_url or f"sqlite:///{tmp_path / 'connector.db'}",
         "CONNECTOR_WEBHOOK_SECRETS": f"{SECRET},{OLD_SECRET}",
         "CONNECTOR_ADMIN_TOKEN": "admin-token-0123456789",
         **extra,

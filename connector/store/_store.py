@@ -123,6 +123,7 @@ class Store:
         # Run locks held as PostgreSQL advisory locks: the connection that holds each.
         self._held: dict[tuple[str, str], sa.Connection] = {}
         self._local_gates: dict[str, threading.Lock] = {}
+        self._dead_checked_at = -float("inf")
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, lease_s: float = LEASE_S) -> Store:
@@ -605,6 +606,8 @@ class Store:
         never block on, nor take, each other's rows; on SQLite the one UPDATE is atomic.
         """
         lease = self.lease_s if lease_s is None else lease_s
+        self._free_claims_of_dead_processes()
+        claimant = self._claimant(owner)
         now = self._clock()
         earlier = outbox.alias("earlier")
         candidates = (
@@ -627,7 +630,7 @@ class Store:
         statement = (
             outbox.update()
             .where(outbox.c.id.in_(candidates.scalar_subquery()))
-            .values(claimed_by=owner, lease_until=now + lease)
+            .values(claimed_by=claimant, lease_until=now + lease)
             .returning(*(outbox.c[name] for name in _field_names(OutboxEntry)))
         )
         with self._claims_lock:
@@ -640,6 +643,7 @@ class Store:
     def renew_claims(self, owner: str, side: str, lease_s: float | None = None) -> int:
         """Extend the lease of `owner`'s pending claims on `side`; returns how many."""
         lease = self.lease_s if lease_s is None else lease_s
+        owner = self._claimant(owner)
         with self.engine.begin() as conn:
             result = conn.execute(
                 outbox.update()
@@ -657,12 +661,43 @@ class Store:
         """`owner` is done with `side`: what it claimed and did not settle is free at once."""
         with self._claims_lock:
             self._claimants.discard((owner, side))
+        owner = self._claimant(owner)
         with self.engine.begin() as conn:
             conn.execute(
                 outbox.update()
                 .where(outbox.c.claimed_by == owner, outbox.c.side == side, outbox.c.state == "pending")
                 .values(lease_until=None)
             )
+
+    @staticmethod
+    def _claimant(owner: str) -> str:
+        """The claim's mark: the owner, and the process that holds it (pid and host), so that
+        a process on the same host can tell a dead claimant at once, as with the run lock."""
+        return f"{owner}|{os.getpid()}@{socket.gethostname()}"[:64]
+
+    def _free_claims_of_dead_processes(self) -> None:
+        """SQLite (one machine): claims of a process that is gone are free at once, as its run
+        lock is (a killed `connector sync`, then the next one). PostgreSQL: the lease decides,
+        the same for every host. Checked at most every third of a lease."""
+        if self.shares_work or time.monotonic() < self._dead_checked_at + self.lease_s / 3:
+            return
+        self._dead_checked_at = time.monotonic()
+        host = socket.gethostname()
+        live = sa.select(outbox.c.claimed_by).distinct().where(
+            outbox.c.state == "pending", outbox.c.lease_until.is_not(None), outbox.c.lease_until >= self._clock()
+        )
+        with self.engine.begin() as conn:
+            for (claimant,) in conn.execute(live).all():
+                process = str(claimant).rpartition("|")[2]
+                pid, _, where = process.partition("@")
+                if where != host[: len(where)] or not pid.isdigit() or int(pid) == os.getpid():
+                    continue
+                if not _pid_alive(int(pid)):
+                    conn.execute(
+                        outbox.update()
+                        .where(outbox.c.claimed_by == claimant, outbox.c.state == "pending")
+                        .values(lease_until=None)
+                    )
 
     def _clock(self) -> sa.ColumnElement[float]:
         # PostgreSQL's clock, not the host's: workers on several hosts judge leases alike.
