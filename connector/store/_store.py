@@ -676,10 +676,10 @@ class Store:
         return f"{owner}|{os.getpid()}@{socket.gethostname()}"[:64]
 
     def _free_claims_of_dead_processes(self) -> None:
-        """Claims of a process on this host that is gone are free at once, as its run lock is
-        (a killed `connector sync`, then the next one); another host's dead worker's claims
-        wait for their lease to run out. Checked at most every third of a lease."""
-        if time.monotonic() < self._dead_checked_at + self.lease_s / 3:
+        """SQLite (one machine): claims of a process that is gone are free at once, as its run
+        lock is (a killed `connector sync`, then the next one). PostgreSQL: the lease decides,
+        the same for every host. Checked at most every third of a lease."""
+        if self.shares_work or time.monotonic() < self._dead_checked_at + self.lease_s / 3:
             return
         self._dead_checked_at = time.monotonic()
         host = socket.gethostname()
