@@ -79,7 +79,10 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, seed: int) -
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = tmp_path / "serve.log"
-        process = start_serve(box, port, log)
+        # A killed process's claims on the outbox: on SQLite free at once (its pid is gone);
+        # on PostgreSQL their lease decides (any host may hold them), so keep it short here.
+        lease = {"CONNECTOR_STORE_LEASE_S": "3"}
+        process = start_serve(box, port, log, **lease)
         wait_ready(url, process)
         answers: dict[str, tuple[str, int | None]] = {}  # event id → (customer, status)
 
@@ -104,7 +107,7 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, seed: int) -
         accepted_before_kill = {e for e, (_c, s) in list(answers.items()) if s == 202}
         loader.join(60)
 
-        process = start_serve(box, port, log)
+        process = start_serve(box, port, log, **lease)
         try:
             wait_ready(url, process)
             # What got no answer is sent again (same event id), as the e-shop's retry queue would.
@@ -119,6 +122,17 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, seed: int) -
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
+        # What the killed process had claimed and not sent waits for the next delivery (the
+        # cron's next run); `deliver --until-empty` waits out the lease and sends it.
+        deliver = subprocess.run(
+            [sys.executable, "-m", "connector", "deliver", "--until-empty", "--max-s", "60", "--json"],
+            env={**os.environ, **box.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert deliver.returncode == 0, deliver.stderr
+        assert json.loads(deliver.stdout.splitlines()[-1])["pending"] == 0
 
         by_ext_id = Counter(str(row["ext_id"]) for row in box.pohoda_contacts())
         registered = {customer for customer, _s in answers.values()}
