@@ -12,12 +12,14 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
+from connector.codec.pohoda import AddressBookWrite, EncodedImport, PohodaCodec, ResponsePack
 from connector.config import Config
-from connector.errors import BadData, RunLockHeld, StoreUnavailable
+from connector.errors import BadData, ConfigError, InvalidContact, RunLockHeld, StoreUnavailable
 from connector.log import get_logger
-from connector.model import AuditEntry, OutboxEntry, ReviewItem, hash_content
+from connector.model import AuditEntry, Contact, OutboxEntry, ReviewItem, hash_content
 from connector.runtime import Runtime
 from connector.store import Store
 from connector.sync import LOCK_NAME, Progress, RunSummary
@@ -29,12 +31,15 @@ __all__ = [
     "RetryOutcome",
     "ReviewNotOpen",
     "ReviewView",
+    "answer_items",
     "audit_rows",
     "decide_review",
     "deliver_outbox",
+    "encode_contacts",
     "open_reviews",
     "operation_history",
     "parse_customer",
+    "pohoda_codec",
     "retry_operation",
     "run_sync",
     "status_report",
@@ -348,3 +353,58 @@ def retry_operation(config: Config, audit_id: int) -> RetryOutcome:
         new = store.outbox_entry(new_id)
         assert new is not None
         return RetryOutcome(new, new.state == "done", new.last_error or new.state, audit_id, entry.id)
+
+
+# -- POHODA's XML by hand (`connector pohoda encode|decode`) ------------------------------
+
+
+def pohoda_codec(config: Config | None, *, ex_system: str | None = None, ico: str | None = None) -> PohodaCodec:
+    """The codec for the configured POHODA; `ex_system` and `ico` override the [pohoda]
+    keys, and with both given no configuration is needed (`config` None)."""
+    pohoda = config.pohoda if config else None
+    ico = ico or (pohoda.ico if pohoda else None)
+    if not ico:
+        raise ConfigError("give --ico, or set [pohoda] ico in the configuration (or CONNECTOR_POHODA_ICO)")
+    return PohodaCodec(
+        ico=ico,
+        ex_system=ex_system or (pohoda.ex_system if pohoda else "eshop"),
+        application=pohoda.application if pohoda else "connector",
+        schema_dir=pohoda.schema_dir if pohoda else None,
+        truncate_long_values=pohoda.truncate_long_values if pohoda else False,
+    )
+
+
+def encode_contacts(codec: PohodaCodec, contacts: Sequence[Contact]) -> EncodedImport:
+    """An address-book import of `contacts`: one with `ext_id` is an upsert keyed by it, one
+    with only a POHODA `id` an update of that record. A contact with neither is refused
+    (InvalidContact naming its line); one the codec cannot encode is reported in the result."""
+    # A one-shot encode has no sync history: the moment of encoding is every record's
+    # version, so an A -> B -> A sequence of encodes is never refused as a duplicate.
+    version = f"{time.time_ns() // 1_000_000}"
+    writes: list[AddressBookWrite] = []
+    for number, contact in enumerate(contacts, start=1):
+        if contact.ext_id:
+            writes.append(AddressBookWrite.upsert(contact, version=version))
+        elif contact.id:
+            writes.append(AddressBookWrite.update(contact, version=version, pohoda_id=contact.id))
+        else:
+            raise InvalidContact(f"line {number}: a contact needs ext_id (upsert) or id (update of a POHODA record)")
+    return codec.encode_import(writes)
+
+
+def answer_items(answer: ResponsePack) -> list[dict[str, Any]]:
+    """An import answer's items as plain objects, one per item, in the pack's order."""
+    return [
+        {
+            "item_id": item.item_id,
+            "state": item.state,
+            "ok": item.ok,
+            "duplicate": item.duplicate,
+            "pohoda_id": item.pohoda_id,
+            "ext_id": item.ext_id,
+            "action": item.action,
+            "note": item.note,
+            "details": [{"state": d.state, "errno": d.errno, "note": d.note, "xpath": d.xpath} for d in item.details],
+        }
+        for item in answer.items
+    ]

@@ -7,15 +7,15 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from typing import IO, Any
 
 import click
 
+from connector.actions import answer_items, encode_contacts, pohoda_codec
 from connector.checks import INTERACTIVE_TIMEOUT_S, interactive
 from connector.cli._main import EXIT_FAILED, AppContext, fail, handle_errors, root
 from connector.codec import prepend
-from connector.codec.pohoda import AddressBookWrite, PohodaCodec
+from connector.codec.pohoda import PohodaCodec
 from connector.config import Config
 from connector.errors import ConfigError, InvalidContact, MalformedXML, PohodaRefused
 from connector.model import read_jsonl
@@ -39,17 +39,7 @@ def _codec(app: AppContext, ex_system: str | None, ico: str | None) -> PohodaCod
             config = None  # everything needed was given on the command line
         else:
             raise
-    pohoda_config = config.pohoda if config else None
-    ico = ico or (pohoda_config.ico if pohoda_config else None)
-    if not ico:
-        raise ConfigError("give --ico, or set [pohoda] ico in the configuration (or CONNECTOR_POHODA_ICO)")
-    return PohodaCodec(
-        ico=ico,
-        ex_system=ex_system or (pohoda_config.ex_system if pohoda_config else "eshop"),
-        application=pohoda_config.application if pohoda_config else "connector",
-        schema_dir=pohoda_config.schema_dir if pohoda_config else None,
-        truncate_long_values=pohoda_config.truncate_long_values if pohoda_config else False,
-    )
+    return pohoda_codec(config, ex_system=ex_system, ico=ico)
 
 
 @pohoda.command("encode")
@@ -65,22 +55,10 @@ def encode(app: AppContext, ex_system: str | None, ico: str | None) -> None:
     characters Windows-1250 cannot carry) is reported on stderr and left out (exit 1).
     """
     codec = _codec(app, ex_system, ico)
-    writes: list[AddressBookWrite] = []
     try:
-        contacts = list(read_jsonl(sys.stdin))
+        encoded = encode_contacts(codec, list(read_jsonl(sys.stdin)))
     except InvalidContact as exc:
         fail(str(exc))
-    # A one-shot encode has no sync history: the moment of encoding is every record's
-    # version, so an A -> B -> A sequence of encodes is never refused as a duplicate.
-    version = f"{time.time_ns() // 1_000_000}"
-    for number, contact in enumerate(contacts, start=1):
-        if contact.ext_id:
-            writes.append(AddressBookWrite.upsert(contact, version=version))
-        elif contact.id:
-            writes.append(AddressBookWrite.update(contact, version=version, pohoda_id=contact.id))
-        else:
-            fail(f"line {number}: a contact needs ext_id (upsert) or id (update of a POHODA record)")
-    encoded = codec.encode_import(writes)
     for report in encoded.reports:
         for warning in report.warnings:
             click.echo(f"warning: record {report.record_key}: {warning.message}", err=True)
@@ -152,23 +130,8 @@ def decode(app: AppContext, file: IO[bytes], ex_system: str | None, ico: str) ->
     if answer.state != "ok":
         _emit({"state": answer.state, "note": answer.note}, out)
         sys.exit(EXIT_FAILED)
-    for item in answer.items:
-        _emit(
-            {
-                "item_id": item.item_id,
-                "state": item.state,
-                "ok": item.ok,
-                "duplicate": item.duplicate,
-                "pohoda_id": item.pohoda_id,
-                "ext_id": item.ext_id,
-                "action": item.action,
-                "note": item.note,
-                "details": [
-                    {"state": d.state, "errno": d.errno, "note": d.note, "xpath": d.xpath} for d in item.details
-                ],
-            },
-            out,
-        )
+    for item in answer_items(answer):
+        _emit(item, out)
 
 
 @pohoda.command("status")
