@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from connector.cli._main import EXIT_USAGE, fail, handle_errors, root
-from connector.model import read_jsonl
+from connector.model import Contact, read_jsonl
 from connector.peers.prestashop import KEY_LENGTH
 from connector.sim import pohoda as pohoda_sim
 from connector.sim import prestashop as prestashop_sim
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def listen_options(command: F) -> F:
+    """--host and --port of a simulator command."""
+    command = click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")(command)
+    return click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")(command)
+
+
+def fault_seed_option(command: F) -> F:
+    return click.option(
+        "--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness."
+    )(command)
+
+
+def seed_option(help_text: str) -> Callable[[F], F]:
+    """--seed FILE: JSON lines to start the simulator with."""
+    return click.option(
+        "--seed", "seed_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text
+    )
+
+
+def read_seed(seed_file: Path | None) -> list[Contact]:
+    if seed_file is None:
+        return []
+    with seed_file.open(encoding="utf-8") as stream:
+        return list(read_jsonl(stream))
+
+
+def serve_app(app: Any, host: str, port: int) -> None:
+    """Serve a simulator in the foreground until Ctrl+C."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @root.group()
@@ -19,14 +56,8 @@ def sim() -> None:
 
 
 @sim.command("pohoda")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
-@click.option(
-    "--seed",
-    "seed_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON lines of contacts to start the address book with (ids 1, 2, … in order).",
-)
+@listen_options
+@seed_option("JSON lines of contacts to start the address book with (ids 1, 2, … in order).")
 @click.option("--user", default=pohoda_sim.DEFAULT_USER, show_default=True, help="mServer user.")
 @click.option(
     "--password",
@@ -46,7 +77,7 @@ def sim() -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="XSDs to validate dataPacks against (data.xsd); default: the project's schemas/pohoda/ if present.",
 )
-@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness.")
+@fault_seed_option
 @handle_errors
 def sim_pohoda(
     host: str,
@@ -60,12 +91,7 @@ def sim_pohoda(
     fault_seed: int,
 ) -> None:
     """Run a POHODA mServer simulator: POST /xml, GET /status, control under /_sim."""
-    import uvicorn
-
-    contacts = []
-    if seed_file is not None:
-        with seed_file.open(encoding="utf-8") as stream:
-            contacts = list(read_jsonl(stream))
+    contacts = read_seed(seed_file)
     try:
         simulator = pohoda_sim.PohodaSimulator(
             user=user,
@@ -84,12 +110,11 @@ def sim_pohoda(
         f"{len(contacts)} seed contacts, {validation}); Ctrl+C stops it",
         err=True,
     )
-    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+    serve_app(simulator.app, host, port)
 
 
 @sim.command("prestashop")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
+@listen_options
 @click.option(
     "--version",
     "version",
@@ -104,12 +129,10 @@ def sim_pohoda(
     envvar="CONNECTOR_ESHOP_KEY",
     help="The 32-character webservice key (default: $CONNECTOR_ESHOP_KEY, else the simulator's).",
 )
-@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness.")
+@fault_seed_option
 @handle_errors
 def sim_prestashop(host: str, port: int, version: str, key: str, fault_seed: int) -> None:
     """Run a PrestaShop webservice simulator: /api/customers, /api/addresses, /api/countries."""
-    import uvicorn
-
     if len(key) != KEY_LENGTH:
         fail("--key: a PrestaShop webservice key has 32 characters", EXIT_USAGE)
     simulator = prestashop_sim.PrestaShopSimulator(
@@ -119,18 +142,12 @@ def sim_prestashop(host: str, port: int, version: str, key: str, fault_seed: int
         f"PrestaShop {simulator.version} simulator on http://{host}:{port}/api/; Ctrl+C stops it",
         err=True,
     )
-    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+    serve_app(simulator.app, host, port)
 
 
 @sim.command("woocommerce")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
-@click.option(
-    "--seed",
-    "seed_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON lines of contacts to start the shop with (customer ids 1, 2, … in order).",
-)
+@listen_options
+@seed_option("JSON lines of contacts to start the shop with (customer ids 1, 2, … in order).")
 @click.option("--key", default=None, help="Consumer key (default: $CONNECTOR_ESHOP_KEY, else the simulator's).")
 @click.option(
     "--secret", default=None, help="Consumer secret (default: $CONNECTOR_ESHOP_SECRET, else the simulator's)."
@@ -140,15 +157,10 @@ def sim_woocommerce(host: str, port: int, seed_file: Path | None, key: str | Non
     """Run a WooCommerce simulator: /wp-json/wc/v3/customers…, control under /_sim."""
     import os
 
-    import uvicorn
-
     from connector.sim import woocommerce as woo_sim
     from connector.sim.sandbox import WooCommerceShopBox
 
-    contacts = []
-    if seed_file is not None:
-        with seed_file.open(encoding="utf-8") as stream:
-            contacts = [WooCommerceShopBox.wire_of(contact) for contact in read_jsonl(stream)]
+    contacts = [WooCommerceShopBox.wire_of(contact) for contact in read_seed(seed_file)]
     simulator = woo_sim.WooCommerceSimulator(
         consumer_key=key or os.environ.get("CONNECTOR_ESHOP_KEY") or woo_sim.DEFAULT_CONSUMER_KEY,
         consumer_secret=secret or os.environ.get("CONNECTOR_ESHOP_SECRET") or woo_sim.DEFAULT_CONSUMER_SECRET,
@@ -158,18 +170,12 @@ def sim_woocommerce(host: str, port: int, seed_file: Path | None, key: str | Non
         f"WooCommerce simulator on http://{host}:{port}{woo_sim.API} ({len(contacts)} seed customers); Ctrl+C stops it",
         err=True,
     )
-    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+    serve_app(simulator.app, host, port)
 
 
 @sim.command("shoptet")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
-@click.option(
-    "--seed",
-    "seed_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON lines of contacts to start the shop with.",
-)
+@listen_options
+@seed_option("JSON lines of contacts to start the shop with.")
 @click.option(
     "--token", default=None, help="Private API token (default: $CONNECTOR_ESHOP_TOKEN, else the simulator's)."
 )
@@ -178,21 +184,17 @@ def sim_shoptet(host: str, port: int, seed_file: Path | None, token: str | None)
     """Run a Shoptet simulator: /api/customers…, control under /_sim."""
     import os
 
-    import uvicorn
-
     from connector.sim import shoptet as shoptet_sim
     from connector.sim.sandbox import ShoptetShopBox
 
     simulator = shoptet_sim.ShoptetSimulator(
         token=token or os.environ.get("CONNECTOR_ESHOP_TOKEN") or shoptet_sim.DEFAULT_TOKEN
     )
-    count = 0
-    if seed_file is not None:
-        with seed_file.open(encoding="utf-8") as stream:
-            count = len(shoptet_sim.seed_customers(simulator, [ShoptetShopBox.wire_of(c) for c in read_jsonl(stream)]))
+    seeds = [ShoptetShopBox.wire_of(contact) for contact in read_seed(seed_file)]
+    count = len(shoptet_sim.seed_customers(simulator, seeds)) if seeds else 0
     click.echo(
         f"Shoptet simulator on http://{host}:{port} ({count} seed customers, webhook signature key "
         f"{simulator.signature_key}); Ctrl+C stops it",
         err=True,
     )
-    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+    serve_app(simulator.app, host, port)

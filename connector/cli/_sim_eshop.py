@@ -10,19 +10,13 @@ from pathlib import Path
 import click
 
 from connector.cli._main import handle_errors
-from connector.cli._sim import sim
+from connector.cli._sim import fault_seed_option, listen_options, seed_option, serve_app, sim
 from connector.sim import eshop as eshop_sim
 
 
 @sim.command("eshop")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port to listen on.")
-@click.option(
-    "--seed",
-    "seed_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON lines of customers to start with (canonical contacts; may carry id, hq_id, sync_state).",
-)
+@listen_options
+@seed_option("JSON lines of customers to start with (canonical contacts; may carry id, hq_id, sync_state).")
 @click.option(
     "--token",
     default=eshop_sim.DEFAULT_TOKEN,
@@ -34,14 +28,12 @@ from connector.sim import eshop as eshop_sim
     is_flag=True,
     help="Let two customers share an e-mail address (by default refused, as e-shops do).",
 )
-@click.option("--fault-seed", type=int, default=0, show_default=True, help="Seed of the fault injection's randomness.")
+@fault_seed_option
 @handle_errors
 def sim_eshop(
     host: str, port: int, seed_file: Path | None, token: str, allow_duplicate_emails: bool, fault_seed: int
 ) -> None:
     """Run an e-shop simulator: the e-shop protocol (docs/eshop-protocol.md), control under /_sim."""
-    import uvicorn
-
     seeds = []
     if seed_file is not None:
         with seed_file.open(encoding="utf-8") as stream:
@@ -54,4 +46,4 @@ def sim_eshop(
         f"{'--token/$CONNECTOR_ESHOP_TOKEN' if token != eshop_sim.DEFAULT_TOKEN else 'the default'}); Ctrl+C stops it",
         err=True,
     )
-    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
+    serve_app(simulator.app, host, port)
