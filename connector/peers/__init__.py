@@ -20,6 +20,7 @@ from connector.peers.base import (
     PeerRecord,
     PeerWrite,
     SideName,
+    WithoutBreaker,
     WriteKind,
     WriteResult,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "PeerRecord",
     "PeerWrite",
     "SideName",
+    "WithoutBreaker",
     "WriteKind",
     "WriteResult",
     "platforms",

@@ -21,6 +21,17 @@ WriteKind = Literal["create", "update", "link", "delete", "welcome"]
 Outcome = Literal["done", "refused", "conflict", "taken"]
 
 
+class WithoutBreaker:
+    """For a peer with no breaker of its own: always available, nothing to probe first; a
+    fault surfaces on the call it happens in, and the run sets that side aside."""
+
+    available = True
+    unavailable_reason = ""
+
+    def probe(self) -> bool:
+        return True
+
+
 @dataclasses.dataclass(frozen=True)
 class PeerRecord:
     """One record as a peer reported it.

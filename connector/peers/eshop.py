@@ -32,7 +32,15 @@ from connector.errors import (
     PeerRefused,
 )
 from connector.log import get_logger
-from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
+from connector.peers.base import (
+    Capabilities,
+    ChangeBatch,
+    PeerRecord,
+    PeerWrite,
+    SideName,
+    WithoutBreaker,
+    WriteResult,
+)
 from connector.transport import PeerKeys, RetryPolicy, make_client, send
 
 log = get_logger(__name__)
@@ -247,8 +255,7 @@ class EshopClient:
         return results
 
 
-
-class ConnectorShop:
+class ConnectorShop(WithoutBreaker):
     """The e-shop side over the project's own protocol (`platform = "connector"`), as a Peer.
 
     The shop sends its own welcome e-mail (a create asks it to) and keeps POHODA's id on
@@ -267,14 +274,6 @@ class ConnectorShop:
     @classmethod
     def from_config(cls, config: Config, **kwargs: Any) -> ConnectorShop:
         return cls(EshopClient.from_config(config, **kwargs))
-
-    @property
-    def available(self) -> bool:
-        return True
-
-    @property
-    def unavailable_reason(self) -> str:
-        return ""
 
     def probe(self) -> bool:
         return self.client.probe()

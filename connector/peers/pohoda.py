@@ -389,9 +389,7 @@ class PohodaClient:
 
     def get(self, *, pohoda_id: str | None = None, ext_id: str | None = None) -> Contact | None:
         """One contact by POHODA id or by the e-shop's extId, or None."""
-        body = self.codec.encode_list_request(
-            pack_id=self._next_pack_id("get"), pohoda_id=pohoda_id, ext_id=ext_id
-        )
+        body = self.codec.encode_list_request(pack_id=self._next_pack_id("get"), pohoda_id=pohoda_id, ext_id=ext_id)
         for contact in self.codec.iter_export(self.post_xml(body)):
             return contact
         return None

@@ -36,7 +36,15 @@ from connector.config import Config, EshopConfig
 from connector.errors import BadData, ConfigError, EshopUnreachable, PeerRefused
 from connector.log import get_logger
 from connector.model import Contact
-from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
+from connector.peers.base import (
+    Capabilities,
+    ChangeBatch,
+    PeerRecord,
+    PeerWrite,
+    SideName,
+    WithoutBreaker,
+    WriteResult,
+)
 from connector.transport import RetryPolicy, make_client, send
 
 log = get_logger(__name__)
@@ -392,7 +400,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 # -- the peer ------------------------------------------------------------------------------------
 
 
-class PrestaShopShop:
+class PrestaShopShop(WithoutBreaker):
     """The e-shop side over the PrestaShop webservice, as a Peer.
 
     The webservice sends no welcome e-mail (Customer::addWs sends none, §1) and no field may
@@ -428,12 +436,6 @@ class PrestaShopShop:
         client_options = {k: kwargs.pop(k) for k in ("policy", "transport") if k in kwargs}
         client = PrestaShopClient(config.eshop, config.secrets.eshop_key, **client_options)
         return cls(client, timezone=config.eshop.timezone, **kwargs)
-
-    available = True
-    unavailable_reason = ""
-
-    def probe(self) -> bool:
-        return True
 
     def close(self) -> None:
         self.client.close()

@@ -33,7 +33,15 @@ from connector.errors import (
 )
 from connector.log import get_logger
 from connector.model import Contact
-from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
+from connector.peers.base import (
+    Capabilities,
+    ChangeBatch,
+    PeerRecord,
+    PeerWrite,
+    SideName,
+    WithoutBreaker,
+    WriteResult,
+)
 from connector.transport import RetryPolicy, make_client, send
 
 log = get_logger(__name__)
@@ -77,7 +85,7 @@ def _format_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-class ShoptetShop:
+class ShoptetShop(WithoutBreaker):
     """One Shoptet shop over its private API token.
 
     E-mail and phone live on the customer's main account, the rest on the customer; an
@@ -120,17 +128,6 @@ class ShoptetShop:
         config.require("eshop_token")
         assert config.secrets.eshop_token is not None
         return cls(config.eshop, config.secrets.eshop_token, **kwargs)
-
-    @property
-    def available(self) -> bool:
-        return True
-
-    @property
-    def unavailable_reason(self) -> str:
-        return ""
-
-    def probe(self) -> bool:
-        return True
 
     def close(self) -> None:
         self._http.close()

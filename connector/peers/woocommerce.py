@@ -23,7 +23,15 @@ from connector.config import Config, EshopConfig
 from connector.errors import BadData, ConfigError, EshopUnreachable, PeerConfigurationError, PeerRefused
 from connector.log import get_logger
 from connector.model import Contact
-from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
+from connector.peers.base import (
+    Capabilities,
+    ChangeBatch,
+    PeerRecord,
+    PeerWrite,
+    SideName,
+    WithoutBreaker,
+    WriteResult,
+)
 from connector.transport import RetryPolicy, make_client, send
 
 log = get_logger(__name__)
@@ -86,7 +94,7 @@ def _unix(value: str | None) -> int:
         return 0
 
 
-class WooCommerceShop:
+class WooCommerceShop(WithoutBreaker):
     """WooCommerce's customers of one role, over one REST API key pair.
 
     POHODA's id is kept on the customer as a `meta_data` entry (`[eshop]
@@ -146,17 +154,6 @@ class WooCommerceShop:
         return cls(config.eshop, config.secrets.eshop_key, config.secrets.eshop_secret, **kwargs)
 
     # -- the Peer's small talk ----------------------------------------------------------------
-
-    @property
-    def available(self) -> bool:
-        return True
-
-    @property
-    def unavailable_reason(self) -> str:
-        return ""
-
-    def probe(self) -> bool:
-        return True
 
     def close(self) -> None:
         self._http.close()
