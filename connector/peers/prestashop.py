@@ -452,7 +452,7 @@ class PrestaShopShop(WithoutBreaker):
             self._countries = self.client.countries()
         return self._countries
 
-    def storable(self, content: Mapping[str, Any]) -> dict[str, Any]:
+    def storable_content(self, content: Mapping[str, Any]) -> dict[str, Any]:
         """What the shop shows of `content` once written: the sync takes a field showing just
         that as unchanged here (a note PrestaShop cannot hold is not wiped in POHODA)."""
         return codec.storable(content, self.mapping)

@@ -88,9 +88,6 @@ class PlanState:
     pending_pohoda: Mapping[int, tuple[tuple[int, str], ...]] = dataclasses.field(default_factory=dict)
     # False when POHODA could not be reached at the start of the run (the breaker is open).
     pohoda_available: bool = True
-    # The e-shop platform's `storable(content)`: what it shows of a content once written,
-    # where it cannot hold every field (None: it holds them all).
-    eshop_storable: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     # Links whose e-shop account creation is still in the outbox.
     pending_eshop_creates: frozenset[int] = frozenset()
 
@@ -190,7 +187,6 @@ class _Planner:
         # The POHODA create/update this plan holds per link: a later one in the plan replaces it.
         self._pohoda_write_of: dict[int, PlannedOp] = {}
         self.pohoda_available = state.pohoda_available
-        self.eshop_storable = state.eshop_storable
         self.pending_eshop_creates = state.pending_eshop_creates
         self.contacts_e: dict[str, Contact | None] = {}
         # e-mail key -> link whose account creation waits in the outbox (built when needed).
@@ -299,7 +295,6 @@ class _Planner:
         new_pohoda: dict[str, None] = {}
 
         for change in eshop_changes:
-            change = self._as_last_synced(change)
             record = to_mirror(change)
             self.m_e[change.record_id] = record
             self.plan.mirror.append(record)
@@ -389,23 +384,6 @@ class _Planner:
             ref = self._new_link("linked", eshop_id=change.record_id, pohoda_id=change.hq_id)
             return self.links[ref]
         return None
-
-    def _as_last_synced(self, change: SideRecord) -> SideRecord:
-        """A field the e-shop cannot hold (a note, a delivery address's flag) reads back empty:
-        where the e-shop shows what it would show of the last synced version, the field did
-        not change there, and keeps the last synced value (else it would be wiped in POHODA
-        and written to the e-shop again on every run)."""
-        storable = self.eshop_storable
-        link = self.by_eshop.get(change.record_id)
-        base = self.bases.get(link.id) if link is not None else None
-        if storable is None or change.contact is None or base is None:
-            return change
-        shown, content = storable(base), change.contact.content()
-        kept = {f: base[f] for f in content if f in base and content[f] != base[f] and content[f] == shown.get(f)}
-        if not kept:
-            return change
-        contact = Contact.from_dict({**change.contact.to_dict(), **kept}, record=change.record_id)
-        return dataclasses.replace(change, contact=contact)
 
     def _awaits_own_create(self, change: SideRecord) -> bool:
         """An account that carries no POHODA id (a platform with nowhere to keep one) under the

@@ -220,7 +220,6 @@ class SyncRun:
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
-            eshop_storable=getattr(self.shop, "storable", None),
             pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
@@ -234,7 +233,6 @@ class SyncRun:
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
-            eshop_storable=getattr(self.shop, "storable", None),
             pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
         )
 
