@@ -192,7 +192,6 @@ class _Planner:
         # e-mail key -> link whose account creation waits in the outbox (built when needed).
         self._creating_by_email: dict[str, int] | None = None
         self._next_ref = -1
-        self._creating: dict[str, int] | None = None
 
     def _index(self, link: Link) -> None:
         self.links[link.id] = link
@@ -263,27 +262,6 @@ class _Planner:
         held = self.settings.eshop_storable
         return (held(target) if held is not None else target) != content
 
-    def _claim_own_creation(self, change: SideRecord) -> Link | None:
-        """An account that cannot carry POHODA's id, with the e-mail of an auto-registration
-        whose answer was lost (a crash): our own creation, claimed, not registered again."""
-        if self._creating is None:
-            self._creating = {}
-            for link in self.links.values():
-                if link.state != "creating_eshop" or link.eshop_id is not None or link.pohoda_id is None:
-                    continue
-                content = self.bases.get(link.id) or (
-                    self.m_p[link.pohoda_id].content if link.pohoda_id in self.m_p else {}
-                )
-                email = content.get("email")
-                if isinstance(email, str) and email:
-                    self._creating.setdefault(email.casefold(), link.id)
-        email = change.contact.email if change.contact is not None else None
-        link_id = self._creating.pop(email.casefold(), None) if email else None
-        if link_id is None:
-            return None
-        self._update_link(self.links[link_id], eshop_id=change.record_id, state="linked")
-        return self.links[link_id]
-
     def _update_link(self, link: Link, **values: Any) -> None:
         self.plan.link_updates.setdefault(link.id, {}).update(values)
         self._index(dataclasses.replace(link, **values))
@@ -307,8 +285,6 @@ class _Planner:
                 link = self._claim_by_hq_id(change)
             if link is None and not change.hq_id and self._awaits_own_create(change):
                 continue
-            if link is None and not change.hq_id:
-                link = self._claim_own_creation(change)
             if link is not None:
                 touched.add(link.id)
             else:
