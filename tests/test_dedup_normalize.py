@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
 
 from connector.dedup import company_key, email_key, fold, ico_key, name_tokens, phone_key, phonetic, tax_key, zip_key
+from connector.dedup._normalize import _plain_phone_key
 
 
 @pytest.mark.parametrize(
@@ -109,3 +113,30 @@ def test_phonetic_key_meets_spellings_of_one_name() -> None:
     assert phonetic("kowalski") == phonetic("kovalski")
     assert phonetic("szabo") == phonetic("sabo")
     assert phonetic("novak") != phonetic("dvorak")
+
+
+def _libphonenumber_key(phone: str, region: str) -> str | None:
+    """What `phone_key` answers when it asks libphonenumber (its fallback), for comparison."""
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_the_fast_phone_path_agrees_with_libphonenumber() -> None:
+    rng = random.Random(5)
+    formats = ("{cc}{n}", "{cc} {a} {b} {c}", "{cc}-{a}-{b}{c}", "({cc}) {n}", "{n}", "{a} {b} {c}", "{a}/{b}{c}")
+    tried = fast = 0
+    for _ in range(6000):
+        code = rng.choice(("+420", "+421", "+48", "+36", "+43", "+1", "00420", "+4200"))
+        national = "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 13)))
+        a, b, c = national[:3], national[3:6], national[6:]
+        raw = rng.choice(formats).format(cc=code, n=national, a=a, b=b, c=c)
+        for region in ("CZ", "SK", "PL", "HU"):
+            tried += 1
+            fast += _plain_phone_key(raw, region) is not None
+            assert phone_key(raw, region) == _libphonenumber_key(raw, region), (raw, region)
+    assert tried == 24000 and fast > 2000  # the fast path answered a good share itself
