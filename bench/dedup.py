@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,8 +214,10 @@ def quality(split: Split, count: int) -> dict[str, dict[str, dict[str, float]]]:
         link: set[tuple[str, str]] = set()
         linked_or_review: set[tuple[str, str]] = set()
         baseline: set[tuple[str, str]] = set()
+        negative_links: Counter[str] = Counter()
         for seed in split.seeds:
-            records = labeled_set(count, seed, split.rates, availability)
+            negatives: list[tuple[int, int, str]] = []
+            records = labeled_set(count, seed, split.rates, availability, negatives=negatives)
             by_entity: dict[int, list[str]] = defaultdict(list)
             for record_id, _, entity in records:
                 by_entity[entity].append(record_id)
@@ -225,11 +227,18 @@ def quality(split: Split, count: int) -> dict[str, dict[str, dict[str, float]]]:
             link |= links
             linked_or_review |= links | pairwise([list(c.ids) for c in clusters if c.band == "review"])
             baseline |= baseline_duplicates([(r, c) for r, c, _ in records])
+            entity_of = {record_id: entity for record_id, _, entity in records}
+            kind_of = {frozenset((a, b)): kind for a, b, kind in negatives}
+            for left, right in links:
+                kind = kind_of.get(frozenset((entity_of[left], entity_of[right])))
+                if kind is not None:
+                    negative_links[kind] += 1
         result[availability] = {
             "link": prf(link, truth),
             "link_review": prf(linked_or_review, truth),
             "baseline": prf(baseline, truth),
             "true_pairs": {"count": len(truth)},
+            "hard_negatives_linked": {kind: negative_links[kind] for kind in ("twin", "parent", "namesake")},
         }
     return result
 
@@ -389,8 +398,9 @@ def main() -> int:
             + "  ".join(
                 f"{band} P {f['precision']:.4f} R {f['recall']:.4f} F1 {f['f1']:.4f}"
                 for band, f in figures.items()
-                if band != "true_pairs"
+                if band not in ("true_pairs", "hard_negatives_linked")
             )
+            + f"  hard negatives linked {sum(figures['hard_negatives_linked'].values())}"
         )
     independent = independent_quality(args.per_seed)
     print(
@@ -408,6 +418,7 @@ def main() -> int:
         "link_recall": held_out["no_contact"]["link"]["recall"],
         "link_review_recall": held_out["no_contact"]["link_review"]["recall"],
         "with_contact_f1": held_out["full"]["link"]["f1"],
+        "hard_negatives_linked": sum(sum(f["hard_negatives_linked"].values()) for f in held_out.values()),
         "no_birth_link_f1": held_out["no_birth"]["link"]["f1"],
         "baseline_precision": held_out["no_contact"]["baseline"]["precision"],
         "baseline_recall": held_out["no_contact"]["baseline"]["recall"],

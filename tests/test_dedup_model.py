@@ -258,3 +258,15 @@ def test_scores_do_not_depend_on_argument_order_with_learned_rarity() -> None:
         rare = engine.names.rare_test()
         assert compare_features(a, b, rare).levels == compare_features(b, a, rare).levels
         assert compare(a, b, engine.names.share, engine.model) == compare(b, a, engine.names.share, engine.model)
+
+
+def test_an_email_says_which_of_father_and_son_a_record_without_birth_date_is() -> None:
+    father = {"name": "Jan Dušek", "birth_date": "1961-02-03", "email": "jan.dusek@post.example", **HOME}
+    son = {"name": "Jan Dušek", "birth_date": "1989-11-30", "email": "honza.dusek@mail.example", **HOME}
+    unknown = contact(name="Dušek Jan", email="HONZA.DUSEK@mail.example", **HOME)
+    records = [*background(), ("father", contact(**father)), ("son", contact(**son))]
+    match = DedupEngine(records).best_match(unknown)
+    assert match is not None and match.band == "link" and match.candidate_id == "son", match
+    clusters = find_duplicates([*records, ("unknown", unknown)])
+    linked = [set(c.ids) for c in clusters if c.band == "link" and "unknown" in c.ids]
+    assert linked == [{"unknown", "son"}]

@@ -96,7 +96,31 @@ class MatchModel:
         return math.log(p / (1.0 - p))
 
     def with_population(self, population: int) -> MatchModel:
-        return dataclasses.replace(self, population=population)
+        """This model for an index of `population` records (the prior changes, so do the verdicts)."""
+        return dataclasses.replace(self, population=population, verdicts={})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as plain JSON-able values, to be stored and reused instead of refitted."""
+        return {"fields": list(FIELDS), "m": [list(row) for row in self.m], "u": [list(row) for row in self.u],
+                "population": self.population}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchModel:
+        """A model stored by `to_dict`; ValueError when it was stored for other fields or levels
+        (a newer engine compares differently: fit again)."""
+        try:
+            fields = tuple(data["fields"])
+            m = tuple(tuple(float(v) for v in row) for row in data["m"])
+            u = tuple(tuple(float(v) for v in row) for row in data["u"])
+            population = int(data["population"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a stored dedup model: {error}") from None
+        shape = tuple(len(row) for row in m)
+        if fields != FIELDS or shape != LEVELS or tuple(len(row) for row in u) != LEVELS:
+            raise ValueError("a dedup model stored for other fields or levels: fit it again")
+        if not all(0.0 < v <= 1.0 for row in (*m, *u) for v in row) or population < 0:
+            raise ValueError("a stored dedup model with probabilities outside (0, 1]")
+        return cls(m, u, population)
 
     def describe(self) -> dict[str, dict[str, list[float]]]:
         """m, u and weights per field, for the bench and for a person tuning."""
