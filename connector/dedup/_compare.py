@@ -160,6 +160,19 @@ def _pairs(short: Sequence[str], long: Sequence[str], rare: RareToken | None = N
     Whole tokens count before initials do ("M." must not take "Miller" from "Myller"); names
     have few tokens, so every assignment is tried (a greedy one past four tokens).
     """
+    if len(short) == 2 and len(long) == 2:
+        # The commonest case (given and family name on both sides), without the general search:
+        # the same choice, ties going to the first assignment as there.
+        (a, b), (c, d) = short, long
+        ac, ad, bc, bd = (token_similarity(a, c, rare), token_similarity(a, d, rare),
+                          token_similarity(b, c, rare), token_similarity(b, d, rare))  # fmt: skip
+        initial_a, initial_b = len(a) == 1, len(b) == 1
+        initial_c, initial_d = len(c) == 1, len(d) == 1
+        straight = (ac - (0.5 if initial_a or initial_c else 0.0)) + (bd - (0.5 if initial_b or initial_d else 0.0))
+        crossed = (ad - (0.5 if initial_a or initial_d else 0.0)) + (bc - (0.5 if initial_b or initial_c else 0.0))
+        if crossed > straight + 1e-12:
+            return [(ad, a, d), (bc, b, c)]
+        return [(ac, a, c), (bd, b, d)]
     table = [[token_similarity(x, y, rare) for y in long] for x in short]
     if len(long) > 4:
         return _greedy_pairs(short, long, table)

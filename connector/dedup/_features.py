@@ -101,7 +101,7 @@ def blocking_keys(features: Features) -> list[str]:
 
     Each key joins two fields, and the keys are chosen so that a typo in any one field (the
     name, the street, the postcode, the town or the birth date) leaves at least one key whole:
-    name sound + postcode, name sound + town, name initials + town + house number, name sound +
+    name sound + postcode, name sound + street + town, name initials + town + house number, name sound +
     birth date, birth date + postcode, street sound + house number + town (no name). Identifiers
     (e-mail, phone, company ids) are keys on their own. `KEY_VERSION` names this set of keys.
     """
@@ -134,19 +134,19 @@ def blocking_keys(features: Features) -> list[str]:
         keys.append(f"m{''.join(sound[:2] for sound in sounds)}|{town}|{house}")
     if features.birth and features.zip:
         keys.append(f"z{features.zip}|{features.birth}")
-    if town and features.zip:
-        # Each name token's sound with the others' initials in the town, not the postcode: a
-        # mistyped postcode with a mistyped house number or street beside it.
-        for sound in sounds:
-            initials = "".join(other[0] for other in sounds if other != sound)
-            keys.append(f"o{sound}|{initials}|{town}")
     words = [t for t in street if not t[0].isdigit() and len(t) > 2]
-    if words and town:
+    longest = phonetic(max(words, key=lambda word: (len(word), word))) if words else ""
+    if longest and town:
         # The street's longest word with the house number and the town, no name and no
         # postcode: one address, whatever happened to the name (a given name dropped, a family
         # name's first letter mistyped) or to the postcode. A block of flats is one block.
-        longest = max(words, key=lambda word: (len(word), word))
-        keys.append(f"a{phonetic(longest)}|{house}|{town}")
+        keys.append(f"a{longest}|{house}|{town}")
+        if features.zip:
+            # Each name token's sound with the others' initials in one street of the town: a
+            # mistyped postcode with a mistyped house number beside it.
+            for sound in sounds:
+                initials = "".join(other[0] for other in sounds if other != sound)
+                keys.append(f"o{sound}|{initials}|{town}|{longest}")
     if features.company:
         company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
         keys.append(f"c{company_sound}|{place}")

@@ -14,6 +14,7 @@ import phonenumbers
 # Letters that NFKD does not decompose into a base letter and a combining mark.
 _UNDECOMPOSABLE = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i"})
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+_LATIN_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")  # U+034F is no mark (class 0)
 _NON_DIGITS = re.compile(r"\D+")
 _NON_ALNUM_UPPER = re.compile(r"[^0-9A-Z]+")
 
@@ -77,7 +78,11 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSABLE))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Latin marks are one range: dropped by one regex, and what is left, if ASCII, holds no other
+    # combining character. Anything else takes the character-by-character way.
+    plain = _LATIN_MARKS.sub("", decomposed)
+    if not plain.isascii():
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(_NON_WORD.sub(" ", plain).split())
 
 
