@@ -249,21 +249,27 @@ class DedupEngine:
         found: dict[int, None] = {}
         entries = self._sorted
         packed = self._packed
+        delta = self._delta
         cap = self.block_cap
         size = len(entries)
         slot_mask = _MAX_SLOTS - 1
+        bisect_left = bisect.bisect_left
         for key in blocking_keys(features):
-            key_hash = _key_hash(key)
+            key_hash = hash(key) & _HASH_MASK
             # Live records only count towards the cap: a removed record's entries stay behind.
-            block = [slot for slot in self._delta.get(key_hash, ()) if packed[slot] is not None]
-            at = bisect.bisect_left(entries, key_hash << _SLOT_BITS)
-            while at < size and len(block) < cap and entries[at] >> _SLOT_BITS == key_hash:
+            added = delta.get(key_hash)
+            block = [slot for slot in added if packed[slot] is not None] if added else []
+            at = bisect_left(entries, key_hash << _SLOT_BITS)
+            while at < size and entries[at] >> _SLOT_BITS == key_hash:
                 slot = entries[at] & slot_mask
                 if packed[slot] is not None:
                     block.append(slot)
+                    if len(block) >= cap:
+                        break
                 at += 1
             if len(block) < cap:
-                found.update(dict.fromkeys(block))
+                for slot in block:
+                    found[slot] = None
         return list(found)
 
     def matches(self, contact: Contact | Features, *, exclude: str | None = None) -> Iterator[Match]:
