@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -12,6 +14,7 @@ from types import ModuleType
 import pytest
 
 from connector.dedup import DedupEngine, MatchModel
+from connector.dedup._engine import _key_hash
 from connector.dedup._model import PRIOR_M
 from connector.model import Contact
 
@@ -91,3 +94,17 @@ def test_records_added_and_removed_in_place_answer_as_a_rebuilt_index() -> None:
     queries = rng.sample(records, 400)
     assert _answers(engine, queries) == _answers(rebuilt, queries)
     assert not any(answer is not None and answer[0] in removed for answer in _answers(engine, queries))
+
+
+def test_an_index_keys_the_same_in_every_process() -> None:
+    # Python salts str hashes per process; the index's key hashes must not be, to be stored.
+    keys = ["nnvk|j|11000", "ahvlckv|130|vstn", "ejan.novak@example.cz"]
+    script = f"from connector.dedup._engine import _key_hash; print([_key_hash(k) for k in {keys!r}])"
+    answers = {
+        subprocess.run(
+            [sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }  # fmt: skip
+    assert len(answers) == 1 and answers.pop().strip() == str([_key_hash(k) for k in keys])

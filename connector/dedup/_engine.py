@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 import math
 import random
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -68,7 +69,11 @@ class Cluster:
 
 
 def _key_hash(key: str) -> int:
-    return hash(key) & _HASH_MASK
+    """The index's hash of a key: the same in every process (Python's own `hash` of a str is
+    salted per process), so an index's entries may be stored and read back. CRC-32 with the
+    key's length; a collision only adds a candidate."""
+    data = key.encode()
+    return (zlib.crc32(data) << 7) | (len(data) & 127)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,7 +260,7 @@ class DedupEngine:
         slot_mask = _MAX_SLOTS - 1
         bisect_left = bisect.bisect_left
         for key in blocking_keys(features):
-            key_hash = hash(key) & _HASH_MASK
+            key_hash = _key_hash(key)
             # Live records only count towards the cap: a removed record's entries stay behind.
             added = delta.get(key_hash)
             block = [slot for slot in added if packed[slot] is not None] if added else []
