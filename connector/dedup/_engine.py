@@ -18,7 +18,10 @@ from typing import Literal
 
 from connector.dedup._compare import (
     BIRTH_DIFFERENT,
+    NAME_DIFFERENT,
     NAME_EXACT,
+    NAME_WEAK,
+    RareToken,
     compare_birth,
     compare_features,
     pattern_code,
@@ -329,6 +332,19 @@ class DedupEngine:
         return best
 
 
+def two_names(a: tuple[str, ...], b: tuple[str, ...], rare: RareToken | None) -> bool:
+    """One name token each that the other lacks, both whole words and both common spellings:
+    "Filip Dzurilla" and "Rastislav Dzurilla". Where there are too few records to tell a common
+    spelling from a typo (`rare` is None), never: a mistyped given name is no second person."""
+    if rare is None or len(a) != len(b) or len(a) < 2:
+        return False
+    only_a, only_b = set(a) - set(b), set(b) - set(a)
+    if len(only_a) != 1 or len(only_b) != 1:
+        return False
+    (x,), (y,) = only_a, only_b
+    return len(x) > 1 and len(y) > 1 and not rare(x) and not rare(y)
+
+
 def conflicting_births(births: Iterable[str]) -> bool:
     """Two of these birth dates are two people (they differ by more than one typo)."""
     known = sorted(set(births))
@@ -459,11 +475,21 @@ def find_duplicates(
     levels_of: dict[int, tuple[int, ...]] = {}
     links: list[tuple[float, int, int]] = []
     backed: set[tuple[int, int]] = set()  # links an e-mail, a phone or a company id agrees on
+    apart: dict[int, set[int]] = {}
     for left, right, code, share in zip(lefts, rights, codes, shares, strict=True):
         levels = levels_of.get(code)
         if levels is None:
             levels = levels_of[code] = pattern_levels(code)
         found = verdict(levels, model)
+        if (
+            levels[0] in (NAME_WEAK, NAME_DIFFERENT)
+            and not found.identifier
+            and two_names(features[left].name, features[right].name, rare)
+        ):
+            # Two names, nothing that says one person: these two never end in one cluster (twins
+            # reached through a third record that left the given name out).
+            apart.setdefault(left, set()).add(right)
+            apart.setdefault(right, set()).add(left)
         weight = found.weight + (name_exact_weight(model, share) if found.name_exact else 0.0)
         score = 1.0 / (1.0 + math.exp(-weight)) if weight > -700 else 0.0
         banded = thresholds.band(Evidence(score, found.linkable, found.vetoed, found.identifier, found.reasons))
@@ -479,18 +505,19 @@ def find_duplicates(
     del lefts, rights, codes, shares
 
     # A record without a birth date linked to two records with two birth dates (a father and
-    # a son of one name at one address) cannot say which one it is: those links go to a person,
-    # unless an e-mail, a phone or a company id says which (then only the others go).
+    # a son of one name at one address), or linked to twins, cannot say which one it is: those
+    # links go to a person, unless an e-mail, a phone or a company id says which (then only the
+    # others go).
     partners: dict[int, list[int]] = {}
     for _, left, right in links:
         partners.setdefault(left, []).append(right)
         partners.setdefault(right, []).append(left)
     ambiguous: dict[int, bool] = {}  # slot -> whether its identifier-backed links stay
     for slot, others in partners.items():
-        if (
-            len(others) > 1
-            and not features[slot].birth
-            and conflicting_births(features[o].birth for o in others if features[o].birth)
+        if len(others) > 1 and (
+            (not features[slot].birth and conflicting_births(features[o].birth for o in others if features[o].birth))
+            # Or linked to two records of two names (twins), itself without a given name.
+            or (apart and any(not apart.get(o, set()).isdisjoint(others) for o in others))
         ):
             sure = [o for o in others if (min(slot, o), max(slot, o)) in backed]
             ambiguous[slot] = bool(sure) and not conflicting_births(
@@ -524,6 +551,11 @@ def find_duplicates(
         return found
 
     links.sort(reverse=True)
+    grouped: dict[int, list[int]] = {}  # a cluster's records, for the clusters someone is apart from
+
+    def group_of(top: int) -> list[int]:
+        return grouped.get(top) or [top]
+
     for score, left, right in links:
         a, b = root(left), root(right)
         if a == b:
@@ -531,9 +563,17 @@ def find_duplicates(
             continue
         (births_a, icos_a), (births_b, icos_b) = marks_of(a), marks_of(b)
         # Compatible when one side knows no birth date or some pair is within one typo (a
-        # cluster may already hold a date and its typo).
-        if len(icos_a | icos_b) > 1 or (
-            births_a and births_b and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
+        # cluster may already hold a date and its typo), and no two records of the two were
+        # found to carry two names.
+        group_a, group_b = group_of(a), group_of(b)
+        if (
+            len(icos_a | icos_b) > 1
+            or (
+                births_a
+                and births_b
+                and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
+            )
+            or (apart and any(not apart.get(x, set()).isdisjoint(group_b) for x in group_a))
         ):
             if review:
                 reviews.append((left, right, min(score, thresholds.link - 0.01)))
@@ -541,6 +581,8 @@ def find_duplicates(
         parent[b] = a
         marks[a] = (births_a | births_b, icos_a | icos_b)
         marks.pop(b, None)
+        grouped[a] = group_a + group_b
+        grouped.pop(b, None)
         weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
         weakest.pop(b, None)
     del links
