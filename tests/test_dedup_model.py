@@ -80,6 +80,10 @@ HARD_NEGATIVES = {
         {"company": "Stavby Dušek s.r.o.", "ico": "25596641", **HOME},
         {"company": "Okna Dušek s.r.o.", "ico": "45274649", **HOME},
     ),
+    "parent-and-child-sharing-phone-and-email": (
+        {"name": "Petr Dušek", "phone": "+420 603 111 222", "email": "dusekovi@post.example", **HOME},
+        {"name": "Vendelín Dušek", "phone": "603111222", "email": "dusekovi@post.example", **HOME},
+    ),
     "companies-without-ico": (
         {"company": "Stavby Beroun s.r.o.", "email": "info@stavby.example", **HOME},
         {"company": "Elektro Horák a.s.", "email": "obchod@elektro.example", **HOME},
@@ -130,6 +134,10 @@ DUPLICATES = {
     "nickname-and-abbreviated-street": (
         {"name": "William Evans", "street": "210 Queens Road", "zip": "BD25 6DR", "city": "Bradford"},
         {"name": "Bill Evans", "street": "210 Queens Rd", "zip": "BD25 6DR", "city": "Bradford"},
+    ),
+    "garbled-given-name-same-email": (
+        {"name": "Adam Urban", "street": "Pražská 83", "zip": "547 94", "city": "Náchod", "email": "au8@mail.example"},
+        {"name": "ADSRN URBAN", "street": "Pražská 83", "zip": "547 94", "city": "Náchod", "email": "au8@mail.example"},
     ),
     "initial-and-missing-birth": (
         {"name": "Jennifer Brown", "birth_date": "1943-01-11", "street": "12 Park Avenue", "zip": "YO3 8RF"},

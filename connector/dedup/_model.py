@@ -24,7 +24,7 @@ from connector.dedup._features import Features
 # m: a person's two records agree exactly most of the time, with a typo now and then;
 # u: two strangers share a birth date 1 in ~25,000 times, a postcode 1 in ~1,000.
 PRIOR_M: tuple[tuple[float, ...], ...] = (
-    (0.55, 0.25, 0.10, 0.05, 0.02, 0.03),  # name: exact, close, part, variant, weak, different
+    (0.55, 0.25, 0.10, 0.05, 0.02, 0.01, 0.02),  # name: exact, close, part, variant, weak, garbled, different
     (0.90, 0.08, 0.02),  # birth: exact, one digit, different
     (0.60, 0.15, 0.25),  # street: exact, close, different (people move)
     (0.70, 0.05, 0.05, 0.20),  # place: zip, zip typo, city only, different
@@ -35,7 +35,7 @@ PRIOR_M: tuple[tuple[float, ...], ...] = (
     (0.98, 0.02),  # DIČ
 )
 PRIOR_U: tuple[tuple[float, ...], ...] = (
-    (2e-4, 2e-4, 1e-3, 2e-4, 3e-3, 0.9954),
+    (2e-4, 2e-4, 1e-3, 2e-4, 3e-3, 1e-3, 0.9944),
     (4e-5, 2e-3, 0.99796),
     (3e-4, 5e-4, 0.9992),
     (1e-3, 2e-3, 0.03, 0.967),
