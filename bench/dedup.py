@@ -366,30 +366,13 @@ def independent_quality(count: int) -> dict[str, dict[str, float]]:
     return {"link": prf(link, truth), "link_review": prf(linked_or_review, truth), "true_pairs": {"count": len(truth)}}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--duplicates", type=float, default=0.1)
-    parser.add_argument("--index", type=int, default=1_000_000, help="size of the online index (0: skip)")
-    parser.add_argument("--queries", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--split", choices=("evaluation", "tuning"), default="evaluation")
-    parser.add_argument("--per-seed", type=int, default=10_000, help="records per seed and availability")
-    parser.add_argument("--quality-only", action="store_true", help="skip the speed runs")
-    parser.add_argument("phase", nargs="*", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.phase[:1] == ["batch"]:
-        run_batch(Path(args.phase[1]), Path(args.phase[2]))
-        return 0
-    if args.phase[:1] == ["online"]:
-        run_online(args.index, args.queries, args.seed)
-        return 0
-
-    split = EVALUATION if args.split == "evaluation" else TUNING
+def quality_summary(split_name: str, per_seed: int) -> dict[str, object]:
+    """The held-out split's and the independent corruption's figures, printed and returned."""
+    split = EVALUATION if split_name == "evaluation" else TUNING
     started = time.perf_counter()
-    held_out = quality(split, args.per_seed)
+    held_out = quality(split, per_seed)
     print(
-        f"{split.name} split: seeds {split.seeds[0]}-{split.seeds[-1]}, {args.per_seed:,} records per seed "
+        f"{split.name} split: seeds {split.seeds[0]}-{split.seeds[-1]}, {per_seed:,} records per seed "
         f"and availability ({time.perf_counter() - started:.0f} s)"
     )
     for availability, figures in held_out.items():
@@ -402,7 +385,7 @@ def main() -> int:
             )
             + f"  hard negatives linked {sum(figures['hard_negatives_linked'].values())}"
         )
-    independent = independent_quality(args.per_seed)
+    independent = independent_quality(per_seed)
     print(
         f"independent corruption (seeds {INDEPENDENT_SEEDS[0]}-{INDEPENDENT_SEEDS[-1]}, no e-mail or phone): "
         f"true pairs {independent['true_pairs']['count']:,}  "
@@ -428,6 +411,30 @@ def main() -> int:
         "independent_link_review_recall": independent["link_review"]["recall"],
         "quality": held_out,
     }
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--duplicates", type=float, default=0.1)
+    parser.add_argument("--index", type=int, default=1_000_000, help="size of the online index (0: skip)")
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--split", choices=("evaluation", "tuning"), default="evaluation")
+    parser.add_argument("--per-seed", type=int, default=10_000, help="records per seed and availability")
+    parser.add_argument("--quality-only", action="store_true", help="skip the speed runs")
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality runs")
+    parser.add_argument("phase", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase[:1] == ["batch"]:
+        run_batch(Path(args.phase[1]), Path(args.phase[2]))
+        return 0
+    if args.phase[:1] == ["online"]:
+        run_online(args.index, args.queries, args.seed)
+        return 0
+
+    summary: dict[str, object] = {} if args.speed_only else quality_summary(args.split, args.per_seed)
     if args.quality_only:
         print(json.dumps(summary))
         return 0
