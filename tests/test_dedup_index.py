@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from connector.dedup import DedupEngine, MatchModel
+from connector.dedup import DedupEngine, MatchModel, _engine
 from connector.dedup._engine import _key_hash
 from connector.dedup._model import PRIOR_M
 from connector.model import Contact
@@ -108,3 +108,18 @@ def test_an_index_keys_the_same_in_every_process() -> None:
         for seed in ("1", "2")
     }  # fmt: skip
     assert len(answers) == 1 and answers.pop().strip() == str([_key_hash(k) for k in keys])
+
+
+def test_added_keys_folded_into_the_sorted_entries_answer_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = [(r, c) for r, c, _ in _records(3000, seed=6)]
+    engine = DedupEngine(records[:2000])
+    rebuilt_model = engine.model
+    monkeypatch.setattr(_engine, "_DELTA_LIMIT", 700)  # a fold every ~60 records added
+    before = len(engine._sorted)
+    for record_id, contact in records[2000:]:
+        engine.add(record_id, contact)
+    assert len(engine._sorted) > before and engine._delta_size <= 700  # folds happened
+    assert list(engine._sorted) == sorted(engine._sorted)
+    rebuilt = DedupEngine(records, model=rebuilt_model)
+    queries = random.Random(6).sample(records, 300)
+    assert _answers(engine, queries) == _answers(rebuilt, queries)
