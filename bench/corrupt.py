@@ -523,10 +523,12 @@ def labeled_set(
     *,
     duplicates: float = 0.15,
     hard_negatives: float = 0.03,
+    negatives: list[tuple[int, int, str]] | None = None,
 ) -> list[tuple[str, Contact, int]]:
     """About `count` records (id, contact, entity): originals, their corrupted duplicates (one to
     three each) and hard negatives (twins, parent and child with one name, namesakes in one town).
-    One seed gives the same people and the same errors in every availability slice.
+    One seed gives the same people and the same errors in every availability slice. `negatives`,
+    when given, receives each hard negative as (entity, its look-alike's entity, kind).
     """
     population = Population(seed)
     corruptor = Corruptor(random.Random(seed * 7919 + 1), rates)
@@ -541,6 +543,9 @@ def labeled_set(
             if kind == 1 and availability == "no_birth":
                 kind = 2  # father and son with one name at one address and no birth date: one record
             other = (population.twin, population.parent, population.namesake)[kind](person)
+            if negatives is not None:
+                alike = next(n for n, p in enumerate(people) if p is person)
+                negatives.append((len(people), alike, ("twin", "parent", "namesake")[kind]))
             people.append(other)
             rows.append((strip(contact_of(other), availability), len(people) - 1))
             continue

@@ -14,6 +14,7 @@ default, the evaluation split.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import itertools
 import json
@@ -24,13 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corrupt import AVAILABILITIES, EVALUATION, TUNING, Split, labeled_set
+from corrupt import AVAILABILITIES, EVALUATION, TUNING, Entity, Population, Split, contact_of, labeled_set, strip
 from gen_contacts import Generator, Person, generate
 from rapidfuzz.distance import JaroWinkler
 
@@ -47,12 +49,23 @@ def run_batch(source: Path, target: Path) -> None:
     started = time.perf_counter()
     with source.open(encoding="utf-8") as stream:
         records = ((contact.id or "", contact) for contact in read_jsonl(stream))
-        clusters = find_duplicates(records)
+        stats: dict[str, int] = {}
+        clusters = find_duplicates(records, stats=stats)
     elapsed = time.perf_counter() - started
     with target.open("w", encoding="utf-8") as out:
         for cluster in clusters:
             out.write(json.dumps(cluster.to_dict()) + "\n")
-    print(json.dumps({"batch_s": elapsed, "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "batch_s": elapsed,
+                "peak_rss_mb": peak_rss_mb(),
+                "pairs_compared_per_record": stats["pairs_compared"] / max(1, stats["records"]),
+                "keys_per_record": stats["keys"] / max(1, stats["records"]),
+                "load_1min": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 def run_online(index_size: int, queries: int, seed: int) -> None:
@@ -84,6 +97,7 @@ def run_online(index_size: int, queries: int, seed: int) -> None:
     index_rss = peak_rss_mb()
 
     timings: list[float] = []
+    candidates: list[int] = []
     found = linked_right = 0
     for n in range(queries):
         if n % 2 == 0:
@@ -94,10 +108,12 @@ def run_online(index_size: int, queries: int, seed: int) -> None:
         t0 = time.perf_counter()
         match = engine.best_match(registration)
         timings.append((time.perf_counter() - t0) * 1000)
+        candidates.append(len(engine.candidates(engine.prepare(registration))))  # untimed: the count
         if record_id:
             found += 1
             linked_right += match is not None and match.band == "link" and match.candidate_id == record_id
     timings.sort()
+    candidates.sort()
     print(
         json.dumps(
             {
@@ -109,6 +125,9 @@ def run_online(index_size: int, queries: int, seed: int) -> None:
                 "online_p99_ms": timings[int(len(timings) * 0.99) - 1],
                 "online_max_ms": timings[-1],
                 "online_duplicates_linked": linked_right / max(1, found),
+                "online_candidates_mean": sum(candidates) / len(candidates),
+                "load_1min": os.getloadavg()[0],
+                "online_candidates_p99": candidates[int(len(candidates) * 0.99) - 1],
             }
         )
     )
@@ -195,8 +214,10 @@ def quality(split: Split, count: int) -> dict[str, dict[str, dict[str, float]]]:
         link: set[tuple[str, str]] = set()
         linked_or_review: set[tuple[str, str]] = set()
         baseline: set[tuple[str, str]] = set()
+        negative_links: Counter[str] = Counter()
         for seed in split.seeds:
-            records = labeled_set(count, seed, split.rates, availability)
+            negatives: list[tuple[int, int, str]] = []
+            records = labeled_set(count, seed, split.rates, availability, negatives=negatives)
             by_entity: dict[int, list[str]] = defaultdict(list)
             for record_id, _, entity in records:
                 by_entity[entity].append(record_id)
@@ -206,13 +227,191 @@ def quality(split: Split, count: int) -> dict[str, dict[str, dict[str, float]]]:
             link |= links
             linked_or_review |= links | pairwise([list(c.ids) for c in clusters if c.band == "review"])
             baseline |= baseline_duplicates([(r, c) for r, c, _ in records])
+            entity_of = {record_id: entity for record_id, _, entity in records}
+            kind_of = {frozenset((a, b)): kind for a, b, kind in negatives}
+            for left, right in links:
+                kind = kind_of.get(frozenset((entity_of[left], entity_of[right])))
+                if kind is not None:
+                    negative_links[kind] += 1
         result[availability] = {
             "link": prf(link, truth),
             "link_review": prf(linked_or_review, truth),
             "baseline": prf(baseline, truth),
             "true_pairs": {"count": len(truth)},
+            "hard_negatives_linked": {kind: negative_links[kind] for kind in ("twin", "parent", "namesake")},
         }
     return result
+
+
+# -- an independent check: corruptions that corrupt.py does not make ------------------------------
+# Written apart from corrupt.py and never used for tuning: the people come from corrupt.py's
+# population (other seeds), the errors are these. Names, addresses and birth dates only.
+
+INDEPENDENT_SEEDS = (3001, 3002, 3003)
+_TITLES_BEFORE = ("Ing.", "Mgr.", "Bc.", "MUDr.", "Dr.")
+
+
+def _strip_marks(text: str) -> str:
+    """Diacritics dropped the way a US keyboard or an old database does (NFKD, marks removed)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+class IndependentCorruptor:
+    """Other data-entry habits: a registry's "FAMILY, Given", a title, "ul."/"nám." before the
+    street, a conscription number before the house number, a postcode's digits transposed
+    anywhere (also the first two), the first letter of the family name mistyped, no town."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def duplicate(self, entity: Entity) -> Contact:
+        rng = self.rng
+        given, family = entity.given, entity.family
+        street, kind, house = entity.street, entity.street_type, entity.house
+        zip_code, city = entity.zip, entity.city
+        birth = entity.birth
+        errors = rng.sample(range(8), rng.choice((1, 2, 2, 3)))
+        name_form = "plain"
+        prefix = ""
+        for error in errors:
+            if error == 0:
+                name_form = "family_first"
+            elif error == 1:
+                name_form = "title" if name_form == "plain" else name_form
+            elif error == 2 and entity.country in ("CZ", "SK", "PL"):
+                # "ul. Havlíčkova 13", "nám. Míru 5": the type word written before the name
+                prefix = "nám. " if kind in ("náměstí", "námestie") else "ul. "
+                kind = ""
+            elif error == 3 and entity.country in ("CZ", "SK"):
+                house = f"{rng.randint(100, 3999)}/{house}"  # číslo popisné / orientační
+            elif error == 4:
+                digits = [n for n, c in enumerate(zip_code) if c.isdigit()]
+                pairs = [(a, b) for a, b in itertools.pairwise(digits) if zip_code[a] != zip_code[b]]
+                if pairs:
+                    a, b = rng.choice(pairs)
+                    chars = list(zip_code)
+                    chars[a], chars[b] = chars[b], chars[a]
+                    zip_code = "".join(chars)
+            elif error == 5 and len(family) > 3:
+                first = family[0].lower()
+                neighbours = {"k": "c", "c": "k", "w": "v", "v": "w", "s": "z", "z": "s", "h": "ch", "j": "y"}
+                swapped = neighbours.get(first, rng.choice("bdfgmnprt"))
+                family = (swapped.upper() if len(swapped) == 1 else swapped.capitalize()) + family[1:]
+            elif error == 6:
+                city = ""
+            elif error == 7 and birth:
+                birth = None
+        if name_form == "family_first":
+            name = f"{family.upper()}, {given}"
+        elif name_form == "title":
+            name = f"{rng.choice(_TITLES_BEFORE)} {given} {family}"
+        else:
+            name = f"{given} {family}"
+        line = dataclasses.replace(entity, street=street, street_type=kind, house=house).street_line()
+        contact = Contact(
+            name=name, street=prefix + line, city=city or None, zip=zip_code.replace(" ", ""),
+            country=None if entity.country == "EN" else entity.country, birth_date=birth,
+        )  # fmt: skip
+        if rng.random() < 0.5:
+            contact = dataclasses.replace(
+                contact,
+                name=_strip_marks(contact.name or ""),
+                street=_strip_marks(contact.street or ""),
+                city=_strip_marks(contact.city or "") or None,
+            )
+        return contact
+
+
+def independent_set(count: int, seed: int) -> list[tuple[str, Contact, int]]:
+    """Like `corrupt.labeled_set` (names, addresses, birth dates; hard negatives too), with the
+    independent corruptions above instead of corrupt.py's."""
+    population = Population(seed)
+    corruptor = IndependentCorruptor(random.Random(seed * 31337 + 7))
+    rng = random.Random(seed * 65537 + 11)
+    rows: list[tuple[Contact, int]] = []
+    people: list[Entity] = []
+    while len(rows) < count:
+        roll = rng.random()
+        if people and roll < 0.03:
+            person = rng.choice(people)
+            other = (population.twin, population.parent, population.namesake)[rng.randrange(3)](person)
+            people.append(other)
+            rows.append((strip(contact_of(other), "no_contact"), len(people) - 1))
+            continue
+        person = population.person()
+        people.append(person)
+        rows.append((strip(contact_of(person), "no_contact"), len(people) - 1))
+        if rng.random() < 0.15:
+            for _ in range(rng.choice((1, 1, 2))):
+                rows.append((corruptor.duplicate(person), len(people) - 1))
+    rng.shuffle(rows)
+    return [(f"i{seed}r{n}", dataclasses.replace(c, id=f"i{seed}r{n}"), e) for n, (c, e) in enumerate(rows)]
+
+
+def independent_quality(count: int) -> dict[str, dict[str, float]]:
+    """The engine's link and link+review bands on `independent_set`, over its seeds."""
+    truth: set[tuple[str, str]] = set()
+    link: set[tuple[str, str]] = set()
+    linked_or_review: set[tuple[str, str]] = set()
+    for seed in INDEPENDENT_SEEDS:
+        records = independent_set(count, seed)
+        by_entity: dict[int, list[str]] = defaultdict(list)
+        for record_id, _, entity in records:
+            by_entity[entity].append(record_id)
+        truth |= pairwise(list(by_entity.values()))
+        clusters = find_duplicates([(r, c) for r, c, _ in records], review=True)
+        links = pairwise([list(c.ids) for c in clusters if c.band == "link"])
+        link |= links
+        linked_or_review |= links | pairwise([list(c.ids) for c in clusters if c.band == "review"])
+    return {"link": prf(link, truth), "link_review": prf(linked_or_review, truth), "true_pairs": {"count": len(truth)}}
+
+
+def quality_summary(split_name: str, per_seed: int) -> dict[str, object]:
+    """The held-out split's and the independent corruption's figures, printed and returned."""
+    split = EVALUATION if split_name == "evaluation" else TUNING
+    started = time.perf_counter()
+    held_out = quality(split, per_seed)
+    print(
+        f"{split.name} split: seeds {split.seeds[0]}-{split.seeds[-1]}, {per_seed:,} records per seed "
+        f"and availability ({time.perf_counter() - started:.0f} s)"
+    )
+    for availability, figures in held_out.items():
+        print(
+            f"  {availability:<10} true pairs {figures['true_pairs']['count']:>6,}  "
+            + "  ".join(
+                f"{band} P {f['precision']:.4f} R {f['recall']:.4f} F1 {f['f1']:.4f}"
+                for band, f in figures.items()
+                if band not in ("true_pairs", "hard_negatives_linked")
+            )
+            + f"  hard negatives linked {sum(figures['hard_negatives_linked'].values())}"
+        )
+    independent = independent_quality(per_seed)
+    print(
+        f"independent corruption (seeds {INDEPENDENT_SEEDS[0]}-{INDEPENDENT_SEEDS[-1]}, no e-mail or phone): "
+        f"true pairs {independent['true_pairs']['count']:,}  "
+        + "  ".join(
+            f"{band} P {f['precision']:.4f} R {f['recall']:.4f} F1 {f['f1']:.4f}"
+            for band, f in independent.items()
+            if band != "true_pairs"
+        )
+    )
+    summary: dict[str, object] = {
+        "split": split.name,
+        "link_precision": held_out["no_contact"]["link"]["precision"],
+        "link_recall": held_out["no_contact"]["link"]["recall"],
+        "link_review_recall": held_out["no_contact"]["link_review"]["recall"],
+        "with_contact_f1": held_out["full"]["link"]["f1"],
+        "hard_negatives_linked": sum(sum(f["hard_negatives_linked"].values()) for f in held_out.values()),
+        "no_birth_link_f1": held_out["no_birth"]["link"]["f1"],
+        "baseline_precision": held_out["no_contact"]["baseline"]["precision"],
+        "baseline_recall": held_out["no_contact"]["baseline"]["recall"],
+        "baseline_with_contact_f1": held_out["full"]["baseline"]["f1"],
+        "independent_link_precision": independent["link"]["precision"],
+        "independent_link_recall": independent["link"]["recall"],
+        "independent_link_review_recall": independent["link_review"]["recall"],
+        "quality": held_out,
+    }
+    return summary
 
 
 def main() -> int:
@@ -225,6 +424,7 @@ def main() -> int:
     parser.add_argument("--split", choices=("evaluation", "tuning"), default="evaluation")
     parser.add_argument("--per-seed", type=int, default=10_000, help="records per seed and availability")
     parser.add_argument("--quality-only", action="store_true", help="skip the speed runs")
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality runs")
     parser.add_argument("phase", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase[:1] == ["batch"]:
@@ -234,34 +434,7 @@ def main() -> int:
         run_online(args.index, args.queries, args.seed)
         return 0
 
-    split = EVALUATION if args.split == "evaluation" else TUNING
-    started = time.perf_counter()
-    held_out = quality(split, args.per_seed)
-    print(
-        f"{split.name} split: seeds {split.seeds[0]}-{split.seeds[-1]}, {args.per_seed:,} records per seed "
-        f"and availability ({time.perf_counter() - started:.0f} s)"
-    )
-    for availability, figures in held_out.items():
-        print(
-            f"  {availability:<10} true pairs {figures['true_pairs']['count']:>6,}  "
-            + "  ".join(
-                f"{band} P {f['precision']:.4f} R {f['recall']:.4f} F1 {f['f1']:.4f}"
-                for band, f in figures.items()
-                if band != "true_pairs"
-            )
-        )
-    summary: dict[str, object] = {
-        "split": split.name,
-        "link_precision": held_out["no_contact"]["link"]["precision"],
-        "link_recall": held_out["no_contact"]["link"]["recall"],
-        "link_review_recall": held_out["no_contact"]["link_review"]["recall"],
-        "with_contact_f1": held_out["full"]["link"]["f1"],
-        "no_birth_link_f1": held_out["no_birth"]["link"]["f1"],
-        "baseline_precision": held_out["no_contact"]["baseline"]["precision"],
-        "baseline_recall": held_out["no_contact"]["baseline"]["recall"],
-        "baseline_with_contact_f1": held_out["full"]["baseline"]["f1"],
-        "quality": held_out,
-    }
+    summary: dict[str, object] = {} if args.speed_only else quality_summary(args.split, args.per_seed)
     if args.quality_only:
         print(json.dumps(summary))
         return 0
@@ -287,7 +460,10 @@ def main() -> int:
     print(f"records: {args.count:,} ({args.duplicates:.0%} duplicates), true pairs {len(truth):,}")
     print(f"linked pairs: {len(predicted):,}, correct {hits:,}")
     print(f"gen_contacts.py: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  (at the link threshold)")
-    print(f"batch: {batch['batch_s']:.1f} s (reading JSON lines included), peak RSS {batch['peak_rss_mb']:.0f} MB")
+    print(
+        f"batch: {batch['batch_s']:.1f} s (reading JSON lines included), peak RSS {batch['peak_rss_mb']:.0f} MB, "
+        f"{batch['pairs_compared_per_record']:.1f} pairs compared per record"
+    )
 
     online: dict[str, float] = {}
     if args.index:
@@ -296,7 +472,8 @@ def main() -> int:
             f"online: index of {online['index_size']:,.0f} built in {online['build_s']:.0f} s, "
             f"process RSS {online['index_rss_mb']:.0f} MB; one registration p50 {online['online_p50_ms']:.2f} ms, "
             f"p99 {online['online_p99_ms']:.2f} ms, max {online['online_max_ms']:.2f} ms over {args.queries:,}; "
-            f"duplicates linked to their original: {online['online_duplicates_linked']:.3f}"
+            f"duplicates linked to their original: {online['online_duplicates_linked']:.3f}; candidates per "
+            f"query mean {online['online_candidates_mean']:.1f}, p99 {online['online_candidates_p99']:.0f}"
         )
     print(
         json.dumps(
@@ -311,6 +488,11 @@ def main() -> int:
                 "online_index_size": int(online["index_size"]) if online else 0,
                 "online_build_s": round(online["build_s"], 1) if online else None,
                 "online_rss_mb": round(online["index_rss_mb"]) if online else None,
+                "online_candidates_p99": online["online_candidates_p99"] if online else None,
+                "pairs_compared_per_record": round(batch["pairs_compared_per_record"], 2),
+                "batch_load_1min": round(batch["load_1min"], 2),
+                "online_load_1min": round(online["load_1min"], 2) if online else None,
+                "load_average": [round(x, 2) for x in os.getloadavg()],
             }
         )
     )

@@ -210,3 +210,17 @@ def test_scores_are_symmetric() -> None:
         names.add(f)
     for a, b in itertools.combinations(features[:60], 2):
         assert compare(a, b, names.share) == compare(b, a, names.share)
+
+
+def test_a_review_names_the_records_already_linked_to_either_side() -> None:
+    records = [
+        ("a", contact(name="Ladislav Szabó", zip="040 01", street="Hlavná 12", email="l.szabo@example.sk")),
+        ("b", contact(name="Ladislav Szabo", zip="04001", street="Hlavna 12", email="L.Szabo@example.sk")),
+        ("c", contact(name="Ladislav Szabó", zip="040 01", street="Mlynská 3")),
+    ]
+    clusters = find_duplicates(records, review=True)
+    assert [set(c.ids) for c in clusters if c.band == "link"] == [{"a", "b"}]
+    reviews = [c for c in clusters if c.band == "review"]
+    # One question (is c the customer of a and b?), asked with its strongest pair, naming all three.
+    assert len(reviews) == 1 and "c" in reviews[0].ids[:2]
+    assert set(reviews[0].ids) == {"a", "b", "c"}

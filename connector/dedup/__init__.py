@@ -4,7 +4,7 @@
 """
 
 from connector.dedup._engine import Band, Cluster, DedupEngine, Match, Thresholds, find_duplicates
-from connector.dedup._features import Features, blocking_keys, prepare
+from connector.dedup._features import KEY_VERSION, Features, blocking_keys, prepare
 from connector.dedup._model import MatchModel, NameStatistics
 from connector.dedup._normalize import (
     company_key,
@@ -21,6 +21,7 @@ from connector.dedup._normalize import (
 from connector.dedup._score import Evidence, compare, name_similarity
 
 __all__ = [
+    "KEY_VERSION",
     "Band",
     "Cluster",
     "DedupEngine",

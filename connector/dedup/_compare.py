@@ -23,12 +23,13 @@ RareToken = Callable[[str], bool]
 
 # One comparison vector's fields, in this order; `LEVELS[i]` is how many levels field i has.
 FIELDS = ("name", "birth", "street", "place", "email", "phone", "company", "ico", "tax")
-LEVELS = (6, 3, 3, 4, 2, 2, 3, 2, 2)
+LEVELS = (7, 3, 3, 4, 2, 2, 3, 2, 2)
 
 # NAME_VARIANT: one token far off, but one of the two spellings is rare in the data (a typo of a
 # name, "Filckp"/"Filip"); NAME_WEAK: one token far off and both spellings common (Marek/Marta:
-# two names, twins perhaps).
-NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_VARIANT, NAME_WEAK, NAME_DIFFERENT = range(6)
+# two names, twins perhaps); NAME_GARBLED: one token far off and too far for a typo of the other,
+# but a rare spelling, the rest close ("Adsrn Urban"/"Adam Urban"): decisive only with a contact.
+NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_VARIANT, NAME_WEAK, NAME_GARBLED, NAME_DIFFERENT = range(7)
 BIRTH_EXACT, BIRTH_TYPO, BIRTH_DIFFERENT = range(3)
 STREET_EXACT, STREET_CLOSE, STREET_DIFFERENT = range(3)
 PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY, PLACE_DIFFERENT = range(4)
@@ -41,8 +42,10 @@ WEAK_TOKEN = 0.72
 CLOSE_TEXT = 0.85
 # An initial that does not begin its partner: below VARIANT_TOKEN, at least WEAK_TOKEN.
 INITIAL_MISMATCH = 0.73
-# A far-off token is a rare misspelling (NAME_VARIANT) only this close to its partner.
+# A far-off token is a rare misspelling (NAME_VARIANT) only this close to its partner, and a
+# garbled one (NAME_GARBLED) at least this close.
 VARIANT_TOKEN = 0.75
+GARBLED_TOKEN = 0.5
 
 # Feminine and masculine forms of one family name ("Novák"/"Nováková", "Kowalski"/"Kowalska")
 # are two people, usually a couple; so are "Jan"/"Jana", "Martin"/"Martina". Never a typo.
@@ -160,6 +163,19 @@ def _pairs(short: Sequence[str], long: Sequence[str], rare: RareToken | None = N
     Whole tokens count before initials do ("M." must not take "Miller" from "Myller"); names
     have few tokens, so every assignment is tried (a greedy one past four tokens).
     """
+    if len(short) == 2 and len(long) == 2:
+        # The commonest case (given and family name on both sides), without the general search:
+        # the same choice, ties going to the first assignment as there.
+        (a, b), (c, d) = short, long
+        ac, ad, bc, bd = (token_similarity(a, c, rare), token_similarity(a, d, rare),
+                          token_similarity(b, c, rare), token_similarity(b, d, rare))  # fmt: skip
+        initial_a, initial_b = len(a) == 1, len(b) == 1
+        initial_c, initial_d = len(c) == 1, len(d) == 1
+        straight = (ac - (0.5 if initial_a or initial_c else 0.0)) + (bd - (0.5 if initial_b or initial_d else 0.0))
+        crossed = (ad - (0.5 if initial_a or initial_d else 0.0)) + (bc - (0.5 if initial_b or initial_c else 0.0))
+        if crossed > straight + 1e-12:
+            return [(ad, a, d), (bc, b, c)]
+        return [(ac, a, c), (bd, b, d)]
     table = [[token_similarity(x, y, rare) for y in long] for x in short]
     if len(long) > 4:
         return _greedy_pairs(short, long, table)
@@ -226,7 +242,7 @@ def _compare_names(
     rare = rare_ones.__contains__ if rare_ones is not None else None
     pairs = _pairs(short, long, rare)
     agreed = tuple(x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1)
-    depends = any(VARIANT_TOKEN <= similarity < 0.95 for similarity, _, _ in pairs) or any(
+    depends = any(GARBLED_TOKEN <= similarity < 0.95 for similarity, _, _ in pairs) or any(
         gendered_pair(x, y) for _, x, y in pairs if x != y
     )
     if rare is not None:
@@ -246,8 +262,11 @@ def _compare_names(
         close = sum(1 for similarity, _, _ in pairs if similarity >= CLOSE_TOKEN)
         if close != len(pairs) - 1 or len(short) < 2 or len(short) != len(long):
             return NAME_DIFFERENT, agreed, depends
-        if rare is not None and weakest > VARIANT_TOKEN and (rare(odd_x) or rare(odd_y)):
-            return NAME_VARIANT, agreed, depends
+        if rare is not None and (rare(odd_x) or rare(odd_y)):
+            if weakest > VARIANT_TOKEN:
+                return NAME_VARIANT, agreed, depends
+            if weakest >= GARBLED_TOKEN:
+                return NAME_GARBLED, agreed, depends
         return (NAME_WEAK if weakest >= WEAK_TOKEN else NAME_DIFFERENT), agreed, depends
     if len(short) == len(long) and all(len(t) > 1 for t in (*short, *long)):
         return NAME_CLOSE, agreed, depends

@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 import math
 import random
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -17,7 +18,10 @@ from typing import Literal
 
 from connector.dedup._compare import (
     BIRTH_DIFFERENT,
+    NAME_DIFFERENT,
     NAME_EXACT,
+    NAME_WEAK,
+    RareToken,
     compare_birth,
     compare_features,
     pattern_code,
@@ -56,7 +60,8 @@ class Match:
 
 @dataclasses.dataclass(frozen=True)
 class Cluster:
-    """Records that are one customer (band link), or a pair a person should look at (review)."""
+    """Records that are one customer (band link), or a question for a person (review): are the
+    first two ids one customer? The ids after them are already linked to one of the two."""
 
     ids: tuple[str, ...]
     score: float
@@ -67,7 +72,11 @@ class Cluster:
 
 
 def _key_hash(key: str) -> int:
-    return hash(key) & _HASH_MASK
+    """The index's hash of a key: the same in every process (Python's own `hash` of a str is
+    salted per process), so an index's entries may be stored and read back. CRC-32 with the
+    key's length; a collision only adds a candidate."""
+    data = key.encode()
+    return (zlib.crc32(data) << 7) | (len(data) & 127)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +121,17 @@ class DedupEngine:
         review_threshold: float = 0.7,
         email_provider_rules: bool = True,
         block_cap: int = DEFAULT_BLOCK_CAP,
+        model: MatchModel | None = None,
     ) -> None:
+        """With a `model` (one fitted before, e.g. `MatchModel.from_dict` of a stored one), the
+        index uses it and never fits its own: building is then only normalizing and keying."""
         self.region = region
         self.email_provider_rules = email_provider_rules
         self.thresholds = Thresholds(link_threshold, review_threshold)
         self.block_cap = block_cap
         self.names = NameStatistics()
-        self.model: MatchModel = DEFAULT_MODEL
+        self.model: MatchModel = DEFAULT_MODEL if model is None else model
+        self._given_model = model is not None
         self._ids: list[str | None] = []
         self._packed: list[str | None] = []
         self._slot_of: dict[str, int] = {}
@@ -148,27 +161,34 @@ class DedupEngine:
             slot = self._store(record_id, features)
             entries.extend(_key_hash(key) << _SLOT_BITS | slot for key in blocking_keys(features))
         self._sorted = _sort_entries(entries)
-        self.fit()
+        if self._given_model:
+            self.model = self.model.with_population(len(self))
+        else:
+            self.fit()
 
     def fit(self, *, seed: int = 0) -> MatchModel:
         """Estimate the model from the index itself: u from random pairs of its records, m by EM
         over the candidates that a sample of its own records finds (each one left out of its own query).
+
+        `build` calls it unless the index was given a model; call it again when the index has
+        grown or changed much since.
         """
         live = [slot for slot, packed in enumerate(self._packed) if packed is not None]
         if len(live) < MIN_FIT_RECORDS:
             self.model = dataclasses.replace(DEFAULT_MODEL, population=len(live))
             return self.model
         rng = random.Random(seed)
+        # Only as many records as the random pairs for u can use are unpacked.
         sample = [Features.unpack(self._packed[s] or "") for s in rng.sample(live, min(len(live), FIT_U_RECORDS))]
         u = estimate_u(sample, seed=seed)
         patterns: Counter[int] = Counter()
+        rare = self.names.rare_test()
         for slot in rng.sample(live, min(len(live), FIT_QUERIES)):
             features = Features.unpack(self._packed[slot] or "")
             for other in self.candidates(features):
                 if other != slot:
                     other_features = Features.unpack(self._packed[other] or "")
-                    comparison = compare_features(features, other_features, self.names.rare_test())
-                    patterns[pattern_code(comparison.levels)] += 1
+                    patterns[pattern_code(compare_features(features, other_features, rare).levels)] += 1
         m, _ = train_m(patterns, u)
         self.model = MatchModel(m, u, len(live))
         return self.model
@@ -207,13 +227,23 @@ class DedupEngine:
         self._packed[slot] = None
 
     def _compact(self) -> None:
-        entries = array("q", self._sorted)
-        for key_hash, slots in self._delta.items():
-            entries.extend(key_hash << _SLOT_BITS | slot for slot in slots)
+        """Fold the added keys into the sorted array by merging, not sorting it all again: a
+        million contacts' keys are copied in runs between the new entries' places (memcpy), so
+        an `add` that triggers this costs a fraction of a second, not a rebuild."""
+        added = sorted(key_hash << _SLOT_BITS | slot for key_hash, slots in self._delta.items() for slot in slots)
         self._delta.clear()
         self._delta_size = 0
-        self._sorted = _sort_entries(entries)
-        self.model = dataclasses.replace(self.model, population=len(self), verdicts={})
+        old = self._sorted
+        merged = array("q")
+        at = 0
+        for entry in added:
+            place = bisect.bisect_left(old, entry, at)
+            merged.extend(old[at:place])
+            merged.append(entry)
+            at = place
+        merged.extend(old[at:])
+        self._sorted = merged
+        self.model = self.model.with_population(len(self))
 
     # -- online queries ---------------------------------------------------------------------
 
@@ -226,31 +256,37 @@ class DedupEngine:
         """
         found: dict[int, None] = {}
         entries = self._sorted
+        packed = self._packed
+        delta = self._delta
         cap = self.block_cap
         size = len(entries)
         slot_mask = _MAX_SLOTS - 1
+        bisect_left = bisect.bisect_left
         for key in blocking_keys(features):
             key_hash = _key_hash(key)
-            start = bisect.bisect_left(entries, key_hash << _SLOT_BITS)
-            delta = self._delta.get(key_hash, ())
-            stop = start
-            while stop < size and stop - start + len(delta) < cap and entries[stop] >> _SLOT_BITS == key_hash:
-                stop += 1
-            if stop - start + len(delta) >= cap:
-                continue
-            for at in range(start, stop):
-                found[entries[at] & slot_mask] = None
-            for slot in delta:
-                found[slot] = None
-        return [slot for slot in found if self._packed[slot] is not None]
+            # Live records only count towards the cap: a removed record's entries stay behind.
+            added = delta.get(key_hash)
+            block = [slot for slot in added if packed[slot] is not None] if added else []
+            at = bisect_left(entries, key_hash << _SLOT_BITS)
+            while at < size and entries[at] >> _SLOT_BITS == key_hash:
+                slot = entries[at] & slot_mask
+                if packed[slot] is not None:
+                    block.append(slot)
+                    if len(block) >= cap:
+                        break
+                at += 1
+            if len(block) < cap:
+                for slot in block:
+                    found[slot] = None
+        return list(found)
 
     def matches(self, contact: Contact | Features, *, exclude: str | None = None) -> Iterator[Match]:
         """Every candidate in the link or review band, in no particular order."""
         features = contact if isinstance(contact, Features) else self.prepare(contact)
-        for match, _ in self._matches(features, exclude):
+        for match, _, _ in self._matches(features, exclude):
             yield match
 
-    def _matches(self, features: Features, exclude: str | None) -> Iterator[tuple[Match, Features]]:
+    def _matches(self, features: Features, exclude: str | None) -> Iterator[tuple[Match, Features, bool]]:
         rare = self.names.rare_test()
         for slot in self.candidates(features):
             record_id, packed = self._ids[slot], self._packed[slot]
@@ -260,25 +296,53 @@ class DedupEngine:
             evidence = evidence_of(compare_features(features, other, rare), self.model, self.names.share)
             banded = self.thresholds.band(evidence)
             if banded is not None:
-                yield Match(record_id, banded[1], banded[0], evidence.reasons), other
+                yield Match(record_id, banded[1], banded[0], evidence.reasons), other, evidence.identifier
 
     def best_match(self, contact: Contact | Features, *, exclude: str | None = None) -> Match | None:
         """The most likely duplicate of `contact` in the index (a link before a review), or None.
 
         A contact without a birth date that links to two records with two birth dates (a father
-        and a son of one name at one address) is a question for a person, not a link.
+        and a son of one name at one address) is a question for a person, not a link, unless an
+        e-mail, a phone or a company id says which of them it is.
         """
         features = contact if isinstance(contact, Features) else self.prepare(contact)
         best: Match | None = None
+        best_sure = False
         linked_births: list[str] = []
-        for match, other in self._matches(features, exclude):
+        sure_births: list[str] = []
+        for match, other, identifier in self._matches(features, exclude):
             if match.band == "link" and other.birth:
                 linked_births.append(other.birth)
-            if best is None or (match.band == "link", match.score) > (best.band == "link", best.score):
-                best = match
-        if best is not None and best.band == "link" and not features.birth and conflicting_births(linked_births):
+                if identifier:
+                    sure_births.append(other.birth)
+            if best is None or (match.band == "link", match.score, best.candidate_id) > (
+                best.band == "link",
+                best.score,
+                match.candidate_id,
+            ):
+                best, best_sure = match, identifier  # of two equally good, the smaller id
+        if (
+            best is not None
+            and best.band == "link"
+            and not features.birth
+            and conflicting_births(linked_births)
+            and not (best_sure and not conflicting_births(sure_births))
+        ):
             best = dataclasses.replace(best, band="review", score=min(best.score, self.thresholds.link - 0.01))
         return best
+
+
+def two_names(a: tuple[str, ...], b: tuple[str, ...], rare: RareToken | None) -> bool:
+    """One name token each that the other lacks, both whole words and both common spellings:
+    "Filip Dzurilla" and "Rastislav Dzurilla". Where there are too few records to tell a common
+    spelling from a typo (`rare` is None), never: a mistyped given name is no second person."""
+    if rare is None or len(a) != len(b) or len(a) < 2:
+        return False
+    only_a, only_b = set(a) - set(b), set(b) - set(a)
+    if len(only_a) != 1 or len(only_b) != 1:
+        return False
+    (x,), (y,) = only_a, only_b
+    return len(x) > 1 and len(y) > 1 and not rare(x) and not rare(y)
 
 
 def conflicting_births(births: Iterable[str]) -> bool:
@@ -334,12 +398,14 @@ def find_duplicates(
     block_cap: int = DEFAULT_BLOCK_CAP,
     review: bool = False,
     model: MatchModel | None = None,
+    stats: dict[str, int] | None = None,
 ) -> list[Cluster]:
     """Clusters of one customer among `records` (connected through links), and with `review`
     the pairs in the review band that no link already joins.
 
     Without a `model`, one is estimated from the records themselves: u from random pairs,
-    m by EM over the candidate pairs.
+    m by EM over the candidate pairs. `stats`, when given, receives the work done in counts
+    that do not depend on the machine: records, keys, blocks, pairs compared.
     """
     thresholds = Thresholds(link_threshold, review_threshold)
     ids: list[str] = []
@@ -384,6 +450,8 @@ def find_duplicates(
                 rights.append(right)
                 codes.append(code)
                 shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
+    if stats is not None:
+        stats.update(records=count, keys=len(entries), pairs_compared=len(lefts))
     del entries, seen
 
     if model is None:
@@ -406,11 +474,22 @@ def find_duplicates(
 
     levels_of: dict[int, tuple[int, ...]] = {}
     links: list[tuple[float, int, int]] = []
+    backed: set[tuple[int, int]] = set()  # links an e-mail, a phone or a company id agrees on
+    apart: dict[int, set[int]] = {}
     for left, right, code, share in zip(lefts, rights, codes, shares, strict=True):
         levels = levels_of.get(code)
         if levels is None:
             levels = levels_of[code] = pattern_levels(code)
         found = verdict(levels, model)
+        if (
+            levels[0] in (NAME_WEAK, NAME_DIFFERENT)
+            and not found.identifier
+            and two_names(features[left].name, features[right].name, rare)
+        ):
+            # Two names, nothing that says one person: these two never end in one cluster (twins
+            # reached through a third record that left the given name out).
+            apart.setdefault(left, set()).add(right)
+            apart.setdefault(right, set()).add(left)
         weight = found.weight + (name_exact_weight(model, share) if found.name_exact else 0.0)
         score = 1.0 / (1.0 + math.exp(-weight)) if weight > -700 else 0.0
         banded = thresholds.band(Evidence(score, found.linkable, found.vetoed, found.identifier, found.reasons))
@@ -419,31 +498,46 @@ def find_duplicates(
         band, score = banded
         if band == "link":
             links.append((score, left, right))
+            if found.identifier:
+                backed.add((min(left, right), max(left, right)))
         elif review:
             reviews.append((left, right, score))
     del lefts, rights, codes, shares
 
     # A record without a birth date linked to two records with two birth dates (a father and
-    # a son of one name at one address) cannot say which one it is: those links go to a person.
+    # a son of one name at one address), or linked to twins, cannot say which one it is: those
+    # links go to a person, unless an e-mail, a phone or a company id says which (then only the
+    # others go).
     partners: dict[int, list[int]] = {}
     for _, left, right in links:
         partners.setdefault(left, []).append(right)
         partners.setdefault(right, []).append(left)
-    ambiguous = {
-        slot
-        for slot, others in partners.items()
-        if len(others) > 1
-        and not features[slot].birth
-        and conflicting_births(features[o].birth for o in others if features[o].birth)
-    }
+    ambiguous: dict[int, bool] = {}  # slot -> whether its identifier-backed links stay
+    for slot, others in partners.items():
+        if len(others) > 1 and (
+            (not features[slot].birth and conflicting_births(features[o].birth for o in others if features[o].birth))
+            # Or linked to two records of two names (twins), itself without a given name.
+            or (apart and any(not apart.get(o, set()).isdisjoint(others) for o in others))
+        ):
+            sure = [o for o in others if (min(slot, o), max(slot, o)) in backed]
+            ambiguous[slot] = bool(sure) and not conflicting_births(
+                features[o].birth for o in sure if features[o].birth
+            )
     del partners
+
+    def doubtful(slot: int, pair: tuple[int, int]) -> bool:
+        return slot in ambiguous and not (ambiguous[slot] and pair in backed)
+
     if ambiguous:
+        kept: list[tuple[float, int, int]] = []
         for score, left, right in links:
-            if review and (left in ambiguous or right in ambiguous):
-                reviews.append((left, right, min(score, thresholds.link - 0.01)))
-        links = [
-            (score, left, right) for score, left, right in links if left not in ambiguous and right not in ambiguous
-        ]
+            both = (min(left, right), max(left, right))
+            if doubtful(left, both) or doubtful(right, both):
+                if review:
+                    reviews.append((left, right, min(score, thresholds.link - 0.01)))
+            else:
+                kept.append((score, left, right))
+        links = kept
 
     # Strongest links first, and never one that would put two birth dates or two IČOs into one
     # cluster: whatever links slipped past the check above still cannot join two people.
@@ -457,6 +551,11 @@ def find_duplicates(
         return found
 
     links.sort(reverse=True)
+    grouped: dict[int, list[int]] = {}  # a cluster's records, for the clusters someone is apart from
+
+    def group_of(top: int) -> list[int]:
+        return grouped.get(top) or [top]
+
     for score, left, right in links:
         a, b = root(left), root(right)
         if a == b:
@@ -464,9 +563,17 @@ def find_duplicates(
             continue
         (births_a, icos_a), (births_b, icos_b) = marks_of(a), marks_of(b)
         # Compatible when one side knows no birth date or some pair is within one typo (a
-        # cluster may already hold a date and its typo).
-        if len(icos_a | icos_b) > 1 or (
-            births_a and births_b and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
+        # cluster may already hold a date and its typo), and no two records of the two were
+        # found to carry two names.
+        group_a, group_b = group_of(a), group_of(b)
+        if (
+            len(icos_a | icos_b) > 1
+            or (
+                births_a
+                and births_b
+                and all(compare_birth(x, y) == BIRTH_DIFFERENT for x in births_a for y in births_b)
+            )
+            or (apart and any(not apart.get(x, set()).isdisjoint(group_b) for x in group_a))
         ):
             if review:
                 reviews.append((left, right, min(score, thresholds.link - 0.01)))
@@ -474,6 +581,8 @@ def find_duplicates(
         parent[b] = a
         marks[a] = (births_a | births_b, icos_a | icos_b)
         marks.pop(b, None)
+        grouped[a] = group_a + group_b
+        grouped.pop(b, None)
         weakest[a] = min(score, weakest.get(a, 1.0), weakest.get(b, 1.0))
         weakest.pop(b, None)
     del links
@@ -486,11 +595,16 @@ def find_duplicates(
         for top, group in members.items()
         if len(group) > 1
     ]
+    # One question per two clusters, asked with the strongest pair and naming every record of
+    # both: accepting it makes them one customer, so the records already linked to either side
+    # are part of the answer.
     seen_review: set[tuple[int, int]] = set()
+    reviews.sort(key=lambda review: -review[2])
     for left, right, score in reviews:
         a, b = root(left), root(right)
         if a == b or (min(a, b), max(a, b)) in seen_review:
             continue
         seen_review.add((min(a, b), max(a, b)))
-        clusters.append(Cluster((ids[left], ids[right]), score, "review"))
+        linked = [ids[s] for s in (*members[a], *members[b]) if s not in (left, right)]
+        clusters.append(Cluster((ids[left], ids[right], *linked), score, "review"))
     return clusters

@@ -5,6 +5,7 @@ Features pack into one short string, so an index of a million contacts stays sma
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 from connector.dedup._normalize import (
@@ -22,6 +23,10 @@ from connector.dedup._normalize import (
 from connector.model import Contact
 
 _FIELD_SEP = "\x1f"
+
+# The version of `prepare` and `blocking_keys` together: an index stored with keys of another
+# version must be keyed again (a stored `MatchModel` may be kept: `MatchModel.from_dict` checks it).
+KEY_VERSION = 2
 
 
 class Features(NamedTuple):
@@ -92,14 +97,35 @@ def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool 
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _name_parts(name: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The sounds of a name's tokens (initials left out), each with the initials of the others."""
+    sounds = tuple(sorted({phonetic(token) for token in name if len(token) > 1}))
+    return sounds, tuple((sound, "".join(other[0] for other in sounds if other != sound)) for sound in sounds)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _town(city: str) -> str:
+    return phonetic(city.replace(" ", "")) if city else ""
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _street_parts(street: str) -> tuple[str, str]:
+    """The house number and the sound of the street's longest word."""
+    tokens = street.split()
+    house = next((t for t in tokens if t[0].isdigit()), "")
+    words = [t for t in tokens if not t[0].isdigit() and len(t) > 2]
+    return house, phonetic(max(words, key=lambda word: (len(word), word))) if words else ""
+
+
 def blocking_keys(features: Features) -> list[str]:
     """Every key under which a duplicate of this contact may be filed.
 
     Each key joins two fields, and the keys are chosen so that a typo in any one field (the
     name, the street, the postcode, the town or the birth date) leaves at least one key whole:
-    name sound + postcode, name initials + town + house number, name sound + birth date, birth
-    date + postcode, street sound + house number + town. Identifiers (e-mail, phone, company
-    ids) are keys on their own.
+    name sound + postcode, name sound + street + town, name initials + town + house number, name sound +
+    birth date, birth date + postcode, street sound + house number + town (no name). Identifiers
+    (e-mail, phone, company ids) are keys on their own. `KEY_VERSION` names this set of keys.
     """
     keys: list[str] = []
     if features.email:
@@ -108,15 +134,13 @@ def blocking_keys(features: Features) -> list[str]:
     if features.ico:
         keys.append("i" + features.ico)
     keys.extend("t" + tax for tax in features.taxes)
-    sounds = sorted({phonetic(token) for token in features.name if len(token) > 1})
+    sounds, name_parts = _name_parts(features.name)
     place = features.zip or features.city
-    town = phonetic(features.city.replace(" ", "")) if features.city else ""
-    street = features.street.split()
-    house = next((t for t in street if t[0].isdigit()), "")
-    for sound in sounds:
+    town = _town(features.city)
+    house, longest = _street_parts(features.street)
+    for sound, initials in name_parts:
         # Each name token's sound with the initials of the others: a typo in one token, or the
         # order of the tokens, still leaves one key in common.
-        initials = "".join(other[0] for other in sounds if other != sound)
         if place:
             keys.append(f"n{sound}|{initials}|{place}")
             if initials:
@@ -130,16 +154,16 @@ def blocking_keys(features: Features) -> list[str]:
         keys.append(f"m{''.join(sound[:2] for sound in sounds)}|{town}|{house}")
     if features.birth and features.zip:
         keys.append(f"z{features.zip}|{features.birth}")
-    words = [t for t in street if not t[0].isdigit() and len(t) > 2]
-    if words and town:
-        # The street's longest word with the house number and the town, not the postcode: a
-        # mistyped postcode leaves it whole, and the name keys (on the postcode) cover the town.
-        longest = max(words, key=lambda word: (len(word), word))
-        # With the first letter of the name's longest part (the family name, mostly, which stays
-        # when a given name is left out, shortened or swapped for a nickname): co-residents of a
-        # block of flats are not all each other's candidates.
-        family = max(features.name, key=lambda token: (len(token), token))[0] if features.name else ""
-        keys.append(f"s{phonetic(longest)}|{house}|{town}|{family}")
+    if longest and town:
+        # The street's longest word with the house number and the town, no name and no
+        # postcode: one address, whatever happened to the name (a given name dropped, a family
+        # name's first letter mistyped) or to the postcode. A block of flats is one block.
+        keys.append(f"a{longest}|{house}|{town}")
+        if features.zip:
+            # Each name token's sound with the others' initials in one street of the town: a
+            # mistyped postcode with a mistyped house number beside it.
+            for sound, initials in name_parts:
+                keys.append(f"o{sound}|{initials}|{town}|{longest}")
     if features.company:
         company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
         keys.append(f"c{company_sound}|{place}")

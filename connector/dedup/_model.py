@@ -24,7 +24,7 @@ from connector.dedup._features import Features
 # m: a person's two records agree exactly most of the time, with a typo now and then;
 # u: two strangers share a birth date 1 in ~25,000 times, a postcode 1 in ~1,000.
 PRIOR_M: tuple[tuple[float, ...], ...] = (
-    (0.55, 0.25, 0.10, 0.05, 0.02, 0.03),  # name: exact, close, part, variant, weak, different
+    (0.55, 0.25, 0.10, 0.05, 0.02, 0.01, 0.02),  # name: exact, close, part, variant, weak, garbled, different
     (0.90, 0.08, 0.02),  # birth: exact, one digit, different
     (0.60, 0.15, 0.25),  # street: exact, close, different (people move)
     (0.70, 0.05, 0.05, 0.20),  # place: zip, zip typo, city only, different
@@ -35,7 +35,7 @@ PRIOR_M: tuple[tuple[float, ...], ...] = (
     (0.98, 0.02),  # DIČ
 )
 PRIOR_U: tuple[tuple[float, ...], ...] = (
-    (2e-4, 2e-4, 1e-3, 2e-4, 3e-3, 0.9954),
+    (2e-4, 2e-4, 1e-3, 2e-4, 3e-3, 1e-3, 0.9944),
     (4e-5, 2e-3, 0.99796),
     (3e-4, 5e-4, 0.9992),
     (1e-3, 2e-3, 0.03, 0.967),
@@ -96,7 +96,31 @@ class MatchModel:
         return math.log(p / (1.0 - p))
 
     def with_population(self, population: int) -> MatchModel:
-        return dataclasses.replace(self, population=population)
+        """This model for an index of `population` records (the prior changes, so do the verdicts)."""
+        return dataclasses.replace(self, population=population, verdicts={})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as plain JSON-able values, to be stored and reused instead of refitted."""
+        return {"fields": list(FIELDS), "m": [list(row) for row in self.m], "u": [list(row) for row in self.u],
+                "population": self.population}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MatchModel:
+        """A model stored by `to_dict`; ValueError when it was stored for other fields or levels
+        (a newer engine compares differently: fit again)."""
+        try:
+            fields = tuple(data["fields"])
+            m = tuple(tuple(float(v) for v in row) for row in data["m"])
+            u = tuple(tuple(float(v) for v in row) for row in data["u"])
+            population = int(data["population"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a stored dedup model: {error}") from None
+        shape = tuple(len(row) for row in m)
+        if fields != FIELDS or shape != LEVELS or tuple(len(row) for row in u) != LEVELS:
+            raise ValueError("a dedup model stored for other fields or levels: fit it again")
+        if not all(0.0 < v <= 1.0 for row in (*m, *u) for v in row) or population < 0:
+            raise ValueError("a stored dedup model with probabilities outside (0, 1]")
+        return cls(m, u, population)
 
     def describe(self) -> dict[str, dict[str, list[float]]]:
         """m, u and weights per field, for the bench and for a person tuning."""

@@ -14,6 +14,7 @@ import phonenumbers
 # Letters that NFKD does not decompose into a base letter and a combining mark.
 _UNDECOMPOSABLE = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i"})
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+_LATIN_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")  # U+034F is no mark (class 0)
 _NON_DIGITS = re.compile(r"\D+")
 _NON_ALNUM_UPPER = re.compile(r"[^0-9A-Z]+")
 
@@ -77,7 +78,11 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSABLE))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # Latin marks are one range: dropped by one regex, and what is left, if ASCII, holds no other
+    # combining character. Anything else takes the character-by-character way.
+    plain = _LATIN_MARKS.sub("", decomposed)
+    if not plain.isascii():
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(_NON_WORD.sub(" ", plain).split())
 
 
@@ -116,11 +121,44 @@ def email_key(email: str | None, *, provider_rules: bool = True) -> str | None:
     return f"{local}@{domain}"
 
 
+# Country codes of one region each, with the national number lengths that libphonenumber calls
+# possible there: a number written in full in one of these needs no parsing to be keyed.
+_PLAIN_COUNTRY_CODES = {"420": (9, 10, 11, 12), "421": (6, 7, 9), "48": (6, 7, 8, 9, 10), "36": (8, 9)}
+# Regions whose national numbers have no trunk prefix: nine digits are the national number.
+_NO_TRUNK_PREFIX = {"CZ": "+420", "PL": "+48"}
+_PHONE_PUNCTUATION = re.compile(r"[ \-./()]+")
+
+
+def _plain_phone_key(phone: str, region: str) -> str | None:
+    """The E.164 form of the commonest spellings without libphonenumber (30 µs a number), or
+    None where the number needs it: "+420 603 123 456", "603123456" in CZ."""
+    text = _PHONE_PUNCTUATION.sub("", phone)
+    if text.startswith("+"):
+        digits = text[1:]
+        if not digits.isdigit() or not digits.isascii():
+            return None
+        for code in (digits[:2], digits[:3]):
+            lengths = _PLAIN_COUNTRY_CODES.get(code)
+            if lengths is not None:
+                national = digits[len(code) :]
+                if national[:1] not in ("", "0") and len(national) in lengths:
+                    return "+" + digits
+                return None
+        return None
+    prefix = _NO_TRUNK_PREFIX.get(region)
+    if prefix is not None and len(text) == 9 and text.isdigit() and text.isascii() and text[0] != "0":
+        return prefix + text
+    return None
+
+
 @functools.lru_cache(maxsize=131072)
 def phone_key(phone: str | None, region: str = "CZ") -> str | None:
     """The number in E.164 ("+420603123456"), read with `region` when it has no country code."""
     if not phone:
         return None
+    plain = _plain_phone_key(phone, region)
+    if plain is not None:
+        return plain
     try:
         number = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:

@@ -21,6 +21,7 @@ from connector.dedup._compare import (
     NAME_CLOSE,
     NAME_DIFFERENT,
     NAME_EXACT,
+    NAME_GARBLED,
     NAME_PART,
     NAME_VARIANT,
     NAME_WEAK,
@@ -143,7 +144,11 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
         company_id
         or (
             contact_id
-            and (names_agree or name in (NAME_VARIANT, NAME_WEAK) or (name == MISSING and not names_conflict))
+            and (
+                names_agree
+                or name in (NAME_VARIANT, NAME_WEAK, NAME_GARBLED)
+                or (name == MISSING and not names_conflict)
+            )
         )
         or ((names_agree or name == NAME_VARIANT) and birth in (BIRTH_EXACT, BIRTH_TYPO))
         or ((names_agree or name == NAME_VARIANT) and at_one_address)
