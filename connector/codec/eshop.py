@@ -17,7 +17,7 @@ from lxml import etree
 from connector._paths import schemas_dir
 from connector.codec._xml import load_schema, parse_bytes, schema_message, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
-from connector.model import ESHOP_LIMITS, Contact
+from connector.model import CONTACT_FIELDS, ESHOP_LIMITS, Consent, Contact, ShipTo
 
 NS = "urn:connector:eshop:1"
 CONTENT_TYPE = "application/xml; charset=utf-8"
@@ -584,11 +584,107 @@ def _bool(value: str | None) -> bool:
     return value in ("true", "1")
 
 
+# The hot path of a feed page (a full snapshot reads every customer): the content read in
+# one pass over the element's children by their qualified tags, values cleaned as the model
+# cleans them. A value the model might change or refuse (a country that is not two letters,
+# a date it does not take, a consent without a purpose) sends the element to `Contact.
+# from_dict` instead, whose rules decide and name the field. Callers validate the element.
+_CONTENT_TAGS = {_q(tag): field for field, tag, _ in CONTACT_ELEMENTS}
+_SHIP_TO_TAGS = {_q(tag): field for field, tag, _ in SHIP_TO_ELEMENTS}
+_CONSENT_TAGS = {_q(tag): field for field, tag, _ in CONSENT_ELEMENTS}
+_GROUP, _SHIP_TO, _CONSENT = _q("group"), _q("shipTo"), _q("consent")
+_NO_CONTENT: dict[str, Any] = {
+    **dict.fromkeys(CONTACT_FIELDS),
+    "ship_to": (),
+    "groups": (),
+    "gdpr": (),
+}
+_NO_SHIP_TO: dict[str, Any] = {**dict.fromkeys(f for f, _t, _l in SHIP_TO_ELEMENTS), "default": False}
+_NO_CONSENT: dict[str, Any] = dict.fromkeys(f for f, _t, _l in CONSENT_ELEMENTS)
+
+
+def _is_date(value: str | None) -> bool:
+    """What the model takes as a date: None, or YYYY-MM-DD and a real day."""
+    if value is None:
+        return True
+    if len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_country(value: str | None) -> bool:
+    """A country the model keeps as it is: None, or two capital ASCII letters."""
+    return value is None or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper())
+
+
 def _content(element: etree._Element, *, record: str | None) -> Contact:
     """The canonical contact held by a customerContent element (already schema-valid)."""
+    values = _NO_CONTENT.copy()
+    groups: list[str] = []
+    ships: list[ShipTo] = []
+    consents: list[Consent] = []
+    for child in element:
+        tag = child.tag
+        field = _CONTENT_TAGS.get(tag)
+        if field is not None:
+            text = child.text
+            values[field] = (text.strip() or None) if text else None
+            continue
+        if tag == _GROUP:
+            text = child.text
+            group = (text.strip() or None) if text else None
+            if group is not None and group not in groups:
+                groups.append(group)
+        elif tag == _SHIP_TO:
+            ship = _NO_SHIP_TO.copy()
+            ship["default"] = _bool(child.get("default"))
+            for part in child:
+                name = _SHIP_TO_TAGS.get(part.tag)
+                if name is None:
+                    return _content_by_model(element, record=record)
+                text = part.text
+                ship[name] = (text.strip() or None) if text else None
+            if not _is_country(ship["country"]):
+                return _content_by_model(element, record=record)
+            ships.append(ShipTo(**ship))
+        elif tag == _CONSENT:
+            consent = _NO_CONSENT.copy()
+            for part in child:
+                name = _CONSENT_TAGS.get(part.tag)
+                if name is None:
+                    return _content_by_model(element, record=record)
+                text = part.text
+                consent[name] = (text.strip() or None) if text else None
+            if consent["purpose"] is None or not (_is_date(consent["date_from"]) and _is_date(consent["date_till"])):
+                return _content_by_model(element, record=record)
+            consents.append(Consent(**consent))
+        elif isinstance(tag, str):
+            return _content_by_model(element, record=record)
+    if not (_is_country(values["country"]) and _is_date(values["birth_date"])):
+        return _content_by_model(element, record=record)
+    text = element.get("id")
+    values["id"] = (text.strip() or None) if text else None
+    if groups:
+        values["groups"] = tuple(groups)
+    if ships:
+        values["ship_to"] = tuple(ships)
+    if consents:
+        values["gdpr"] = tuple(consents)
+    return Contact(**values)
+
+
+def _content_by_model(element: etree._Element, *, record: str | None) -> Contact:
+    """The content read child by child and judged by `Contact.from_dict` (which normalises a
+    value or refuses it naming the field): the way for anything the fast path leaves."""
     data: dict[str, Any] = {"groups": [], "ship_to": [], "gdpr": []}
     by_tag = {tag: field for field, tag, _ in CONTACT_ELEMENTS}
     for child in element:
+        if not isinstance(child.tag, str):
+            continue  # a comment or a processing instruction carries no data
         tag = etree.QName(child).localname
         if tag in by_tag:
             data[by_tag[tag]] = child.text
@@ -598,11 +694,14 @@ def _content(element: etree._Element, *, record: str | None) -> Contact:
             ship: dict[str, Any] = {"default": _bool(child.get("default"))}
             ship_tags = {t: f for f, t, _ in SHIP_TO_ELEMENTS}
             for part in child:
-                ship[ship_tags[etree.QName(part).localname]] = part.text
+                if isinstance(part.tag, str):
+                    ship[ship_tags[etree.QName(part).localname]] = part.text
             data["ship_to"].append(ship)
         elif tag == "consent":
             consent_tags = {t: f for f, t, _ in CONSENT_ELEMENTS}
-            data["gdpr"].append({consent_tags[etree.QName(part).localname]: part.text for part in child})
+            data["gdpr"].append(
+                {consent_tags[etree.QName(part).localname]: part.text for part in child if isinstance(part.tag, str)}
+            )
     data["id"] = element.get("id")
     try:
         return Contact.from_dict(data, record=record)
