@@ -488,11 +488,11 @@ class PackProcessor:
             elif local == "requestAddressBook":
                 group += 1
                 criteria = self._criteria(child, f"{base}/lAdb:requestAddressBook[{group}]")
-                records = self.book.find(criteria) if criteria is not None else self.book.all()
                 if limit is not None:
                     id_from, count = limit
-                    records = sorted((r for r in records if id_from is None or r.id >= id_from), key=lambda r: r.id)
-                    records = records[:count] if count is not None else records
+                    records = self.book.page(criteria, id_from=id_from, count=count)
+                else:
+                    records = self.book.find(criteria) if criteria is not None else self.book.all()
                 selected.update((r.id, r) for r in records)
                 limit = None
         now = self.book.now()
