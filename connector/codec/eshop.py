@@ -339,21 +339,36 @@ def _text(parent: etree._Element, tag: str, value: str | None) -> None:
         etree.SubElement(parent, _q(tag)).text = value
 
 
+# Qualified tags made once: a feed page builds every customer's elements (a full snapshot,
+# every customer), and a Clark name formatted per element cost more than the element.
+_CONTENT_OUT = tuple((field, _q(tag)) for field, tag, _ in CONTACT_ELEMENTS)
+_SHIP_TO_OUT = tuple((field, _q(tag)) for field, tag, _ in SHIP_TO_ELEMENTS)
+_CONSENT_OUT = tuple((field, _q(tag)) for field, tag, _ in CONSENT_ELEMENTS)
+_GROUP_TAG, _SHIP_TO_TAG, _CONSENT_TAG = _q("group"), _q("shipTo"), _q("consent")
+
+
 def _fill_content(element: etree._Element, contact: Contact) -> etree._Element:
-    for field, tag, _ in CONTACT_ELEMENTS:
-        _text(element, tag, getattr(contact, field))
+    sub = etree.SubElement
+    for field, tag in _CONTENT_OUT:
+        value = getattr(contact, field)
+        if value is not None:
+            sub(element, tag).text = value
     for group in contact.groups:
-        _text(element, "group", group)
+        sub(element, _GROUP_TAG).text = group
     for ship in contact.ship_to:
-        ship_el = etree.SubElement(element, _q("shipTo"))
+        ship_el = sub(element, _SHIP_TO_TAG)
         if ship.default:
             ship_el.set("default", "true")
-        for field, tag, _ in SHIP_TO_ELEMENTS:
-            _text(ship_el, tag, getattr(ship, field))
+        for field, tag in _SHIP_TO_OUT:
+            value = getattr(ship, field)
+            if value is not None:
+                sub(ship_el, tag).text = value
     for consent in contact.gdpr:
-        consent_el = etree.SubElement(element, _q("consent"))
-        for field, tag, _ in CONSENT_ELEMENTS:
-            _text(consent_el, tag, getattr(consent, field))
+        consent_el = sub(element, _CONSENT_TAG)
+        for field, tag in _CONSENT_OUT:
+            value = getattr(consent, field)
+            if value is not None:
+                sub(consent_el, tag).text = value
     return element
 
 
@@ -368,8 +383,15 @@ def _timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def customer_element(customer: EshopCustomer, tag: str = "customer") -> etree._Element:
-    element = etree.Element(_q(tag), nsmap={None: NS})
+def customer_element(
+    customer: EshopCustomer, tag: str = "customer", *, parent: etree._Element | None = None
+) -> etree._Element:
+    """`<customer>`, built inside `parent` when given (moving a built element into another
+    document walks it again to fix its namespaces: a page builds its customers in place)."""
+    if parent is None:
+        element = etree.Element(_q(tag), nsmap={None: NS})
+    else:
+        element = etree.SubElement(parent, _q(tag))
     element.set("id", customer.id)
     element.set("version", customer.version)
     element.set("updatedAt", _timestamp(customer.updated_at))
@@ -434,7 +456,7 @@ def encode_changes(page: ChangePage) -> bytes:
     root.set("hasMore", "true" if page.has_more else "false")
     for change in page.changes:
         if change.customer is not None:
-            root.append(customer_element(change.customer))
+            customer_element(change.customer, parent=root)
         else:
             deleted = etree.SubElement(root, _q("deleted"))
             deleted.set("id", change.id)
@@ -479,7 +501,7 @@ def encode_batch_result(results: Iterable[EshopResult]) -> bytes:
         if result.replayed:
             item.set("replayed", "true")
         if result.customer is not None:
-            item.append(customer_element(result.customer))
+            customer_element(result.customer, parent=item)
         if result.error is not None:
             item.append(_error_element(dataclasses.replace(result.error, customer=None)))
     return _serialize(root, what="batchResult")
