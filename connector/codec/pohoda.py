@@ -687,12 +687,11 @@ class PohodaCodec:
         verb.append(self._filter(write, record, ext_id=contact.ext_id))
         # An update sends every mapped field: an empty element clears the field in POHODA.
         try:
-            book.append(build_header(contact, ex_system=self.ex_system, include_empty=True))
-            gdpr = build_gdpr(contact.gdpr)
+            # Built in place: on an error the whole item is dropped, half-built parts with it.
+            build_header(contact, ex_system=self.ex_system, include_empty=True, parent=book)
+            build_gdpr(contact.gdpr, parent=book)
         except ValueError as exc:  # lxml refuses text XML cannot carry; prepare() should have
             raise BadData(f"record {record}: {exc}", record=record) from None
-        if gdpr is not None:
-            book.append(gdpr)
         return item, warnings
 
     def _filter(self, write: AddressBookWrite, record: str, *, ext_id: str | None = None) -> etree._Element:
@@ -951,10 +950,8 @@ class PohodaCodec:
         written = 0
         for contact in contacts:
             record = etree.Element(_RECORD, version=VERSION, nsmap={"lAdb": NS["lAdb"]})
-            record.append(build_header(contact, ex_system=self.ex_system))
-            gdpr = build_gdpr(contact.gdpr)
-            if gdpr is not None:
-                record.append(gdpr)
+            build_header(contact, ex_system=self.ex_system, parent=record)
+            build_gdpr(contact.gdpr, parent=record)
             xf.write(record)
             written += 1
         return written

@@ -169,7 +169,7 @@ class PackProcessor:
         response = self._response_pack(pack_id, "ok")
         with self.book.lock:
             for index, item in enumerate(pack.iterfind(q("dat", "dataPackItem")), start=1):
-                response.append(self._item(pack_id, item, index, check_duplicity=check_duplicity))
+                self._item(pack_id, item, index, check_duplicity=check_duplicity, parent=response)
         return response
 
     def _response_pack(self, pack_id: str, state: str, note: str | None = None) -> etree._Element:
@@ -191,10 +191,15 @@ class PackProcessor:
 
     # -- one item -------------------------------------------------------------------------
 
-    def _item(self, pack_id: str, item: etree._Element, index: int, *, check_duplicity: bool) -> etree._Element:
+    def _item(
+        self, pack_id: str, item: etree._Element, index: int, *, check_duplicity: bool, parent: etree._Element
+    ) -> etree._Element:
+        """The answer to one item, built in the responsePack (`parent`): an export's list runs
+        to thousands of records, and lxml walks a subtree moved into another document again,
+        looking each namespace up in a list that grows with the records (quadratic)."""
         item_id = item.get("id", "")
         base = f"/dat:dataPack/dat:dataPackItem[{index}]"
-        out = etree.Element(q("rsp", "responsePackItem"), version=VERSION, id=item_id)
+        out = etree.SubElement(parent, q("rsp", "responsePackItem"), version=VERSION, id=item_id)
         self.counters["items"] += 1
         content = next(iter(item), None)
         if content is None or not isinstance(content.tag, str):
@@ -202,7 +207,7 @@ class PackProcessor:
         if content.tag == q("lAdb", "listAddressBookRequest"):
             self.counters["exports"] += 1
             try:
-                out.append(self._export(content, f"{base}/lAdb:listAddressBookRequest"))
+                self._export(content, f"{base}/lAdb:listAddressBookRequest", parent=out)
             except ItemFailure as failure:
                 return self._item_error(out, failure.detail)
             out.set("state", "ok")
@@ -474,7 +479,9 @@ class PackProcessor:
 
     # -- export ---------------------------------------------------------------------------
 
-    def _export(self, request: etree._Element, base: str) -> etree._Element:
+    def _export(self, request: etree._Element, base: str, *, parent: etree._Element) -> etree._Element:
+        """The list the request asks for, built in `parent` once the request was read (a
+        request POHODA cannot read fails before any of it is built)."""
         ex_system = request.get("extSystem") or None
         selected: dict[int, Record] = {}
         limit: tuple[int | None, int | None] | None = None
@@ -496,7 +503,8 @@ class PackProcessor:
                 selected.update((r.id, r) for r in records)
                 limit = None
         now = self.book.now()
-        listing = etree.Element(
+        listing = etree.SubElement(
+            parent,
             q("lAdb", "listAddressBook"),
             version=VERSION,
             dateTimeStamp=_timestamp(now),
@@ -507,10 +515,8 @@ class PackProcessor:
             record = selected[record_id]
             contact = record.contact.replace(id=str(record.id), ext_id=record.ext_ids.get(ex_system or ""))
             entry = _el(listing, q("lAdb", "addressbook"), version=VERSION)
-            entry.append(build_header(contact, ex_system=ex_system))
-            gdpr = build_gdpr(contact.gdpr)
-            if gdpr is not None:
-                entry.append(gdpr)
+            build_header(contact, ex_system=ex_system, parent=entry)
+            build_gdpr(contact.gdpr, parent=entry)
         return listing
 
     @staticmethod
