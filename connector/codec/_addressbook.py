@@ -113,20 +113,34 @@ def _part(tag: str, parent: etree._Element | None) -> etree._Element:
     return etree.SubElement(parent, tag, nsmap=_NSMAP)
 
 
+class _Own:
+    """The default of `record_id` / `ext_id`: the contact's own."""
+
+
+_OWN = _Own()
+
+
 def build_identity(
-    contact: Contact, *, ex_system: str | None, include_empty: bool = False, parent: etree._Element | None = None
+    contact: Contact,
+    *,
+    ex_system: str | None,
+    include_empty: bool = False,
+    parent: etree._Element | None = None,
+    ext_id: str | _Own | None = _OWN,
 ) -> etree._Element:
     """`adb:identity` (typ:address): the extId, the billing address and the ship-to list.
 
     With `include_empty`, empty fields are written as empty elements, which an update reads
     as "clear this field"; the ship-to list is always the complete list. Built inside
-    `parent` when given.
+    `parent` when given; `ext_id` instead of the contact's (an export writes a stored
+    record's without copying the contact).
     """
     identity = _part(_A_IDENTITY, parent)
-    if contact.ext_id and ex_system:
-        ext = _sub(identity, _T_EXT_ID, None)
-        _sub(ext, _T_IDS, contact.ext_id)
-        _sub(ext, _T_EX_SYSTEM, ex_system)
+    ext = contact.ext_id if isinstance(ext_id, _Own) else ext_id
+    if ext and ex_system:
+        ext_el = _sub(identity, _T_EXT_ID, None)
+        _sub(ext_el, _T_IDS, ext)
+        _sub(ext_el, _T_EX_SYSTEM, ex_system)
     address = _sub(identity, _T_ADDRESS, None)
     for field, tag in _ADDRESS_OUT:
         value = getattr(contact, field)
@@ -149,14 +163,21 @@ def build_identity(
 
 
 def build_header(
-    contact: Contact, *, ex_system: str | None, include_empty: bool = False, parent: etree._Element | None = None
+    contact: Contact,
+    *,
+    ex_system: str | None,
+    include_empty: bool = False,
+    parent: etree._Element | None = None,
+    record_id: str | _Own | None = _OWN,
+    ext_id: str | _Own | None = _OWN,
 ) -> etree._Element:
     """`adb:addressbookHeader` for an import item or an export record (with `contact.id`),
-    built inside `parent` when given."""
+    built inside `parent` when given; `record_id` and `ext_id` instead of the contact's."""
     header = _part(_A_HEADER, parent)
-    if contact.id is not None and contact.id.isdigit():
-        _sub(header, _A_ID, contact.id)
-    build_identity(contact, ex_system=ex_system, include_empty=include_empty, parent=header)
+    own_id = contact.id if isinstance(record_id, _Own) else record_id
+    if own_id is not None and own_id.isdigit():
+        _sub(header, _A_ID, own_id)
+    build_identity(contact, ex_system=ex_system, include_empty=include_empty, parent=header, ext_id=ext_id)
     for field, tag in _HEADER_OUT:
         value = getattr(contact, field)
         if value is not None or include_empty:

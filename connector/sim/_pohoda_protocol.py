@@ -511,12 +511,18 @@ class PackProcessor:
             dateValidFrom=now.date().isoformat(),
             state="ok",
         )
+        entry_tag = q("lAdb", "addressbook")
         for record_id in sorted(selected):
             record = selected[record_id]
-            contact = record.contact.replace(id=str(record.id), ext_id=record.ext_ids.get(ex_system or ""))
-            entry = _el(listing, q("lAdb", "addressbook"), version=VERSION)
-            build_header(contact, ex_system=ex_system, parent=entry)
-            build_gdpr(contact.gdpr, parent=entry)
+            entry = _el(listing, entry_tag, version=VERSION)
+            build_header(
+                record.contact,
+                ex_system=ex_system,
+                parent=entry,
+                record_id=str(record.id),
+                ext_id=record.ext_ids.get(ex_system or ""),
+            )
+            build_gdpr(record.contact.gdpr, parent=entry)
         return listing
 
     @staticmethod
