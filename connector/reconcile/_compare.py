@@ -198,8 +198,6 @@ _encode_string = json.encoder.encode_basestring
 
 
 def _json_value(name: str, value: Any) -> str:
-    if not value and type(value) is tuple:
-        return "[]"
     fields = _NESTED_FIELDS.get(name)
     if fields is None:
         return _encode(value)
@@ -211,7 +209,13 @@ def fingerprint(contact: Contact) -> str:
     """The content hash of a record: equal to `hash_content(contact.content())`."""
     text = _TEMPLATE % tuple(
         [
-            "null" if value is None else _encode_string(value) if type(value) is str else _json_value(name, value)
+            "null"
+            if value is None
+            else _encode_string(value)
+            if type(value) is str
+            else "[]"
+            if value == ()
+            else _json_value(name, value)
             for name, value in zip(_SORTED_FIELDS, _sorted_values(contact), strict=True)
         ]
     )
