@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from connector.codec.addressbook import (
     build_header,
     parse_addressbook,
     q,
+    render_export_record,
 )
 from connector.errors import ConnectorError, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact
@@ -139,12 +141,28 @@ class PackProcessor:
         self.max_bytes = max_bytes
         self.imported: dict[tuple[str, str], Imported] = {}
         self.counters: Counter[str] = Counter()
+        # While `answer` runs: each export list's records as text, by the marker that holds
+        # their place in the list until the pack is serialized (None: build them as elements).
+        self._record_texts: dict[str, str] | None = None
+        # Whether `answer` writes export records as text (False: as elements, for comparison).
+        self.records_as_text = True
 
     def reset(self) -> None:
         self.imported.clear()
         self.counters.clear()
 
     # -- the pack -------------------------------------------------------------------------
+
+    def answer(self, body: bytes, *, check_duplicity: bool) -> bytes:
+        """The responsePack for a dataPack, on the wire (`to_wire`). Export records are
+        written as text (`render_export_record`) and put in place in the serialized pack:
+        the same bytes as building them as elements, at a fraction of the cost."""
+        self._record_texts = {} if self.records_as_text else None
+        try:
+            response = self.process(body, check_duplicity=check_duplicity)
+            return to_wire(response, record_texts=self._record_texts)
+        finally:
+            self._record_texts = None
 
     def process(self, body: bytes, *, check_duplicity: bool) -> etree._Element:
         """The responsePack for a dataPack (a pack-level error for anything unreadable)."""
@@ -511,9 +529,21 @@ class PackProcessor:
             dateValidFrom=now.date().isoformat(),
             state="ok",
         )
+        ordered = [selected[record_id] for record_id in sorted(selected)]
+        if self._record_texts is not None and ordered:
+            texts = [
+                render_export_record(
+                    r.contact, record_id=str(r.id), ext_id=r.ext_ids.get(ex_system or ""), ex_system=ex_system
+                )
+                for r in ordered
+            ]
+            if all(text is not None for text in texts):
+                marker = f"records-{uuid.uuid4().hex}"
+                listing.text = marker
+                self._record_texts[marker] = "".join(t for t in texts if t is not None)
+                return listing
         entry_tag = q("lAdb", "addressbook")
-        for record_id in sorted(selected):
-            record = selected[record_id]
+        for record in ordered:
             entry = _el(listing, entry_tag, version=VERSION)
             build_header(
                 record.contact,
@@ -539,8 +569,15 @@ class PackProcessor:
         return values[0], values[1]
 
 
-def to_wire(response: etree._Element) -> bytes:
-    """The responsePack as mServer sends it: Windows-1250, POHODA's own XML declaration."""
-    etree.cleanup_namespaces(response)
+def to_wire(response: etree._Element, *, record_texts: Mapping[str, str] | None = None) -> bytes:
+    """The responsePack as mServer sends it: Windows-1250, POHODA's own XML declaration.
+
+    `record_texts` are export records written as text, each put in place of its marker
+    (the text of the list they belong to); their prefixes stay declared on the pack."""
+    keep = ["typ", "adb", "lAdb"] if record_texts else None
+    etree.cleanup_namespaces(response, keep_ns_prefixes=keep)
     body: bytes = etree.tostring(response, encoding="windows-1250", xml_declaration=False)
+    for marker, text in (record_texts or {}).items():
+        # A character Windows-1250 lacks becomes a character reference, as lxml writes it.
+        body = body.replace(marker.encode("ascii"), text.encode("cp1250", "xmlcharrefreplace"), 1)
     return b'<?xml version="1.0" encoding="Windows-1250"?>\n' + body
