@@ -6,10 +6,8 @@ checked before building so that a value too long is refused naming its field, ne
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime as dt
-import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, cast
@@ -17,7 +15,7 @@ from typing import Any, Literal, cast
 from lxml import etree
 
 from connector._paths import schemas_dir
-from connector.codec._xml import compile_schema, load_schema, parse_bytes, schema_message, validate
+from connector.codec._xml import load_schema, parse_bytes, schema_message, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import CONTACT_FIELDS, ESHOP_LIMITS, Consent, Contact, ShipTo
 
@@ -94,14 +92,6 @@ def _q(tag: str) -> str:
 def schema() -> etree.XMLSchema:
     """The compiled protocol schema (compiled once per process)."""
     return load_schema(str(schemas_dir() / "eshop" / "eshop.xsd"))
-
-
-@functools.lru_cache(maxsize=1)
-def _worker_schema() -> etree.XMLSchema:
-    """The schema compiled apart, for validating in a worker thread: lxml keeps one error
-    log per schema object and each validation clears it, so the worker asks only valid or
-    not, and never wipes the log `schema()` is read from."""
-    return compile_schema(str(schemas_dir() / "eshop" / "eshop.xsd"))
 
 
 # -- the protocol's data ----------------------------------------------------------------------
@@ -896,29 +886,6 @@ def decode_changes(data: bytes) -> ChangePage:
     root = tree.getroot()
     if root.tag != _q("changes"):
         _parse(data, root_tag="changes", what="changes")  # raises the usual message
-    # The page is validated in a worker thread (libxml2 frees the interpreter lock) while
-    # its entries are read; what was read counts only once the page passed.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="eshop-validate") as worker:
-        passed = worker.submit(_worker_schema().validate, root)
-        read: list[EshopChange | Exception] = []
-        for child in root:
-            try:
-                read.append(_change(child))
-            except Exception as exc:  # judged below, once the schema has spoken
-                read.append(exc)
-        valid = passed.result()
-    if valid:
-        changes_read: list[EshopChange] = []
-        refused_read: list[BadData] = []
-        for item in read:
-            if isinstance(item, EshopChange):
-                changes_read.append(item)
-            elif isinstance(item, BadData):
-                refused_read.append(item)
-            else:
-                raise item
-        next_cursor = cast(str, root.get("nextCursor"))
-        return ChangePage(tuple(changes_read), next_cursor, _bool(root.get("hasMore")), tuple(refused_read))
     try:
         _strict_validate(root, what="changes")
         bad: dict[int, BadData] = {}
