@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,13 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # the seeded divergence, shared 
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    """This process's own peak resident set (VmHWM). Not ru_maxrss: a forked child starts
+    with its parent's figure, so a child's ru_maxrss can carry a peak that is not its own."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def serve(role: str, count: int, directory: Path) -> None:
@@ -59,47 +64,21 @@ def serve(role: str, count: int, directory: Path) -> None:
             "CONNECTOR_STORE_URL": f"sqlite:///{directory / 'connector.db'}",
         }
     else:
-        _feed_pages_in_linear_time()
         box = SHOP_BOXES["connector"](seeded.eshop_seed)
         del seeded
         env = dict(box.env)
     print(json.dumps({"env": env, "seed_s": time.perf_counter() - started}))
     sys.stdout.flush()
+    served_from = time.process_time()
     sys.stdin.read()  # until the parent closes it
-
-
-def _feed_pages_in_linear_time() -> None:
-    """The e-shop simulator builds every remaining entry of its feed for each page it serves
-    (a page of 500 out of 100,000 builds and sorts 100,000 entries), so reading the whole feed
-    is quadratic and the bench would measure the simulator. In this child only, the same page
-    is picked with a heap and only its own entries are built: the same answers, linear."""
-    import heapq
-    import itertools
-
-    from connector.codec.eshop import ChangePage, EshopChange
-    from connector.sim import _eshop_shop as shop_module
-
-    def changes(self: shop_module.Shop, cursor: str | None, limit: int) -> ChangePage:
-        after = shop_module._parse_cursor(cursor)
-        if cursor and after < self.history_from:
-            raise shop_module.CursorExpired(f"the change history before {self.history_from} is gone")
-        with self.lock:
-            live = [s for s in self._customers.values() if s.seq > after]
-            dead = [t for t in self._tombstones.values() if t.seq > after]
-            chosen = heapq.nsmallest(limit, itertools.chain(live, dead), key=lambda entry: entry.seq)
-            page = [
-                EshopChange(e.contact.id or "", str(e.seq), e.updated_at, e.public())
-                if isinstance(e, shop_module.StoredCustomer)
-                else EshopChange(e.id, e.last_version, e.deleted_at, None)
-                for e in chosen
-            ]
-        next_cursor = str(chosen[-1].seq) if chosen else str(after)
-        return ChangePage(tuple(page), next_cursor, len(live) + len(dead) > limit)
-
-    shop_module.Shop.changes = changes  # type: ignore[method-assign]
+    # What answering every read (the reconcile's and the floor's) cost this simulator, and
+    # its own peak (not the parent's), for the record.
+    print(json.dumps({"cpu_s": round(time.process_time() - served_from, 2), "peak_rss_mb": round(peak_rss_mb(), 1)}))
+    sys.stdout.flush()
 
 
 FETCH_S: dict[str, float] = {"pohoda": 0.0, "eshop": 0.0}
+SIMULATORS: dict[str, dict[str, float]] = {}
 FLOOR_CPU_S = [0.0]
 
 
@@ -189,6 +168,7 @@ def main() -> None:
             )
             for role in ("pohoda", "eshop")
         ]
+        role_of = {child.pid: role for child, role in zip(children, ("pohoda", "eshop"), strict=True)}
         env = {"CONNECTOR_POHODA_RETRY_MAX_S": "10", "CONNECTOR_ESHOP_RETRY_MAX_S": "10"}
         for child in children:
             assert child.stdout is not None
@@ -235,7 +215,11 @@ def main() -> None:
             for child in children:
                 assert child.stdin is not None
                 child.stdin.close()
+                assert child.stdout is not None
+                spent = child.stdout.readline()
                 child.wait(60)
+                if spent:
+                    SIMULATORS[role_of[child.pid]] = json.loads(spent)
     print(f"reconcile wall time: {wall:.2f} s; peak RSS {figures['peak_rss_mb']:.0f} MB")
     print(
         f"floor (lxml parse + XMLSchema validation of {size / 1e6:.0f} MB of exports): {floor_s:.2f} s; "
@@ -251,6 +235,10 @@ def main() -> None:
                 "wall_s": round(wall, 2),
                 "floor_s": round(floor_s, 2),
                 "ratio": round(wall / floor_s, 2),
+                # The machine may be shared: the ratio is measured in one run for that reason.
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+                **{f"sim_{role}_cpu_s": spent["cpu_s"] for role, spent in SIMULATORS.items()},
+                **{f"sim_{role}_peak_rss_mb": spent["peak_rss_mb"] for role, spent in SIMULATORS.items()},
                 "count": args.count,
                 "floor_cpu_s": round(FLOOR_CPU_S[0], 2),
                 "fetch_pohoda_s": round(FETCH_S["pohoda"], 2),

@@ -8,6 +8,7 @@ reference.py) and as the contact they were written from.
 
 from __future__ import annotations
 
+import io
 import random
 import subprocess
 import sys
@@ -264,11 +265,49 @@ def validator_threads() -> list[threading.Thread]:
 
 def test_a_stream_left_half_read_stops_its_validator(codec):
     assert validator_threads() == []
-    contacts_ = iter(codec.iter_export(exported(codec, pohoda_contacts(3 * BATCH))))
+    # A file-like export is streamed (a page held as bytes is read whole: see below).
+    contacts_ = iter(codec.iter_export(io.BytesIO(exported(codec, pohoda_contacts(3 * BATCH)))))
     assert next(contacts_).id == "1"
     assert len(validator_threads()) == 1
     contacts_.close()
     assert validator_threads() == []
+
+
+def test_a_page_held_as_bytes_is_read_whole_and_leaves_no_validator(codec):
+    written = pohoda_contacts(3 * BATCH)
+    stream = codec.iter_export(exported(codec, written))
+    contacts_ = iter(stream)
+    assert next(contacts_) == written[0]
+    assert stream.read_as == "whole" and validator_threads() == []
+    assert [written[0], *contacts_] == written
+    assert (stream.count, stream.last_id, stream.state, stream.pack_state) == (3 * BATCH, 3 * BATCH, "ok", "ok")
+
+
+@pytest.mark.parametrize("bare", [False, True])
+def test_a_page_read_whole_reads_as_the_stream_does(codec, bare):
+    """Everything the whole read leaves to the stream, and everything it reads itself, ends
+    alike: the same contacts, the same attributes, the same refusal naming the same record."""
+    written = pohoda_contacts(2 * BATCH + 7)
+    good = exported(codec, written, bare=bare)
+    too_long = good.replace(named(written, BATCH + 3), ("X" * 70 + "</typ:name>").encode())
+    bad_model = good.replace(b"<typ:ids>CZ</typ:ids>", b"<typ:ids>CZE</typ:ids>", 1)
+    for data in (good, too_long, bad_model):
+        for aside in (False, True):
+            results = []
+            for source in (data, io.BytesIO(data)):
+                refused: list[tuple[str | None, str | None]] = []
+                stream = codec.iter_export(
+                    source, on_bad_record=(lambda e, r=refused: r.append((e.record, e.field))) if aside else None
+                )
+                try:
+                    got: object = [c.id for c in stream]
+                except (SchemaViolation, InvalidContact) as exc:
+                    got = (type(exc).__name__, exc.record, exc.field)
+                attributes = (stream.count, stream.last_id, stream.state, stream.pack_state, stream.version)
+                results.append((got, refused, attributes, stream.read_as))
+            (whole, whole_refused, whole_attrs, how), (streamed, s_refused, s_attrs, _) = results
+            assert (whole, whole_refused, whole_attrs) == (streamed, s_refused, s_attrs)
+            assert how == ("whole" if data is good else "stream")
 
 
 def test_a_stream_that_fails_stops_its_validator(codec):

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reconcile_seed import Divergence, apply_to, divergence
 
-from connector.model import Contact
+from connector.model import Consent, Contact, ShipTo
 from connector.plan import temporary_hq_id
 from connector.runtime import Runtime
 from connector.sim.sandbox import ICO, SHOP_BOXES, Sandbox
@@ -206,6 +208,29 @@ def test_the_fingerprint_is_the_hash_the_store_keeps_for_synced_versions() -> No
     for contact in generate_contacts(300, seed=5):
         assert content_of(contact) == contact.content()
         assert fingerprint(contact) == hash_content(contact.content()) == contact.content_hash()
+
+
+_odd = st.sampled_from(['"', "\\", "%s", "\u2028", "\x00", "ž", "\U0001f600"])
+_texts = st.one_of(st.none(), st.text(max_size=12), _odd)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(
+        Contact,
+        **{name: _texts for name in ("company", "name", "email", "city", "zip", "country", "note", "birth_date")},
+        groups=st.lists(st.text(max_size=5), max_size=3).map(tuple),
+        ship_to=st.lists(st.builds(ShipTo, name=_texts, street=_texts, default=st.booleans()), max_size=2).map(tuple),
+        gdpr=st.lists(st.builds(Consent, purpose=st.text(max_size=5), description=_texts), max_size=2).map(tuple),
+    )
+)
+def test_the_fingerprint_writes_the_hash_of_any_content(contact: Contact) -> None:
+    """The fingerprint writes the JSON itself: any text (quotes, escapes, line separators,
+    '%', astral characters, ids aside) gives the same hash as the model's."""
+    from connector.reconcile import fingerprint
+
+    assert fingerprint(contact) == contact.content_hash()
+    assert fingerprint(contact.replace(id="7", ext_id="E-7")) == contact.content_hash()
 
 
 def test_on_a_terminal_the_progress_shows_each_side_and_its_rate(diverged_small: tuple[Sandbox, Divergence]) -> None:

@@ -11,6 +11,7 @@ from connector.codec._addressbook import (
     build_header,
     parse_addressbook,
     q,
+    render_export_record,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "build_header",
     "parse_addressbook",
     "q",
+    "render_export_record",
 ]

@@ -17,7 +17,7 @@ from lxml import etree
 from connector._paths import schemas_dir
 from connector.codec._xml import load_schema, parse_bytes, schema_message, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
-from connector.model import ESHOP_LIMITS, Contact
+from connector.model import CONTACT_FIELDS, ESHOP_LIMITS, Consent, Contact, ShipTo
 
 NS = "urn:connector:eshop:1"
 CONTENT_TYPE = "application/xml; charset=utf-8"
@@ -339,21 +339,36 @@ def _text(parent: etree._Element, tag: str, value: str | None) -> None:
         etree.SubElement(parent, _q(tag)).text = value
 
 
+# Qualified tags made once: a feed page builds every customer's elements (a full snapshot,
+# every customer), and a Clark name formatted per element cost more than the element.
+_CONTENT_OUT = tuple((field, _q(tag)) for field, tag, _ in CONTACT_ELEMENTS)
+_SHIP_TO_OUT = tuple((field, _q(tag)) for field, tag, _ in SHIP_TO_ELEMENTS)
+_CONSENT_OUT = tuple((field, _q(tag)) for field, tag, _ in CONSENT_ELEMENTS)
+_GROUP_TAG, _SHIP_TO_TAG, _CONSENT_TAG = _q("group"), _q("shipTo"), _q("consent")
+
+
 def _fill_content(element: etree._Element, contact: Contact) -> etree._Element:
-    for field, tag, _ in CONTACT_ELEMENTS:
-        _text(element, tag, getattr(contact, field))
+    sub = etree.SubElement
+    for field, tag in _CONTENT_OUT:
+        value = getattr(contact, field)
+        if value is not None:
+            sub(element, tag).text = value
     for group in contact.groups:
-        _text(element, "group", group)
+        sub(element, _GROUP_TAG).text = group
     for ship in contact.ship_to:
-        ship_el = etree.SubElement(element, _q("shipTo"))
+        ship_el = sub(element, _SHIP_TO_TAG)
         if ship.default:
             ship_el.set("default", "true")
-        for field, tag, _ in SHIP_TO_ELEMENTS:
-            _text(ship_el, tag, getattr(ship, field))
+        for field, tag in _SHIP_TO_OUT:
+            value = getattr(ship, field)
+            if value is not None:
+                sub(ship_el, tag).text = value
     for consent in contact.gdpr:
-        consent_el = etree.SubElement(element, _q("consent"))
-        for field, tag, _ in CONSENT_ELEMENTS:
-            _text(consent_el, tag, getattr(consent, field))
+        consent_el = sub(element, _CONSENT_TAG)
+        for field, tag in _CONSENT_OUT:
+            value = getattr(consent, field)
+            if value is not None:
+                sub(consent_el, tag).text = value
     return element
 
 
@@ -368,8 +383,15 @@ def _timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def customer_element(customer: EshopCustomer, tag: str = "customer") -> etree._Element:
-    element = etree.Element(_q(tag), nsmap={None: NS})
+def customer_element(
+    customer: EshopCustomer, tag: str = "customer", *, parent: etree._Element | None = None
+) -> etree._Element:
+    """`<customer>`, built inside `parent` when given (moving a built element into another
+    document walks it again to fix its namespaces: a page builds its customers in place)."""
+    if parent is None:
+        element = etree.Element(_q(tag), nsmap={None: NS})
+    else:
+        element = etree.SubElement(parent, _q(tag))
     element.set("id", customer.id)
     element.set("version", customer.version)
     element.set("updatedAt", _timestamp(customer.updated_at))
@@ -427,14 +449,102 @@ def encode_hq_link(hq_id: str | None, sync_state: str | None) -> bytes:
     return _serialize(element, what="hqLink")
 
 
+# A feed page written as text: the e-shop simulator answers a full snapshot of 100,000
+# customers, and building their elements cost more than the client's reading of them. The
+# text is what lxml writes for the tree `encode_changes` builds (a test holds the two to
+# the same bytes); it is parsed back and validated before it goes out, as every document.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTENT_TEXT = tuple((field, f"<{tag}>", f"</{tag}>") for field, tag, _ in CONTACT_ELEMENTS)
+_SHIP_TO_TEXT = tuple((field, f"<{tag}>", f"</{tag}>") for field, tag, _ in SHIP_TO_ELEMENTS)
+_CONSENT_TEXT = tuple((field, f"<{tag}>", f"</{tag}>") for field, tag, _ in CONSENT_ELEMENTS)
+
+
+def _tx(value: str) -> str:
+    return value.translate(_TEXT_ESCAPES) if ("&" in value or "<" in value or ">" in value or "\r" in value) else value
+
+
+def _ax(value: str) -> str:
+    return value.translate(_ATTRIBUTE_ESCAPES)
+
+
+def _customer_text(customer: EshopCustomer, add: Callable[[str], object]) -> None:
+    head = f'<customer id="{_ax(customer.id)}" version="{_ax(customer.version)}"'
+    head += f' updatedAt="{_timestamp(customer.updated_at)}"'
+    if customer.hq_id:
+        head += f' hqId="{_ax(customer.hq_id)}"'
+    if customer.sync_state:
+        head += f' syncState="{_ax(customer.sync_state)}"'
+    contact = customer.contact
+    parts: list[str] = []
+    put = parts.append
+    for field, start, end in _CONTENT_TEXT:
+        value = getattr(contact, field)
+        if value is not None:
+            put(f"{start}{_tx(value)}{end}")
+    for group in contact.groups:
+        put(f"<group>{_tx(group)}</group>")
+    for ship in contact.ship_to:
+        inner = "".join(
+            f"{start}{_tx(value)}{end}"
+            for field, start, end in _SHIP_TO_TEXT
+            if (value := getattr(ship, field)) is not None
+        )
+        opening = '<shipTo default="true"' if ship.default else "<shipTo"
+        put(f"{opening}>{inner}</shipTo>" if inner else f"{opening}/>")
+    for consent in contact.gdpr:
+        inner = "".join(
+            f"{start}{_tx(value)}{end}"
+            for field, start, end in _CONSENT_TEXT
+            if (value := getattr(consent, field)) is not None
+        )
+        put(f"<consent>{inner}</consent>" if inner else "<consent/>")
+    add(f"{head}>{''.join(parts)}</customer>" if parts else f"{head}/>")
+
+
+def _changes_text(page: ChangePage) -> str | None:
+    """The page as lxml would write it, or None when a value holds what XML cannot carry."""
+    out = [
+        f"<?xml version='1.0' encoding='UTF-8'?>\n<changes xmlns=\"{NS}\" nextCursor=\"{_ax(page.next_cursor)}\" "
+        f'hasMore="{"true" if page.has_more else "false"}"'
+    ]
+    add = out.append
+    if not page.changes:
+        add("/>")
+    else:
+        add(">")
+        for change in page.changes:
+            if change.customer is not None:
+                _customer_text(change.customer, add)
+            else:
+                version = f' version="{_ax(change.version)}"' if change.version else ""
+                add(f'<deleted id="{_ax(change.id)}"{version} deletedAt="{_timestamp(change.at)}"/>')
+        add("</changes>")
+    text = "".join(out)
+    return None if _NOT_XML_TEXT.search(text) else text
+
+
 def encode_changes(page: ChangePage) -> bytes:
     """`<changes>`: the answer of GET /customers/changes."""
+    text = _changes_text(page)
+    if text is not None:
+        data = text.encode("utf-8")
+        try:
+            parsed = parse_bytes(data, what="changes", max_bytes=len(data) + 1)
+        except MalformedXML:
+            parsed = None
+        if parsed is not None and schema().validate(parsed):
+            return data
+        # Not what it should be: the tree below says what is wrong, as it always did.
     root = etree.Element(_q("changes"), nsmap={None: NS})
     root.set("nextCursor", page.next_cursor)
     root.set("hasMore", "true" if page.has_more else "false")
     for change in page.changes:
         if change.customer is not None:
-            root.append(customer_element(change.customer))
+            customer_element(change.customer, parent=root)
         else:
             deleted = etree.SubElement(root, _q("deleted"))
             deleted.set("id", change.id)
@@ -479,7 +589,7 @@ def encode_batch_result(results: Iterable[EshopResult]) -> bytes:
         if result.replayed:
             item.set("replayed", "true")
         if result.customer is not None:
-            item.append(customer_element(result.customer))
+            customer_element(result.customer, parent=item)
         if result.error is not None:
             item.append(_error_element(dataclasses.replace(result.error, customer=None)))
     return _serialize(root, what="batchResult")
@@ -584,11 +694,107 @@ def _bool(value: str | None) -> bool:
     return value in ("true", "1")
 
 
+# The hot path of a feed page (a full snapshot reads every customer): the content read in
+# one pass over the element's children by their qualified tags, values cleaned as the model
+# cleans them. A value the model might change or refuse (a country that is not two letters,
+# a date it does not take, a consent without a purpose) sends the element to `Contact.
+# from_dict` instead, whose rules decide and name the field. Callers validate the element.
+_CONTENT_TAGS = {_q(tag): field for field, tag, _ in CONTACT_ELEMENTS}
+_SHIP_TO_TAGS = {_q(tag): field for field, tag, _ in SHIP_TO_ELEMENTS}
+_CONSENT_TAGS = {_q(tag): field for field, tag, _ in CONSENT_ELEMENTS}
+_GROUP, _SHIP_TO, _CONSENT = _q("group"), _q("shipTo"), _q("consent")
+_NO_CONTENT: dict[str, Any] = {
+    **dict.fromkeys(CONTACT_FIELDS),
+    "ship_to": (),
+    "groups": (),
+    "gdpr": (),
+}
+_NO_SHIP_TO: dict[str, Any] = {**dict.fromkeys(f for f, _t, _l in SHIP_TO_ELEMENTS), "default": False}
+_NO_CONSENT: dict[str, Any] = dict.fromkeys(f for f, _t, _l in CONSENT_ELEMENTS)
+
+
+def _is_date(value: str | None) -> bool:
+    """What the model takes as a date: None, or YYYY-MM-DD and a real day."""
+    if value is None:
+        return True
+    if len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_country(value: str | None) -> bool:
+    """A country the model keeps as it is: None, or two capital ASCII letters."""
+    return value is None or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper())
+
+
 def _content(element: etree._Element, *, record: str | None) -> Contact:
     """The canonical contact held by a customerContent element (already schema-valid)."""
+    values = _NO_CONTENT.copy()
+    groups: list[str] = []
+    ships: list[ShipTo] = []
+    consents: list[Consent] = []
+    for child in element:
+        tag = child.tag
+        field = _CONTENT_TAGS.get(tag)
+        if field is not None:
+            text = child.text
+            values[field] = (text.strip() or None) if text else None
+            continue
+        if tag == _GROUP:
+            text = child.text
+            group = (text.strip() or None) if text else None
+            if group is not None and group not in groups:
+                groups.append(group)
+        elif tag == _SHIP_TO:
+            ship = _NO_SHIP_TO.copy()
+            ship["default"] = _bool(child.get("default"))
+            for part in child:
+                name = _SHIP_TO_TAGS.get(part.tag)
+                if name is None:
+                    return _content_by_model(element, record=record)
+                text = part.text
+                ship[name] = (text.strip() or None) if text else None
+            if not _is_country(ship["country"]):
+                return _content_by_model(element, record=record)
+            ships.append(ShipTo(**ship))
+        elif tag == _CONSENT:
+            consent = _NO_CONSENT.copy()
+            for part in child:
+                name = _CONSENT_TAGS.get(part.tag)
+                if name is None:
+                    return _content_by_model(element, record=record)
+                text = part.text
+                consent[name] = (text.strip() or None) if text else None
+            if consent["purpose"] is None or not (_is_date(consent["date_from"]) and _is_date(consent["date_till"])):
+                return _content_by_model(element, record=record)
+            consents.append(Consent(**consent))
+        elif isinstance(tag, str):
+            return _content_by_model(element, record=record)
+    if not (_is_country(values["country"]) and _is_date(values["birth_date"])):
+        return _content_by_model(element, record=record)
+    text = element.get("id")
+    values["id"] = (text.strip() or None) if text else None
+    if groups:
+        values["groups"] = tuple(groups)
+    if ships:
+        values["ship_to"] = tuple(ships)
+    if consents:
+        values["gdpr"] = tuple(consents)
+    return Contact(**values)
+
+
+def _content_by_model(element: etree._Element, *, record: str | None) -> Contact:
+    """The content read child by child and judged by `Contact.from_dict` (which normalises a
+    value or refuses it naming the field): the way for anything the fast path leaves."""
     data: dict[str, Any] = {"groups": [], "ship_to": [], "gdpr": []}
     by_tag = {tag: field for field, tag, _ in CONTACT_ELEMENTS}
     for child in element:
+        if not isinstance(child.tag, str):
+            continue  # a comment or a processing instruction carries no data
         tag = etree.QName(child).localname
         if tag in by_tag:
             data[by_tag[tag]] = child.text
@@ -598,11 +804,14 @@ def _content(element: etree._Element, *, record: str | None) -> Contact:
             ship: dict[str, Any] = {"default": _bool(child.get("default"))}
             ship_tags = {t: f for f, t, _ in SHIP_TO_ELEMENTS}
             for part in child:
-                ship[ship_tags[etree.QName(part).localname]] = part.text
+                if isinstance(part.tag, str):
+                    ship[ship_tags[etree.QName(part).localname]] = part.text
             data["ship_to"].append(ship)
         elif tag == "consent":
             consent_tags = {t: f for f, t, _ in CONSENT_ELEMENTS}
-            data["gdpr"].append({consent_tags[etree.QName(part).localname]: part.text for part in child})
+            data["gdpr"].append(
+                {consent_tags[etree.QName(part).localname]: part.text for part in child if isinstance(part.tag, str)}
+            )
     data["id"] = element.get("id")
     try:
         return Contact.from_dict(data, record=record)

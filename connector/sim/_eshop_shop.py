@@ -5,6 +5,7 @@ Pure Python under one lock, no HTTP: `connector.sim.eshop` puts it on the wire.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import hashlib
@@ -78,6 +79,60 @@ class Tombstone:
     deleted_at: dt.datetime
 
 
+FeedEntry = StoredCustomer | Tombstone
+
+
+class _Feed:
+    """The feed's index: each customer and tombstone by the sequence number of its last write,
+    in order (what `ORDER BY change_seq` reads from an index in the protocol's SQL).
+
+    Numbers only grow, so they are appended in order; a write moves its entry to the end and
+    leaves its old number behind, dropped when the stale numbers outgrow the live ones. A
+    page then costs its own entries, not a sort of the whole shop.
+    """
+
+    def __init__(self) -> None:
+        self._at: dict[int, FeedEntry] = {}
+        self._order: list[int] = []
+
+    def clear(self) -> None:
+        self._at.clear()
+        self._order.clear()
+
+    def put(self, entry: FeedEntry, *, old_seq: int | None = None) -> None:
+        """`entry` at its (new, largest) number; `old_seq` is the number it leaves."""
+        if old_seq is not None and self._at.get(old_seq) is entry:
+            del self._at[old_seq]
+        self._at[entry.seq] = entry
+        if self._order and entry.seq <= self._order[-1]:
+            bisect.insort(self._order, entry.seq)
+        else:
+            self._order.append(entry.seq)
+        self._compact()
+
+    def drop(self, entry: FeedEntry) -> None:
+        if self._at.get(entry.seq) is entry:
+            del self._at[entry.seq]
+            self._compact()
+
+    def _compact(self) -> None:
+        if len(self._order) > 2 * len(self._at) + 64:
+            self._order = [seq for seq in self._order if seq in self._at]
+
+    def after(self, seq: int, limit: int) -> tuple[list[FeedEntry], bool]:
+        """Up to `limit` entries written after `seq`, oldest first, and whether more follow."""
+        order, at = self._order, self._at
+        page: list[FeedEntry] = []
+        for index in range(bisect.bisect_right(order, seq), len(order)):
+            entry = at.get(order[index])
+            if entry is None:
+                continue
+            if len(page) == limit:
+                return page, True
+            page.append(entry)
+        return page, False
+
+
 @dataclasses.dataclass(frozen=True)
 class Remembered:
     """A successful create, kept under its idempotency key."""
@@ -120,6 +175,7 @@ class Shop:
         self._keys: dict[str, Remembered] = {}
         # Case-folded e-mail -> ids having it (seeds may share one): the uniqueness check in O(1).
         self._by_email: dict[str, set[str]] = {}
+        self._feed = _Feed()
         self._seq = 0
         self._next_id = 1
         self.history_from = 0
@@ -132,6 +188,7 @@ class Shop:
             self._by_email.clear()
             self._tombstones.clear()
             self._keys.clear()
+            self._feed.clear()
             self.notifications.clear()
             self.counters.clear()
             self._seq = 0
@@ -171,7 +228,9 @@ class Shop:
     def _set_contact(self, stored: StoredCustomer, contact: Contact) -> None:
         """Store new content: a write (next version, feed entry), the e-mail index kept."""
         self._index(stored.contact.id or "", stored.contact, contact)
+        old_seq = stored.seq
         stored.contact, stored.seq, stored.updated_at = contact, self._bump(), _now()
+        self._feed.put(stored, old_seq=old_seq)
 
     def _store(
         self, contact: Contact, *, hq_id: str | None = None, sync_state: SyncState | None = None
@@ -182,6 +241,7 @@ class Shop:
             self._next_id = max(self._next_id, int(customer_id) + 1)
         stored = StoredCustomer(contact.replace(id=customer_id, ext_id=None), self._bump(), _now(), hq_id, sync_state)
         self._customers[customer_id] = stored
+        self._feed.put(stored)
         self._index(customer_id, None, stored.contact)
         return stored
 
@@ -232,7 +292,13 @@ class Shop:
             if stored is None:
                 return False
             self._index(customer_id, stored.contact, None)
-            self._tombstones[customer_id] = Tombstone(customer_id, self._bump(), str(stored.seq), _now())
+            self._feed.drop(stored)
+            earlier = self._tombstones.get(customer_id)
+            if earlier is not None:
+                self._feed.drop(earlier)
+            tombstone = Tombstone(customer_id, self._bump(), str(stored.seq), _now())
+            self._tombstones[customer_id] = tombstone
+            self._feed.put(tombstone)
             return True
 
     def get(self, customer_id: str) -> EshopCustomer | None:
@@ -260,20 +326,15 @@ class Shop:
         if cursor and after < self.history_from:
             raise CursorExpired(f"the change history before {self.history_from} is gone; read the feed from its start")
         with self.lock:
-            entries: list[tuple[int, EshopChange]] = [
-                (s.seq, EshopChange(s.contact.id or "", str(s.seq), s.updated_at, s.public()))
-                for s in self._customers.values()
-                if s.seq > after
-            ]
-            entries.extend(
-                (t.seq, EshopChange(t.id, t.last_version, t.deleted_at, None))
-                for t in self._tombstones.values()
-                if t.seq > after
+            entries, more = self._feed.after(after, limit)
+            page = tuple(
+                EshopChange(e.contact.id or "", str(e.seq), e.updated_at, e.public())
+                if isinstance(e, StoredCustomer)
+                else EshopChange(e.id, e.last_version, e.deleted_at, None)
+                for e in entries
             )
-        entries.sort(key=lambda entry: entry[0])
-        page = entries[:limit]
-        next_cursor = str(page[-1][0]) if page else str(after)
-        return ChangePage(tuple(change for _, change in page), next_cursor, len(entries) > limit)
+        next_cursor = str(entries[-1].seq) if entries else str(after)
+        return ChangePage(page, next_cursor, more)
 
     def apply(self, write: EshopWrite) -> EshopResult:
         """One create, update or link, answered as the protocol says (status, customer, error)."""
@@ -412,7 +473,9 @@ class Shop:
             return dataclasses.replace(refusal, id=write.id)
         if (stored.hq_id, stored.sync_state) != (write.hq_id, write.sync_state):
             stored.hq_id, stored.sync_state = write.hq_id, write.sync_state
+            old_seq = stored.seq
             stored.seq, stored.updated_at = self._bump(), _now()
+            self._feed.put(stored, old_seq=old_seq)
             self.counters["links"] += 1
         else:
             self.counters["noops"] += 1

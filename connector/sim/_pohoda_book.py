@@ -5,6 +5,7 @@ Plain Python, no XML and no HTTP; the mServer protocol layer and the control end
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import threading
@@ -94,6 +95,10 @@ class AddressBook:
         self._by_ext_id: dict[tuple[str, str], int] = {}
         self._next_id = 1
         self._last_tick: dt.datetime | None = None
+        # Every id in order, kept as records come and go (an index on the id column): an
+        # export paged by idFrom finds its page by bisection instead of sorting the whole
+        # book for each page, which made reading a large book page by page quadratic.
+        self._ids: list[int] = []
 
     def _tick(self) -> dt.datetime:
         """Now, in ms; never equal to an earlier tick, so `lastChanges >= t` is exact."""
@@ -111,6 +116,7 @@ class AddressBook:
         with self.lock:
             self._records.clear()
             self._by_ext_id.clear()
+            self._ids.clear()
             self._next_id = 1
 
     def get(self, record_id: int) -> Record | None:
@@ -120,7 +126,27 @@ class AddressBook:
     def all(self) -> list[Record]:
         """Every record, ordered by id."""
         with self.lock:
-            return [self._records[k] for k in sorted(self._records)]
+            return [self._records[k] for k in self._ids]
+
+    def page(self, criteria: Criteria | None, *, id_from: int | None, count: int | None) -> list[Record]:
+        """The records matching `criteria` (None: all) with an id of at least `id_from`, in id
+        order, at most `count` of them: one page of an export (`lAdb:limit`)."""
+        with self.lock:
+            if criteria is not None and (criteria.id is not None or criteria.ext_id is not None):
+                found = [r for r in self.find(criteria) if id_from is None or r.id >= id_from]
+                return found[:count] if count is not None else found
+            ids = self._ids
+            out: list[Record] = []
+            if count is not None and count <= 0:  # as a slice [:count] of the whole selection
+                return [r for r in self.all() if (criteria is None or criteria.matches(r))
+                        and (id_from is None or r.id >= id_from)][:count]
+            for index in range(bisect.bisect_left(ids, id_from) if id_from is not None else 0, len(ids)):
+                record = self._records[ids[index]]
+                if criteria is None or criteria.matches(record):
+                    out.append(record)
+                    if len(out) == count:
+                        break
+            return out
 
     def __len__(self) -> int:
         return len(self._records)
@@ -168,6 +194,10 @@ class AddressBook:
                 created=now,
             )
             self._records[record.id] = record
+            if self._ids and record.id < self._ids[-1]:
+                bisect.insort(self._ids, record.id)
+            else:
+                self._ids.append(record.id)
             self._index(None, record)
             self._next_id += 1
             return record
@@ -188,6 +218,8 @@ class AddressBook:
     def delete(self, record_id: int) -> Record | None:
         with self.lock:
             record = self._records.pop(record_id, None)
+            if record is not None:
+                del self._ids[bisect.bisect_left(self._ids, record_id)]
             self._index(record, None)
             return record
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from connector.codec.addressbook import (
     build_header,
     parse_addressbook,
     q,
+    render_export_record,
 )
 from connector.errors import ConnectorError, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import Contact
@@ -139,12 +141,28 @@ class PackProcessor:
         self.max_bytes = max_bytes
         self.imported: dict[tuple[str, str], Imported] = {}
         self.counters: Counter[str] = Counter()
+        # While `answer` runs: each export list's records as text, by the marker that holds
+        # their place in the list until the pack is serialized (None: build them as elements).
+        self._record_texts: dict[str, str] | None = None
+        # Whether `answer` writes export records as text (False: as elements, for comparison).
+        self.records_as_text = True
 
     def reset(self) -> None:
         self.imported.clear()
         self.counters.clear()
 
     # -- the pack -------------------------------------------------------------------------
+
+    def answer(self, body: bytes, *, check_duplicity: bool) -> bytes:
+        """The responsePack for a dataPack, on the wire (`to_wire`). Export records are
+        written as text (`render_export_record`) and put in place in the serialized pack:
+        the same bytes as building them as elements, at a fraction of the cost."""
+        self._record_texts = {} if self.records_as_text else None
+        try:
+            response = self.process(body, check_duplicity=check_duplicity)
+            return to_wire(response, record_texts=self._record_texts)
+        finally:
+            self._record_texts = None
 
     def process(self, body: bytes, *, check_duplicity: bool) -> etree._Element:
         """The responsePack for a dataPack (a pack-level error for anything unreadable)."""
@@ -169,7 +187,7 @@ class PackProcessor:
         response = self._response_pack(pack_id, "ok")
         with self.book.lock:
             for index, item in enumerate(pack.iterfind(q("dat", "dataPackItem")), start=1):
-                response.append(self._item(pack_id, item, index, check_duplicity=check_duplicity))
+                self._item(pack_id, item, index, check_duplicity=check_duplicity, parent=response)
         return response
 
     def _response_pack(self, pack_id: str, state: str, note: str | None = None) -> etree._Element:
@@ -191,10 +209,15 @@ class PackProcessor:
 
     # -- one item -------------------------------------------------------------------------
 
-    def _item(self, pack_id: str, item: etree._Element, index: int, *, check_duplicity: bool) -> etree._Element:
+    def _item(
+        self, pack_id: str, item: etree._Element, index: int, *, check_duplicity: bool, parent: etree._Element
+    ) -> etree._Element:
+        """The answer to one item, built in the responsePack (`parent`): an export's list runs
+        to thousands of records, and lxml walks a subtree moved into another document again,
+        looking each namespace up in a list that grows with the records (quadratic)."""
         item_id = item.get("id", "")
         base = f"/dat:dataPack/dat:dataPackItem[{index}]"
-        out = etree.Element(q("rsp", "responsePackItem"), version=VERSION, id=item_id)
+        out = etree.SubElement(parent, q("rsp", "responsePackItem"), version=VERSION, id=item_id)
         self.counters["items"] += 1
         content = next(iter(item), None)
         if content is None or not isinstance(content.tag, str):
@@ -202,7 +225,7 @@ class PackProcessor:
         if content.tag == q("lAdb", "listAddressBookRequest"):
             self.counters["exports"] += 1
             try:
-                out.append(self._export(content, f"{base}/lAdb:listAddressBookRequest"))
+                self._export(content, f"{base}/lAdb:listAddressBookRequest", parent=out)
             except ItemFailure as failure:
                 return self._item_error(out, failure.detail)
             out.set("state", "ok")
@@ -474,7 +497,9 @@ class PackProcessor:
 
     # -- export ---------------------------------------------------------------------------
 
-    def _export(self, request: etree._Element, base: str) -> etree._Element:
+    def _export(self, request: etree._Element, base: str, *, parent: etree._Element) -> etree._Element:
+        """The list the request asks for, built in `parent` once the request was read (a
+        request POHODA cannot read fails before any of it is built)."""
         ex_system = request.get("extSystem") or None
         selected: dict[int, Record] = {}
         limit: tuple[int | None, int | None] | None = None
@@ -488,29 +513,46 @@ class PackProcessor:
             elif local == "requestAddressBook":
                 group += 1
                 criteria = self._criteria(child, f"{base}/lAdb:requestAddressBook[{group}]")
-                records = self.book.find(criteria) if criteria is not None else self.book.all()
                 if limit is not None:
                     id_from, count = limit
-                    records = sorted((r for r in records if id_from is None or r.id >= id_from), key=lambda r: r.id)
-                    records = records[:count] if count is not None else records
+                    records = self.book.page(criteria, id_from=id_from, count=count)
+                else:
+                    records = self.book.find(criteria) if criteria is not None else self.book.all()
                 selected.update((r.id, r) for r in records)
                 limit = None
         now = self.book.now()
-        listing = etree.Element(
+        listing = etree.SubElement(
+            parent,
             q("lAdb", "listAddressBook"),
             version=VERSION,
             dateTimeStamp=_timestamp(now),
             dateValidFrom=now.date().isoformat(),
             state="ok",
         )
-        for record_id in sorted(selected):
-            record = selected[record_id]
-            contact = record.contact.replace(id=str(record.id), ext_id=record.ext_ids.get(ex_system or ""))
-            entry = _el(listing, q("lAdb", "addressbook"), version=VERSION)
-            entry.append(build_header(contact, ex_system=ex_system))
-            gdpr = build_gdpr(contact.gdpr)
-            if gdpr is not None:
-                entry.append(gdpr)
+        ordered = [selected[record_id] for record_id in sorted(selected)]
+        if self._record_texts is not None and ordered:
+            texts = [
+                render_export_record(
+                    r.contact, record_id=str(r.id), ext_id=r.ext_ids.get(ex_system or ""), ex_system=ex_system
+                )
+                for r in ordered
+            ]
+            if all(text is not None for text in texts):
+                marker = f"records-{uuid.uuid4().hex}"
+                listing.text = marker
+                self._record_texts[marker] = "".join(t for t in texts if t is not None)
+                return listing
+        entry_tag = q("lAdb", "addressbook")
+        for record in ordered:
+            entry = _el(listing, entry_tag, version=VERSION)
+            build_header(
+                record.contact,
+                ex_system=ex_system,
+                parent=entry,
+                record_id=str(record.id),
+                ext_id=record.ext_ids.get(ex_system or ""),
+            )
+            build_gdpr(record.contact.gdpr, parent=entry)
         return listing
 
     @staticmethod
@@ -527,8 +569,15 @@ class PackProcessor:
         return values[0], values[1]
 
 
-def to_wire(response: etree._Element) -> bytes:
-    """The responsePack as mServer sends it: Windows-1250, POHODA's own XML declaration."""
-    etree.cleanup_namespaces(response)
+def to_wire(response: etree._Element, *, record_texts: Mapping[str, str] | None = None) -> bytes:
+    """The responsePack as mServer sends it: Windows-1250, POHODA's own XML declaration.
+
+    `record_texts` are export records written as text, each put in place of its marker
+    (the text of the list they belong to); their prefixes stay declared on the pack."""
+    keep = ["typ", "adb", "lAdb"] if record_texts else None
+    etree.cleanup_namespaces(response, keep_ns_prefixes=keep)
     body: bytes = etree.tostring(response, encoding="windows-1250", xml_declaration=False)
+    for marker, text in (record_texts or {}).items():
+        # A character Windows-1250 lacks becomes a character reference, as lxml writes it.
+        body = body.replace(marker.encode("ascii"), text.encode("cp1250", "xmlcharrefreplace"), 1)
     return b'<?xml version="1.0" encoding="Windows-1250"?>\n' + body

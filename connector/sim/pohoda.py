@@ -53,7 +53,7 @@ from connector.errors import ConnectorError, InvalidContact
 from connector.model import Contact
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 from connector.sim._pohoda_book import AddressBook, Record
-from connector.sim._pohoda_protocol import PackProcessor, to_wire
+from connector.sim._pohoda_protocol import PackProcessor
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class PohodaSimulator:
         return Response(payload, media_type=CONTENT_TYPE, headers=headers)
 
     def _process(self, body: bytes, check_duplicity: bool) -> bytes:
-        return to_wire(self.processor.process(body, check_duplicity=check_duplicity))
+        return self.processor.answer(body, check_duplicity=check_duplicity)
 
     async def _status(self, request: Request) -> Response:
         # As mServer answers (../shared/pohoda-protocol.md §1, Spoje-NET/pohoda-client-checker
