@@ -18,7 +18,16 @@ from tests.test_codec_pohoda import contacts
 
 CODEC = PohodaCodec(ico="12345678", ex_system="eshop", application="connector tests")
 ODD = st.sampled_from(["a & b", "<tag>", "x > y", "line\r\nnext", "tab\there", "€ ž ő", "ẞ 😀", "", "  ", '"q"'])
-XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size=8)  # what a record can hold
+# What a record can hold, less Unicode's tag characters (U+E0001, U+E0020-E007F): libxml2's
+# Windows-1250 output (through iconv) drops them silently, so the element path loses them
+# where the text path writes a character reference. The connector refuses them before they
+# reach POHODA (UnencodableCharacters), so a book never holds one.
+XML_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Cn"), blacklist_characters="\U000e0001").filter(
+        lambda c: not 0xE0020 <= ord(c) <= 0xE007F
+    ),
+    max_size=8,
+)
 texts = st.one_of(st.none(), ODD, XML_TEXT)
 
 
@@ -34,8 +43,19 @@ def answers(records: list[tuple[Contact, dict[str, str]]], request: bytes) -> tu
 
 odd_contacts = st.builds(
     Contact,
-    company=texts, name=texts, street=texts, city=texts, zip=texts, country=texts, ico=texts, dic=texts,
-    phone=texts, mobile=texts, email=texts, note=texts, birth_date=texts,
+    company=texts,
+    name=texts,
+    street=texts,
+    city=texts,
+    zip=texts,
+    country=texts,
+    ico=texts,
+    dic=texts,
+    phone=texts,
+    mobile=texts,
+    email=texts,
+    note=texts,
+    birth_date=texts,
     groups=st.lists(ODD | XML_TEXT, max_size=2, unique=True).map(tuple),
     ship_to=st.lists(st.builds(ShipTo, name=texts, city=texts, country=texts, default=st.booleans()), max_size=2).map(
         tuple
