@@ -123,7 +123,6 @@ def _whole_store_state(store: Store, shop: Any, *, pohoda_available: bool) -> Pl
         open_reviews=tuple(store.reviews()),
         pending_pohoda=store.pending_by_link("pohoda", ("create", "update")),
         pohoda_available=pohoda_available,
-        eshop_storable=getattr(shop, "storable", None),
         pending_eshop_creates=frozenset(store.pending_by_link(shop.side, ("create",))),
     )
 
