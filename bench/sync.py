@@ -101,7 +101,6 @@ class Simulators:
 
     def __init__(self, tmp: Path, platform: str, *, pohoda_seed: Path | None, eshop_seed: Path | None) -> None:
         pohoda_port, eshop_port = free_port(), free_port()
-        self.launched = dt.datetime.now(dt.UTC)
         self.pohoda_url, self.eshop_url = f"http://127.0.0.1:{pohoda_port}", f"http://127.0.0.1:{eshop_port}"
         env_password = {**os.environ, "CONNECTOR_POHODA_PASSWORD": PASSWORD}
         seed_args = ["--seed", str(pohoda_seed)] if pohoda_seed else []
@@ -227,9 +226,9 @@ def incremental(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ready = dt.datetime.now(dt.UTC)
         store_url = sims.env["CONNECTOR_STORE_URL"]
         seed_linked_store(store_url, contacts, eshop_cursor=str(customers), pohoda_cursor=ready.isoformat())
-        # The simulator times its seeds a millisecond apart at least: the last one is no later
-        # than that many milliseconds after its launch, or than the moment it answered.
-        cursor = pohoda_cursor_after(max(sims.launched + dt.timedelta(milliseconds=customers), ready))
+        # The simulator times its seeds a millisecond apart at least, from when it began to load
+        # them (before it answered): the last one is no later than that many ms after that.
+        cursor = pohoda_cursor_after(ready + dt.timedelta(milliseconds=customers))
         with Store.open(store_url) as store, store.transaction() as conn:
             Store.set_cursor(conn, "pohoda", cursor)
         del contacts
