@@ -93,8 +93,7 @@ def _repair(runtime: Runtime, comparison: Comparison, run_id: str) -> FixOutcome
     store = runtime.store
     plan = repair_plan(store, comparison, runtime.settings)
     run = runtime.sync_run(run_id=run_id, kind="reconcile")
-    # The sync's own persistence: links, bases, mirror, outbox, audit and reviews in one commit.
-    run._persist(plan, {})
+    run.apply_plan(plan)
     # Fields both sides changed are settled by the policy when planning; only a conflict at
     # delivery (the record changed after it was read) leaves a difference behind.
     planned_conflicts = run.summary.conflicts

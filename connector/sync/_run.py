@@ -280,6 +280,12 @@ class SyncRun:
             self.progress(f"pull {peer.label}", len(records), 0)
         return records
 
+    def apply_plan(self, plan: Plan) -> None:
+        """Record a plan made apart from this run's pull (reconcile's repairs) as a run records
+        its own: links, bases, mirror, outbox, audit and reviews in one transaction. No
+        cursor moves; `deliver` then sends what it queued."""
+        self._persist(plan, {})
+
     def _persist(self, plan: Plan, cursors: dict[str, str]) -> None:
         """The plan's operations and the new cursors, in one transaction."""
         with self.store.transaction() as conn:
