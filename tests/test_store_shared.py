@@ -210,7 +210,9 @@ def test_four_workers_deliver_20000_operations_each_once(tmp_path: Path, on_post
         workers = start_workers(box, 4, tmp_path / "logs")
         assert wait_all(workers, 150) == [0, 0, 0, 0]
         assert_each_delivered_once(box, 16_000, 4_000)
-        assert box.pohoda_stats()["requests"]["POST /xml"] == 40  # one pack per 100, none twice
+        # Full packs of 100, save where a claim came up short (another worker held some of the
+        # oldest rows at that instant); none sent twice (POHODA's imports counted above).
+        assert 40 <= box.pohoda_stats()["requests"]["POST /xml"] <= 48
 
 
 @pytest.mark.slow
