@@ -6,13 +6,13 @@ mServer simulator (imports in, exports out). Envelopes (dataPack, responsePack) 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from lxml import etree
 
+from connector.codec._xml import is_model_date
 from connector.model import POHODA_LIMITS, Consent, Contact, ShipTo
 
 NS = {
@@ -377,18 +377,6 @@ _NO_CONSENT: dict[str, Any] = dict.fromkeys(("purpose", "description", "date_fro
 _ALPHA2 = re.compile(r"[A-Z]{2}\Z")
 
 
-def _is_date(value: str | None) -> bool:
-    if value is None:
-        return True
-    if len(value) != 10:
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Contact:
     """A contact from a schema-valid `adb:addressbook` / `lAdb:addressbook` element.
 
@@ -451,7 +439,7 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
                 text = el.text
                 field = _HEADER_TEXTS[tag]
                 data[field] = value = (text.strip() or None) if text else None
-                if field == "birth_date" and not _is_date(value):
+                if field == "birth_date" and not is_model_date(value):
                     odd = True
         elif code == _C_COUNTRY:
             if in_header == _IN_IDENTITY and in_identity in (_ID_ADDRESS, _ID_SHIP_TO):
@@ -503,7 +491,7 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
             if part_of_record == _AT_GDPR and consent is not data:
                 text = el.text
                 consent[_GDPR_TEXTS[tag]] = value = (text.strip() or None) if text else None
-                if tag != _DESCRIPTION and not _is_date(value):
+                if tag != _DESCRIPTION and not is_model_date(value):
                     odd = True
         elif code == _C_GDPR:
             part_of_record = _AT_GDPR

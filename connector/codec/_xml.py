@@ -7,6 +7,7 @@ MalformedXML or SchemaViolation that says what and where.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 import re
@@ -308,3 +309,17 @@ def validate(document: etree._ElementTree | etree._Element, schema: etree.XMLSch
     first = schema.error_log[0]
     where = f" at {first.path}" if getattr(first, "path", None) else ""
     raise SchemaViolation(f"{what}: schema violation{where} (line {first.line}): {schema_message(first.message)}")
+
+
+def is_model_date(value: str | None) -> bool:
+    """What the model takes as a date: None, or YYYY-MM-DD and a real day (the readers'
+    fast paths check it before building a Contact)."""
+    if value is None:
+        return True
+    if len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 from lxml import etree
 
 from connector._paths import schemas_dir
-from connector.codec._xml import load_schema, parse_bytes, schema_message, validate
+from connector.codec._xml import is_model_date, load_schema, parse_bytes, schema_message, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import CONTACT_FIELDS, ESHOP_LIMITS, Consent, Contact, ShipTo
 
@@ -713,19 +713,6 @@ _NO_SHIP_TO: dict[str, Any] = {**dict.fromkeys(f for f, _t, _l in SHIP_TO_ELEMEN
 _NO_CONSENT: dict[str, Any] = dict.fromkeys(f for f, _t, _l in CONSENT_ELEMENTS)
 
 
-def _is_date(value: str | None) -> bool:
-    """What the model takes as a date: None, or YYYY-MM-DD and a real day."""
-    if value is None:
-        return True
-    if len(value) != 10:
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_country(value: str | None) -> bool:
     """A country the model keeps as it is: None, or two capital ASCII letters."""
     return value is None or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper())
@@ -769,12 +756,13 @@ def _content(element: etree._Element, *, record: str | None) -> Contact:
                     return _content_by_model(element, record=record)
                 text = part.text
                 consent[name] = (text.strip() or None) if text else None
-            if consent["purpose"] is None or not (_is_date(consent["date_from"]) and _is_date(consent["date_till"])):
+            dates = (consent["date_from"], consent["date_till"])
+            if consent["purpose"] is None or not all(is_model_date(d) for d in dates):
                 return _content_by_model(element, record=record)
             consents.append(Consent(**consent))
         elif isinstance(tag, str):
             return _content_by_model(element, record=record)
-    if not (_is_country(values["country"]) and _is_date(values["birth_date"])):
+    if not (_is_country(values["country"]) and is_model_date(values["birth_date"])):
         return _content_by_model(element, record=record)
     text = element.get("id")
     values["id"] = (text.strip() or None) if text else None
