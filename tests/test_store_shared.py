@@ -179,7 +179,9 @@ def wait_for_progress(box: Sandbox, *, done: int, timeout_s: float = 60) -> None
         time.sleep(0.1)
 
 
-def assert_each_delivered_once(box: Sandbox, eshop_ops: int, pohoda_ops: int, *, lost_chunks: int = 0) -> None:
+def assert_each_delivered_once(
+    box: Sandbox, eshop_ops: int, pohoda_ops: int, *, lost_chunks: int = 0, orphaned: int = 0
+) -> None:
     """Every operation done, and its effect applied once at the simulator. A worker that died
     (or lost the store) after sending a chunk and before recording its answers leaves that
     chunk to be sent again after the lease: the simulators recognise those replays (the
@@ -199,8 +201,12 @@ def assert_each_delivered_once(box: Sandbox, eshop_ops: int, pohoda_ops: int, *,
     assert pohoda_ops <= pohoda["imports"] <= pohoda_ops + lost_chunks * box.config.pohoda.batch_size
     assert pohoda["duplicates"] <= lost_chunks * box.config.pohoda.batch_size
     assert len(box.pohoda_contacts()) == len(box.eshop_contacts()) == eshop_ops
-    # mServer serves one request at a time; the workers never had two in flight.
-    assert pohoda["max_in_flight"] == 1
+    # mServer serves one request at a time, as the simulator does (it queues the others).
+    assert pohoda["max_concurrency"] == 1
+    # The workers never had two in flight. A worker that dies mid-request (or a store that
+    # drops every session) lets the gate go while mServer still works on that request, so
+    # the next one may wait at mServer behind it: `orphaned` such requests at most.
+    assert pohoda["max_in_flight"] <= 1 + orphaned
 
 
 @pytest.mark.slow
@@ -229,7 +235,7 @@ def test_a_worker_killed_mid_batch_has_its_claims_taken_over_after_the_lease(tmp
         assert wait_all(workers[1:], 110) == [0, 0, 0]
         # The killed worker held claims: they waited for their lease before being taken over.
         assert time.monotonic() - killed_at >= 3
-        assert_each_delivered_once(box, 3_000, 600, lost_chunks=2)
+        assert_each_delivered_once(box, 3_000, 600, lost_chunks=2, orphaned=1)
 
 
 @pytest.mark.slow
@@ -252,6 +258,6 @@ def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: 
             )
             assert outages >= 1  # the workers did see the server go
             # Each of the four may have lost the answers of its chunk in flight to each side.
-            assert_each_delivered_once(box, 3_000, 600, lost_chunks=4)
+            assert_each_delivered_once(box, 3_000, 600, lost_chunks=4, orphaned=1)
     finally:
         server.close()
