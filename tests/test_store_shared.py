@@ -116,6 +116,40 @@ def test_a_live_worker_keeps_its_claims_by_renewing_them(store_backend: str) -> 
         assert len(store.claim("eshop", "other")) == len(held)
 
 
+def test_renewing_claims_never_waits_for_the_delivery_settling_them(store_backend: str) -> None:
+    """PostgreSQL: the renewer skips the rows a delivery's transaction holds (it settles them
+    anyway). Waiting for them, with the delivery waiting for rows the renewer took, was a
+    deadlock that PostgreSQL broke by aborting the delivery (a kill -9 run found it). SQLite
+    has one writer at a time: there the renewal waits its turn, and no cycle can form."""
+    if store_backend.startswith("sqlite"):
+        pytest.skip("SQLite has no row locks: one writer at a time, a renewal waits its turn")
+    with Store.open(store_backend, lease_s=30) as store:
+        _renew_beside_a_settling_delivery(store)
+
+
+def _renew_beside_a_settling_delivery(store: Store) -> None:
+    _outbox(store, 10)
+    held = store.claim("eshop", "worker")
+    assert len(held) == 10
+    settling = store.engine.connect()
+    try:
+        transaction = settling.begin()
+        for entry in held[:4]:  # the delivery's transaction, midway through its chunk
+            Store.finish_outbox(settling, entry.id, "done")
+        renewed: list[int] = []
+        renewer = threading.Thread(target=lambda: renewed.append(store.renew_claims("worker", "eshop")))
+        renewer.start()
+        renewer.join(10)
+        blocked = renewer.is_alive()
+        transaction.commit()
+        renewer.join(10)
+    finally:
+        settling.close()
+    assert not blocked, "the renewal waited for the delivery's transaction"
+    assert renewed == [6]
+    assert store.outbox_counts() == {"done": 4, "pending": 6}
+
+
 def test_the_run_lock_is_held_once_and_freed_by_release(store: Store, store_backend: str) -> None:
     store.acquire_lock("sync", "first")
     with Store.open(store_backend) as other, pytest.raises(RunLockHeld):

@@ -644,15 +644,25 @@ class Store:
         """Extend the lease of `owner`'s pending claims on `side`; returns how many."""
         lease = self.lease_s if lease_s is None else lease_s
         owner = self._claimant(owner)
+        # Rows the delivery is finishing right now are skipped, not waited for: an UPDATE
+        # takes its rows' locks in whatever order it scans them, and the delivery's
+        # transaction takes them in id order, so the two could deadlock (PostgreSQL then
+        # aborts one of them, maybe the delivery's). Skipped rows are being settled anyway.
+        mine = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.claimed_by == owner,
+                outbox.c.side == side,
+                outbox.c.state == "pending",
+                outbox.c.lease_until.is_not(None),
+            )
+            .order_by(outbox.c.id)
+            .with_for_update(skip_locked=True)
+        )
         with self.engine.begin() as conn:
             result = conn.execute(
                 outbox.update()
-                .where(
-                    outbox.c.claimed_by == owner,
-                    outbox.c.side == side,
-                    outbox.c.state == "pending",
-                    outbox.c.lease_until.is_not(None),
-                )
+                .where(outbox.c.id.in_(mine.scalar_subquery()))
                 .values(lease_until=self._clock() + lease)
             )
         return int(result.rowcount)
