@@ -264,10 +264,19 @@ def _claims(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_outbox_claimed_by ON outbox (claimed_by, side, state)"))
 
 
+def _lookup_indexes(conn: sa.Connection) -> None:
+    # A run plans from the changed records only and reads the rest by key: links by either
+    # side's id (unique, indexed since migration 1; a missing id is found through the same
+    # index), mirror rows and bases by their primary keys, and review items by their state
+    # (open, or decided and not yet applied), indexed here.
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_review_state ON review_queue (state, id)"))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "links, synced versions, mirror, cursors, outbox, audit, review queue, run locks, runs", _initial),
     (2, "webhook events", _webhook_events),
     (3, "pricing carts, cart addresses, cart lines, answered cart requests", _pricing),
     (4, "links.contact_of: a person's second e-shop account", _second_accounts),
     (5, "outbox claims: claimed_by and lease_until, for several processes sharing the work", _claims),
+    (6, "review queue by state, for plans read by key", _lookup_indexes),
 ]

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -419,6 +419,14 @@ class Store:
                     found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
         return list(found.values())
 
+    def links_missing(self, side: str) -> list[Link]:
+        """The links that know no record on `side` yet (a creation there waits, a second
+        account, a record deleted before it was created): read through the unique index on
+        the side's id, never the whole table."""
+        column = links.c.eshop_id if side == "eshop" else links.c.pohoda_id
+        with self.engine.connect() as conn:
+            return [_link(r) for r in conn.execute(sa.select(links).where(column.is_(None))).mappings()]
+
     def link(self, link_id: int) -> Link | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(links).where(links.c.id == link_id)).mappings().first()
@@ -483,15 +491,23 @@ class Store:
             rows = conn.execute(sa.select(synced_versions.c.link_id, synced_versions.c.content))
             return {r.link_id: json.loads(r.content) for r in rows}
 
-    def bases_of(self, link_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    def bases_of(
+        self, link_ids: Iterable[int], *, known: Mapping[int, tuple[str, dict[str, Any]]] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """The last synced versions of these links. `known`: link id -> (content hash, content)
+        the caller holds already (a record read back): a base with that hash is that content,
+        taken without decoding the row."""
         wanted = sorted(set(link_ids))
+        known = known or {}
         found: dict[int, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), 500):
-                query = sa.select(synced_versions.c.link_id, synced_versions.c.content).where(
-                    synced_versions.c.link_id.in_(wanted[start : start + 500])
-                )
-                found.update((r.link_id, json.loads(r.content)) for r in conn.execute(query))
+                query = sa.select(
+                    synced_versions.c.link_id, synced_versions.c.content_hash, synced_versions.c.content
+                ).where(synced_versions.c.link_id.in_(wanted[start : start + 500]))
+                for row in conn.execute(query):
+                    held = known.get(row.link_id)
+                    found[row.link_id] = held[1] if held and held[0] == row.content_hash else json.loads(row.content)
         return found
 
     @staticmethod
@@ -527,22 +543,38 @@ class Store:
             rows = conn.execute(sa.select(mirror).where(mirror.c.side == side)).mappings()
             return {r["record_id"]: _mirror(r) for r in rows}
 
-    def mirror_records(self, side: str, record_ids: Iterable[str]) -> dict[str, MirrorRecord]:
+    def mirror_records(
+        self, side: str, record_ids: Iterable[str], *, known: Mapping[str, tuple[str, dict[str, Any]]] | None = None
+    ) -> dict[str, MirrorRecord]:
+        """The mirror rows of these records of `side`. `known`: record id -> (content hash,
+        content) the caller holds already: a row with that hash (an echo) is not decoded."""
         wanted = sorted(set(record_ids))
+        known = known or {}
         found: dict[str, MirrorRecord] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(wanted), 500):
                 query = sa.select(mirror).where(
                     mirror.c.side == side, mirror.c.record_id.in_(wanted[start : start + 500])
                 )
-                found.update((r["record_id"], _mirror(r)) for r in conn.execute(query).mappings())
+                for row in conn.execute(query).mappings():
+                    held = known.get(row["record_id"])
+                    if held is not None and held[0] == row["content_hash"] and not row["deleted"]:
+                        values = {name: row[name] for name in _field_names(MirrorRecord)}
+                        found[row["record_id"]] = MirrorRecord(**{**values, "content": held[1]})
+                    else:
+                        found[row["record_id"]] = _mirror(row)
         return found
 
     def unlinked_pohoda(self) -> dict[str, MirrorRecord]:
         """POHODA contacts no link points at: what a new registration may be a duplicate of."""
-        linked = sa.select(links.c.pohoda_id).where(links.c.pohoda_id.is_not(None))
+        return self.unlinked_mirror("pohoda")
+
+    def unlinked_mirror(self, side: str) -> dict[str, MirrorRecord]:
+        """Records of `side` that no link points at and that are not deleted."""
+        column = links.c.eshop_id if side == "eshop" else links.c.pohoda_id
+        linked = sa.select(column).where(column.is_not(None))
         query = sa.select(mirror).where(
-            mirror.c.side == "pohoda", mirror.c.deleted.is_(False), mirror.c.record_id.not_in(linked)
+            mirror.c.side == side, mirror.c.deleted.is_(False), mirror.c.record_id.not_in(linked)
         )
         with self.engine.connect() as conn:
             return {r["record_id"]: _mirror(r) for r in conn.execute(query).mappings()}
@@ -971,6 +1003,12 @@ class Store:
         query = sa.select(review_queue).order_by(review_queue.c.id)
         if state is not None:
             query = query.where(review_queue.c.state == state)
+        with self.engine.connect() as conn:
+            return [_review(r) for r in conn.execute(query).mappings()]
+
+    def reviews_in(self, states: Sequence[str]) -> list[ReviewItem]:
+        """The review items in any of `states`, oldest first (through the index on state)."""
+        query = sa.select(review_queue).where(review_queue.c.state.in_(list(states))).order_by(review_queue.c.id)
         with self.engine.connect() as conn:
             return [_review(r) for r in conn.execute(query).mappings()]
 

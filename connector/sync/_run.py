@@ -35,6 +35,7 @@ from connector.plan import (
 )
 from connector.store import Store, WriteBatch
 from connector.sync._echoes import count_echoes
+from connector.sync._state import changes_state
 from connector.transport import run_deadline
 
 log = get_logger(__name__)
@@ -204,8 +205,8 @@ class SyncRun:
                 ids = {link.id for link in links}
                 links += [
                     link
-                    for link in self.store.all_links()
-                    if link.state == "creating_eshop" and link.eshop_id is None and link.id not in ids
+                    for link in self.store.links_missing("eshop")
+                    if link.state == "creating_eshop" and link.id not in ids
                 ]
         pohoda_ids = [link.pohoda_id for link in links if link.pohoda_id is not None]
         mirror_pohoda = self.store.unlinked_pohoda()
@@ -217,19 +218,6 @@ class SyncRun:
             mirror_pohoda=mirror_pohoda,
             # Decisions on reviews are applied by full runs, which see every record involved.
             decided_reviews=(),
-            open_reviews=tuple(self.store.reviews()),
-            pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
-            pohoda_available=pohoda_available,
-            pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
-        )
-
-    def _plan_state(self, *, pohoda_available: bool) -> PlanState:
-        return PlanState(
-            links=tuple(self.store.all_links()),
-            bases=self.store.all_bases(),
-            mirror_eshop=self.store.mirror_of("eshop"),
-            mirror_pohoda=self.store.mirror_of("pohoda"),
-            decided_reviews=tuple(r for r in self.store.reviews(state=None) if r.state in ("accepted", "rejected")),
             open_reviews=tuple(self.store.reviews()),
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
@@ -261,7 +249,9 @@ class SyncRun:
         mark = self._phase("pull", mark)
         self.summary.pulled_eshop = len(shop_records)
         self.summary.pulled_pohoda = len(hq_records or [])
-        state = self._plan_state(pohoda_available=hq_records is not None)
+        state = changes_state(
+            self.store, self.shop, shop_records, hq_records or [], pohoda_available=hq_records is not None
+        )
         self.summary.echoes_eshop = count_echoes(shop_records, state)
         self.summary.echoes_pohoda = count_echoes(hq_records or [], state)
         plan = plan_operations(shop_records, hq_records or [], state, self.settings)
@@ -451,7 +441,7 @@ class SyncRun:
         `pending_sync` on the e-shop now, instead of waiting with no account at all."""
         waiting = [
             link
-            for link in self.store.all_links()
+            for link in self.store.links_missing("pohoda")
             if link.state == "creating_pohoda" and link.temp_hq_id is None and link.eshop_id is not None
         ]
         if not waiting:

@@ -1,0 +1,117 @@
+"""The plan state of a cron run, read by key from the records the pulls returned.
+
+What the planner looks up (links, mirror rows, last synced versions) is read for the changed
+records and the few links in a creation's middle, so an incremental run costs the same in a
+store of 1,000 customers as in one of 200,000; only what must compare a newcomer with every
+contact (dedup of a registration) still reads its side in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connector.model import Link, MirrorRecord, hash_content
+from connector.peers.base import Peer
+from connector.plan import PlanState, SideRecord
+from connector.store import Store
+
+# A person's second e-shop account (the planner's SECONDARY): it waits for no creation.
+_SECOND_ACCOUNT = "secondary"
+
+
+def changes_state(
+    store: Store,
+    shop: Peer,
+    shop_records: Sequence[SideRecord],
+    hq_records: Sequence[SideRecord],
+    *,
+    pohoda_available: bool,
+) -> PlanState:
+    """Everything `plan_operations` reads for these changes, and nothing of the others.
+
+    The planner's lookups, each served by key: a change's own link and mirror row; the link
+    and mirror row of the id it carries of the other side (claims by extId or HQ id); the
+    other side's row and the base of every link read; the links and rows a decided review
+    names; links whose creation waits (an e-shop account or a POHODA contact not yet made,
+    found through the unique index on the missing id). Only where the planner compares a new
+    record with a whole side is that side read whole: a new registration against every POHODA
+    contact (dedup), a new POHODA contact against every unlinked e-shop record (by e-mail).
+    """
+    open_reviews = tuple(store.reviews())
+    decided = tuple(store.reviews_in(("accepted", "rejected")))
+    pending_pohoda = store.pending_by_link("pohoda", ("create", "update"))
+    pending_eshop_creates = frozenset(store.pending_by_link(shop.side, ("create",)))
+
+    eshop_keys = {r.record_id for r in shop_records}
+    eshop_keys.update(r.ext_id for r in hq_records if r.ext_id)
+    eshop_keys.update(review.record_id for review in decided if review.side == "eshop")
+    pohoda_keys = {r.record_id for r in hq_records}
+    pohoda_keys.update(r.hq_id for r in shop_records if r.hq_id)
+    pohoda_keys.update(review.candidate_id for review in decided if review.candidate_side == "pohoda")
+
+    # The links whose rows the planner reads: the changes' own, and those a creation waits on.
+    found: dict[int, Link] = {link.id: link for link in store.links_of(eshop_ids=eshop_keys, pohoda_ids=pohoda_keys)}
+    # Accounts being created: an account without POHODA's id under one's e-mail may be it.
+    found.update(store.links_by_id(pending_eshop_creates))
+
+    linked_eshop = {link.eshop_id for link in found.values() if link.eshop_id is not None}
+    linked_pohoda = {link.pohoda_id for link in found.values() if link.pohoda_id is not None}
+    new_registration = any(r.contact is not None and r.record_id not in linked_eshop for r in shop_records)
+    new_contact = bool(decided) or any(r.contact is not None and r.record_id not in linked_pohoda for r in hq_records)
+
+    unlinked_eshop: dict[str, MirrorRecord] = {}
+    if new_contact:
+        # Registrations still waiting for POHODA may be this contact (linked, not created twice);
+        # an unlinked account with its e-mail is its account (auto-registration finds it).
+        for link in store.links_missing("pohoda"):
+            if link.eshop_id is not None and not link.state.startswith("deleted") and link.state != _SECOND_ACCOUNT:
+                found[link.id] = link
+        unlinked_eshop = store.unlinked_mirror("eshop")
+
+    # A record read back as the store has it (an echo) is one hash: its rows with that hash,
+    # its mirror row and its link's base, are its content, not decoded again.
+    known_eshop = _contents(shop_records)
+    known_pohoda = _contents(hq_records)
+    known_bases: dict[int, tuple[str, dict[str, Any]]] = {}
+    for link in found.values():
+        held = known_eshop.get(link.eshop_id or "") or known_pohoda.get(link.pohoda_id or "")
+        if held is not None:
+            known_bases[link.id] = held
+    eshop_ids = eshop_keys | {link.eshop_id for link in found.values() if link.eshop_id is not None}
+    pohoda_ids = pohoda_keys | {link.pohoda_id for link in found.values() if link.pohoda_id is not None}
+    mirror_eshop = store.mirror_records("eshop", eshop_ids - unlinked_eshop.keys(), known=known_eshop)
+    mirror_eshop.update(unlinked_eshop)
+    bases = store.bases_of(found, known=known_bases)
+    links = dict(found)
+    if new_registration:
+        # Dedup compares a registration with every POHODA contact, linked (a second account)
+        # or not: the engine's blocks and name statistics are the whole side's, and which
+        # contacts are linked takes every link.
+        mirror_pohoda = store.mirror_of("pohoda")
+        links.update((link.id, link) for link in store.all_links() if link.id not in links)
+    else:
+        mirror_pohoda = store.mirror_records("pohoda", pohoda_ids, known=known_pohoda)
+    # In the order the whole tables were read in (links by id, mirror rows by record id): where
+    # the planner's choice depends on order (the first of two equal candidates), it is the same.
+    return PlanState(
+        links=tuple(sorted(links.values(), key=lambda link: link.id)),
+        bases=bases,
+        mirror_eshop=dict(sorted(mirror_eshop.items())),
+        mirror_pohoda=mirror_pohoda if new_registration else dict(sorted(mirror_pohoda.items())),
+        decided_reviews=decided,
+        open_reviews=open_reviews,
+        pending_pohoda=pending_pohoda,
+        pohoda_available=pohoda_available,
+        pending_eshop_creates=pending_eshop_creates,
+    )
+
+
+def _contents(records: Sequence[SideRecord]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Record id -> (content hash, content) of the records that carry a content."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for record in records:
+        content = record.content()
+        if content is not None:
+            found[record.record_id] = (hash_content(content), content)
+    return found
