@@ -42,7 +42,11 @@ def registration(number: int) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-def test_pohoda_down_for_a_whole_scenario_then_one_run_converts(box: Sandbox) -> None:
+def test_pohoda_down_for_a_whole_scenario_then_one_run_converts(box: Sandbox, store_backend: str) -> None:
+    if store_backend.startswith("postgresql"):
+        # The suite's time budget: the flaky-POHODA scenario below runs the store's part
+        # (pending creations, their conversion) on PostgreSQL too.
+        pytest.skip("the whole-outage scenario runs on SQLite only")
     rng = random.Random(4)
     box.pohoda_faults(down=True)
     expected: dict[str, dict[str, Any]] = {}
