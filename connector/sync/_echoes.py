@@ -55,7 +55,8 @@ class SortedPage:
     content is the record's already but whose version or extId moved (our own write read
     back), `mirrored` the records whose content is their link's last synced version but
     that the mirror does not hold yet (a creation read back): their rows are written as is.
-    `partner` gives, for each change with a link, the link's e-shop id.
+    `partner` gives, for each change with a link, the link's e-shop id; `linked` names the
+    records some link holds.
     """
 
     changes: list[SideRecord] = dataclasses.field(default_factory=list)
@@ -63,6 +64,7 @@ class SortedPage:
     refreshed: list[tuple[str, str | None, str | None]] = dataclasses.field(default_factory=list)
     mirrored: list[MirrorRecord] = dataclasses.field(default_factory=list)
     partner: dict[str, str] = dataclasses.field(default_factory=dict)
+    linked: set[str] = dataclasses.field(default_factory=set)
 
 
 def sort_page(store: Store, side: str, records: Sequence[SideRecord]) -> SortedPage:
@@ -80,8 +82,10 @@ def sort_page(store: Store, side: str, records: Sequence[SideRecord]) -> SortedP
     page = SortedPage()
     for record in records:
         link = by_id.get(record.record_id)
-        if link is not None and link.eshop_id is not None:
-            page.partner[record.record_id] = link.eshop_id
+        if link is not None:
+            page.linked.add(record.record_id)
+            if link.eshop_id is not None:
+                page.partner[record.record_id] = link.eshop_id
         if record.contact is None or link is None or link.state.startswith("deleted"):
             page.changes.append(record)
             continue

@@ -301,7 +301,7 @@ class SyncRun:
             if chunk or hq_records or cursors or self._set_aside:
                 self._plan_chunk(chunk, hq_records, cursors, pohoda_available=pohoda_available, held=held,
                                  candidates=candidates)
-            mark = self._phase("persist", mark)
+            mark = time.monotonic()
             chunk, shop_refused, shop_cursor = [], [], None
             if last:
                 return
@@ -344,7 +344,7 @@ class SyncRun:
             shop_records,
             hq_records,
             pohoda_available=pohoda_available,
-            candidates={pohoda_id: to_mirror(record) for pohoda_id, record in candidates.items()},
+            candidates=candidates,
         )
         self.summary.echoes_eshop += count_echoes(shop_records, state)
         self.summary.echoes_pohoda += count_echoes(hq_records, state)
@@ -356,8 +356,9 @@ class SyncRun:
         }
         for pohoda_id in sorted(p for p in linked & candidates.keys() if p is not None):
             plan.mirror.append(to_mirror(held.take(pohoda_id)))
-        self._phase("plan", mark)
+        mark = self._phase("plan", mark)
         self._persist(plan, cursors)
+        self._phase("persist", mark)
     def _peer_failed(self, peer: Peer, exc: Exception) -> None:
         """A peer could not be reached or answered what cannot be read: no more calls to it
         in this run, its work waits in the outbox, and the run ends with its summary (exit 1)."""
@@ -648,6 +649,7 @@ class _HeldChanges:
     records: dict[str, SideRecord] = dataclasses.field(default_factory=dict)
     partner: dict[str, str] = dataclasses.field(default_factory=dict)  # e-shop id -> POHODA id
     unlinked: dict[str, None] = dataclasses.field(default_factory=dict)  # in the order read
+    claims: dict[str, None] = dataclasses.field(default_factory=dict)
     refused: list[tuple[str, BadData]] = dataclasses.field(default_factory=list)
     cursor: str | None = None
 
@@ -657,17 +659,25 @@ class _HeldChanges:
             eshop_id = page.partner.get(record.record_id) or record.ext_id
             if eshop_id is not None:
                 self.partner[eshop_id] = record.record_id
-            if record.record_id not in page.partner and record.contact is not None:
+            if record.record_id in page.linked or record.contact is None:
+                continue
+            if record.ext_id is not None:
+                # It names its e-shop customer (our creation whose answer was lost): it is that
+                # customer's contact before any registration is compared with it.
+                self.claims[record.record_id] = None
+            else:
                 self.unlinked[record.record_id] = None
 
     def take(self, pohoda_id: str) -> SideRecord:
         self.unlinked.pop(pohoda_id, None)
+        self.claims.pop(pohoda_id, None)
         return self.records.pop(pohoda_id)
 
     def take_pairs(self, shop_records: Sequence[SideRecord]) -> list[SideRecord]:
         """The held changes of the customers these e-shop records are: by link, by the extId
-        POHODA's record carries, or by the POHODA id the e-shop account carries."""
-        wanted: dict[str, None] = {}
+        POHODA's record carries, or by the POHODA id the e-shop account carries; and, with
+        the first chunk, every unlinked record that carries an e-shop id (a claim)."""
+        wanted: dict[str, None] = dict(self.claims)
         for record in shop_records:
             for pohoda_id in (self.partner.get(record.record_id), record.hq_id):
                 if pohoda_id is not None and pohoda_id in self.records:
@@ -682,6 +692,7 @@ class _HeldChanges:
         records = list(self.records.values())
         self.records.clear()
         self.unlinked.clear()
+        self.claims.clear()
         return records
 
 

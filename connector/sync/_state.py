@@ -13,7 +13,7 @@ from typing import Any
 
 from connector.model import Link, MirrorRecord
 from connector.peers.base import Peer
-from connector.plan import PlanState, SideRecord
+from connector.plan import PlanState, SideRecord, to_mirror
 from connector.store import Store
 
 # A person's second e-shop account (the planner's SECONDARY): it waits for no creation.
@@ -27,7 +27,7 @@ def changes_state(
     hq_records: Sequence[SideRecord],
     *,
     pohoda_available: bool,
-    candidates: Mapping[str, MirrorRecord] | None = None,
+    candidates: Mapping[str, SideRecord] | None = None,
 ) -> PlanState:
     """Everything `plan_operations` reads for these changes, and nothing of the others.
 
@@ -92,7 +92,7 @@ def changes_state(
         # or not: the engine's blocks and name statistics are the whole side's, and which
         # contacts are linked takes every link.
         mirror_pohoda = store.mirror_of("pohoda")
-        mirror_pohoda.update(candidates or {})
+        mirror_pohoda.update((pohoda_id, to_mirror(record)) for pohoda_id, record in (candidates or {}).items())
         linked = store.links_of(eshop_ids=(), pohoda_ids=mirror_pohoda.keys())
         links.update((link.id, link) for link in linked if link.id not in links)
     else:
