@@ -105,11 +105,13 @@ def test_an_incremental_run_reads_as_many_mirror_rows_at_20000_customers_as_at_1
     large, large_delivered = _incremental_run(tmp_path / "large", 20_000, changes)
     assert small_delivered == large_delivered == {"pohoda.update": changes // 2, "eshop.update": changes // 2}
     # Each change reads its link, its base and its two mirror rows (its own side's and the
-    # other's): O(changes), the same for either store.
+    # other's), and its own row's hash once before (echo or change?): O(changes), the same
+    # for either store.
     assert small.rows["mirror"] == large.rows["mirror"], (small.rows, large.rows)
-    assert 0 < large.rows["mirror"] <= 2 * changes, large.rows
+    assert 0 < large.rows["mirror"] <= 3 * changes, large.rows
     assert small.rows["links"] == large.rows["links"], (small.rows, large.rows)
-    assert large.rows["synced_versions"] <= changes, large.rows
+    # Each link's base once, and a POHODA change's base hash once before (an echo of ours?).
+    assert large.rows["synced_versions"] <= 2 * changes, large.rows
 
 
 def _whole_store_state(store: Store, shop: Any, *, pohoda_available: bool) -> PlanState:
@@ -136,9 +138,9 @@ def plans_compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     by_key = run_module.changes_state
 
     def both_states(
-        store: Store, shop: Any, shop_records: Any, hq_records: Any, *, pohoda_available: bool
+        store: Store, shop: Any, shop_records: Any, hq_records: Any, *, pohoda_available: bool, candidates: Any
     ) -> PlanState:
-        state = by_key(store, shop, shop_records, hq_records, pohoda_available=pohoda_available)
+        state = by_key(store, shop, shop_records, hq_records, pohoda_available=pohoda_available, candidates=candidates)
         whole_of[id(state)] = _whole_store_state(store, shop, pohoda_available=pohoda_available)
         return state
 

@@ -267,9 +267,11 @@ class ConnectorShop(WithoutBreaker):
     label = PEER
     capabilities = Capabilities(sends_welcome_email=True, stores_external_id=True)
 
-    def __init__(self, client: EshopClient) -> None:
+    def __init__(self, client: EshopClient, *, page_size: int = FEED_PAGE_SIZE) -> None:
         self.client = client
         self.batch_size = client.config.batch_size
+        # Changes per feed page: the sync plans and persists a chunk of pages at a time.
+        self.page_size = page_size
 
     @classmethod
     def from_config(cls, config: Config, **kwargs: Any) -> ConnectorShop:
@@ -299,7 +301,7 @@ class ConnectorShop(WithoutBreaker):
             yield from self._feed(None)
 
     def _feed(self, cursor: str | None) -> Iterator[ChangeBatch]:
-        for page in self.client.changes(cursor):
+        for page in self.client.changes(cursor, page_size=self.page_size):
             records = [self._record(change.id, change.customer, change.version) for change in page.changes]
             yield ChangeBatch(records, page.next_cursor, refused=page.refused)
 

@@ -24,6 +24,7 @@ from connector.plan._plan import (
     plan_operations,
     plan_settings,
     temporary_hq_id,
+    to_mirror,
 )
 from connector.plan._rules import HQ, MAIL, SHOP, Delivery, FollowUp, id_on, interpret, other, write_for
 
@@ -55,5 +56,6 @@ __all__ = [
     "plan_operations",
     "plan_settings",
     "temporary_hq_id",
+    "to_mirror",
     "write_for",
 ]

@@ -43,7 +43,23 @@ class SideRecord:
     hq_id: str | None = None  # e-shop: the POHODA id (or a temporary GUID) the account carries
 
     def content(self) -> dict[str, Any] | None:
-        return self.contact.content() if self.contact is not None else None
+        # Built once per record: a run asks for it to hash it, to plan it and to mirror it.
+        if self.contact is None:
+            return None
+        cached: dict[str, Any] | None = self.__dict__.get("_content")
+        if cached is None:
+            cached = self.contact.content()
+            object.__setattr__(self, "_content", cached)
+        return cached
+
+    def content_hash(self) -> str:
+        """`hash_content(content())`, computed once ("" for a deletion)."""
+        cached: str | None = self.__dict__.get("_content_hash")
+        if cached is None:
+            content = self.content()
+            cached = hash_content(content) if content is not None else ""
+            object.__setattr__(self, "_content_hash", cached)
+        return cached
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +170,7 @@ def to_mirror(record: SideRecord) -> MirrorRecord:
         side=record.side,
         record_id=record.record_id,
         content=content or {},
-        content_hash=hash_content(content) if content is not None else "",
+        content_hash=record.content_hash(),
         version=record.version,
         ext_id=record.ext_id,
         deleted=content is None,

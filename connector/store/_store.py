@@ -510,6 +510,18 @@ class Store:
                     found[row.link_id] = held[1] if held and held[0] == row.content_hash else json.loads(row.content)
         return found
 
+    def base_hashes(self, link_ids: Iterable[int]) -> dict[int, str]:
+        """Link id -> content hash of its last synced version, the content left unread."""
+        wanted = sorted(set(link_ids))
+        found: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(synced_versions.c.link_id, synced_versions.c.content_hash).where(
+                    synced_versions.c.link_id.in_(wanted[start : start + 500])
+                )
+                found.update((row.link_id, row.content_hash) for row in conn.execute(query))
+        return found
+
     @staticmethod
     def set_base(conn: sa.Connection, link_id: int, content: dict[str, Any], content_hash: str) -> None:
         Store.set_bases(conn, [(link_id, content, content_hash)])
@@ -564,6 +576,34 @@ class Store:
                     else:
                         found[row["record_id"]] = _mirror(row)
         return found
+
+    def mirror_keys(self, side: str, record_ids: Iterable[str]) -> dict[str, tuple[str, str | None, str | None, bool]]:
+        """Record id -> (content hash, version, ext_id, deleted) of these records' mirror rows,
+        their contents left unread: what telling an echo from a change needs."""
+        wanted = sorted(set(record_ids))
+        found: dict[str, tuple[str, str | None, str | None, bool]] = {}
+        columns = (mirror.c.record_id, mirror.c.content_hash, mirror.c.version, mirror.c.ext_id, mirror.c.deleted)
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = sa.select(*columns).where(
+                    mirror.c.side == side, mirror.c.record_id.in_(wanted[start : start + 500])
+                )
+                for row in conn.execute(query):
+                    found[row.record_id] = (row.content_hash, row.version, row.ext_id, bool(row.deleted))
+        return found
+
+    @staticmethod
+    def refresh_mirror(conn: sa.Connection, side: str, rows: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """Record (record id, version, ext_id) on mirror rows whose content is unchanged (an
+        echo whose version moved): the content is not written again."""
+        if not rows:
+            return
+        conn.execute(
+            mirror.update()
+            .where(mirror.c.side == side, mirror.c.record_id == sa.bindparam("record_id_"))
+            .values(version=sa.bindparam("version_"), ext_id=sa.bindparam("ext_id_"), seen_at=now_iso()),
+            [{"record_id_": record_id, "version_": version, "ext_id_": ext_id} for record_id, version, ext_id in rows],
+        )
 
     def unlinked_pohoda(self) -> dict[str, MirrorRecord]:
         """POHODA contacts no link points at: what a new registration may be a duplicate of."""
@@ -794,18 +834,27 @@ class Store:
             .values(payload=json.dumps(payload, ensure_ascii=False, sort_keys=True))
         )
 
-    def pending_by_link(self, side: str, kinds: tuple[str, ...]) -> dict[int, tuple[tuple[int, str], ...]]:
-        """Pending outbox entries of `side` and `kinds`, by link, oldest first."""
+    def pending_by_link(
+        self, side: str, kinds: tuple[str, ...], *, link_ids: Iterable[int] | None = None
+    ) -> dict[int, tuple[tuple[int, str], ...]]:
+        """Pending outbox entries of `side` and `kinds`, by link, oldest first; with
+        `link_ids`, only those links' (read through the outbox's index on the link)."""
         query = (
             sa.select(outbox.c.link_id, outbox.c.id, outbox.c.kind)
             .where(outbox.c.state == "pending", outbox.c.side == side, outbox.c.kind.in_(kinds))
             .order_by(outbox.c.id)
         )
+        if link_ids is None:
+            queries = [query]
+        else:
+            wanted = sorted(set(link_ids))
+            queries = [query.where(outbox.c.link_id.in_(wanted[i : i + 500])) for i in range(0, len(wanted), 500)]
         found: dict[int, list[tuple[int, str]]] = {}
         with self.engine.connect() as conn:
-            for link_id, entry_id, kind in conn.execute(query):
-                found.setdefault(link_id, []).append((entry_id, kind))
-        return {link_id: tuple(entries) for link_id, entries in found.items()}
+            for each in queries:
+                for link_id, entry_id, kind in conn.execute(each):
+                    found.setdefault(link_id, []).append((entry_id, kind))
+        return {link_id: tuple(sorted(entries)) for link_id, entries in found.items()}
 
     def pending_customers(self) -> tuple[int, str | None]:
         """How many customers wait for POHODA to create them, and since when the oldest."""

@@ -14,14 +14,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from connector.errors import BadData, PeerRefused, PeerUnreachable, RunLockHeld, StoreUnavailable
 from connector.log import get_logger
 from connector.model import Link, OutboxEntry, hash_content
-from connector.peers.base import Peer, PeerRecord
+from connector.peers.base import ChangeBatch, Peer, PeerRecord
 from connector.plan import (
     Delivery,
     Plan,
@@ -31,10 +31,11 @@ from connector.plan import (
     interpret,
     plan_operations,
     temporary_hq_id,
+    to_mirror,
     write_for,
 )
 from connector.store import Store, WriteBatch
-from connector.sync._echoes import count_echoes
+from connector.sync._echoes import SortedPage, count_echoes, sort_page
 from connector.sync._state import changes_state
 from connector.transport import run_deadline
 
@@ -49,6 +50,9 @@ PEER_FAULTS: tuple[type[Exception], ...] = (PeerUnreachable, PeerRefused, BadDat
 # a dead run's and may be taken over.
 HEARTBEAT_S = 30.0
 MAX_DELIVERY_ROUNDS = 4
+# About how many e-shop changes one chunk of a cron run plans and persists at once (whole
+# feed pages, so a little more): the run's memory follows this, not the store or the pull.
+CHUNK_RECORDS = 1000
 
 
 @dataclasses.dataclass
@@ -103,8 +107,10 @@ class SyncRun:
         kind: str = "sync",
         max_run_s: float | None = None,
         mail: Peer | None = None,
+        chunk_records: int = CHUNK_RECORDS,
     ) -> None:
         self.store = store
+        self.chunk_records = chunk_records
         self.hq = hq
         self.shop = shop
         # The connector's own mail (the welcome e-mail where the platform sends none).
@@ -230,35 +236,129 @@ class SyncRun:
         return now
 
     def _full(self) -> None:
+        """Both sides' changes since their cursors, in chunks of about CHUNK_RECORDS records.
+
+        POHODA is read first, page by page: echoes (a hash each) are set apart at once, only
+        its real changes are held, and its cursor moves with the last chunk. The e-shop's feed
+        is then read a chunk at a time; each chunk is planned with the held POHODA changes of
+        the same customers (a three-way merge needs both sides' records) and persisted with the
+        feed's cursor that covers it, in one transaction. A registration is compared with the
+        store's POHODA contacts and with the held new ones (dedup across chunks); those held
+        contacts are planned, with what is left, in the last chunk, so that no chunk creates an
+        account for a contact a later chunk's registration turns out to be.
+        """
         mark = time.monotonic()
-        cursors: dict[str, str] = {}
-        hq_records: list[SideRecord] | None = None
+        held: _HeldChanges | None = None
         try:
             if not self.hq.probe():
                 raise PeerUnreachable(self.hq.unavailable_reason)
-            hq_records = self._pull(self.hq, cursors)
+            held = self._pull_hq()
         except PEER_FAULTS as exc:
             # The shop's side still moves on; HQ's changes are read next time.
             self._peer_failed(self.hq, exc)
-        shop_records: list[SideRecord] = []
-        if self.read_eshop:
-            try:
-                shop_records = self._pull(self.shop, cursors)
-            except PEER_FAULTS as exc:
-                self._peer_failed(self.shop, exc)
         mark = self._phase("pull", mark)
-        self.summary.pulled_eshop = len(shop_records)
-        self.summary.pulled_pohoda = len(hq_records or [])
+        pohoda_available = held is not None
+        held = held or _HeldChanges()
+        chunk: list[SideRecord] = []
+        shop_cursor: str | None = None
+        feed = self.shop.changes(self.store.cursor(self.shop.side)) if self.read_eshop else ()
+        pages: Iterator[ChangeBatch] = iter(feed)
+        shop_refused: list[tuple[str, BadData]] = []
+        while True:
+            try:
+                batch = next(pages, None)
+            except PEER_FAULTS as exc:
+                # What earlier chunks persisted stays; this chunk's records are read next time.
+                self._peer_failed(self.shop, exc)
+                chunk, shop_refused, shop_cursor, batch = [], [], None, None
+            mark = self._phase("pull", mark)
+            last = batch is None
+            if batch is not None:
+                records = [_side_record(self.shop, record) for record in batch.records]
+                self.summary.pulled_eshop += len(records)
+                shop_refused.extend((self.shop.side, error) for error in batch.refused)
+                sorted_page = sort_page(self.store, self.shop.side, records)
+                self.summary.echoes_eshop += sorted_page.echoes
+                if sorted_page.refreshed:
+                    with self.store.transaction() as conn:
+                        Store.refresh_mirror(conn, self.shop.side, sorted_page.refreshed)
+                chunk.extend(sorted_page.changes)
+                if batch.cursor is not None:
+                    shop_cursor = batch.cursor
+                self.progress(f"pull {self.shop.label}", self.summary.pulled_eshop, 0)
+                if len(chunk) < self.chunk_records:
+                    continue
+            cursors = {self.shop.side: shop_cursor} if shop_cursor is not None else {}
+            self._set_aside.extend(shop_refused)
+            if last:
+                # The last chunk: every held POHODA change left, and POHODA's cursor.
+                hq_records, candidates = held.take_all(), {}
+                self._set_aside.extend(held.refused)
+                if held.cursor is not None:
+                    cursors[self.hq.side] = held.cursor
+            else:
+                hq_records, candidates = held.take_pairs(chunk), held.candidates()
+            if chunk or hq_records or cursors or self._set_aside:
+                self._plan_chunk(chunk, hq_records, cursors, pohoda_available=pohoda_available, held=held,
+                                 candidates=candidates)
+            mark = time.monotonic()
+            chunk, shop_refused, shop_cursor = [], [], None
+            if last:
+                return
+
+    def _pull_hq(self) -> _HeldChanges:
+        """POHODA's changes since its cursor, a page at a time: echoes are counted and their
+        mirror rows brought up to date (a hash each, no planning), real changes are held."""
+        held = _HeldChanges()
+        for batch in self.hq.changes(self.store.cursor(self.hq.side)):
+            records = [_side_record(self.hq, record) for record in batch.records]
+            self.summary.pulled_pohoda += len(records)
+            held.refused.extend((self.hq.side, error) for error in batch.refused)
+            page = sort_page(self.store, self.hq.side, records)
+            self.summary.echoes_pohoda += page.echoes
+            if page.refreshed or page.mirrored:
+                # True whatever else this run does: what POHODA holds, equal to what was synced.
+                with self.store.transaction() as conn:
+                    Store.refresh_mirror(conn, self.hq.side, page.refreshed)
+                    Store.put_mirror(conn, page.mirrored)
+            held.add(page)
+            if batch.cursor is not None:
+                held.cursor = batch.cursor
+            self.progress(f"pull {self.hq.label}", self.summary.pulled_pohoda, 0)
+        return held
+
+    def _plan_chunk(
+        self,
+        shop_records: list[SideRecord],
+        hq_records: list[SideRecord],
+        cursors: dict[str, str],
+        *,
+        pohoda_available: bool,
+        held: _HeldChanges,
+        candidates: dict[str, SideRecord],
+    ) -> None:
+        mark = time.monotonic()
         state = changes_state(
-            self.store, self.shop, shop_records, hq_records or [], pohoda_available=hq_records is not None
+            self.store,
+            self.shop,
+            shop_records,
+            hq_records,
+            pohoda_available=pohoda_available,
+            candidates=candidates,
         )
-        self.summary.echoes_eshop = count_echoes(shop_records, state)
-        self.summary.echoes_pohoda = count_echoes(hq_records or [], state)
-        plan = plan_operations(shop_records, hq_records or [], state, self.settings)
+        self.summary.echoes_eshop += count_echoes(shop_records, state)
+        self.summary.echoes_pohoda += count_echoes(hq_records, state)
+        plan = plan_operations(shop_records, hq_records, state, self.settings)
+        # A held contact this chunk linked to a registration is planned: its mirror row goes
+        # with the link, and no later chunk takes it for a new contact again.
+        linked = {n.pohoda_id for n in plan.new_links} | {
+            values.get("pohoda_id") for values in plan.link_updates.values()
+        }
+        for pohoda_id in sorted(p for p in linked & candidates.keys() if p is not None):
+            plan.mirror.append(to_mirror(held.take(pohoda_id)))
         mark = self._phase("plan", mark)
         self._persist(plan, cursors)
         self._phase("persist", mark)
-
     def _peer_failed(self, peer: Peer, exc: Exception) -> None:
         """A peer could not be reached or answered what cannot be read: no more calls to it
         in this run, its work waits in the outbox, and the run ends with its summary (exit 1)."""
@@ -267,18 +367,6 @@ class SyncRun:
         with self._counter_lock:
             self.summary.peer_errors[peer.side] = f"{type(exc).__name__}: {exc}"
         self._set_aside = [(side, error) for side, error in self._set_aside if side != peer.side]
-
-    def _pull(self, peer: Peer, cursors: dict[str, str]) -> list[SideRecord]:
-        """Everything `peer` changed since its cursor; the new cursor goes into `cursors`
-        (persisted with the plan, never before)."""
-        records: list[SideRecord] = []
-        for batch in peer.changes(self.store.cursor(peer.side)):
-            records.extend(_side_record(peer, record) for record in batch.records)
-            self._set_aside.extend((peer.side, error) for error in batch.refused)
-            if batch.cursor is not None:
-                cursors[peer.side] = batch.cursor
-            self.progress(f"pull {peer.label}", len(records), 0)
-        return records
 
     def apply_plan(self, plan: Plan) -> None:
         """Record a plan made apart from this run's pull (reconcile's repairs) as a run records
@@ -363,7 +451,9 @@ class SyncRun:
                 Store.decide_review(conn, review_id, "applied")
             for name, value in cursors.items():
                 Store.set_cursor(conn, name, value)
-        self.summary.planned = dict(Counter(f"{op.side}.{op.kind}" for op in plan.ops))
+        planned = Counter(self.summary.planned)
+        planned.update(f"{op.side}.{op.kind}" for op in plan.ops)
+        self.summary.planned = dict(planned)
         self.summary.conflicts += sum(1 for a in plan.audits if a.result == "conflict")
         self.summary.linked += sum(1 for a in plan.audits if a.operation == "match")
         self.summary.reviews += len(plan.reviews)
@@ -549,6 +639,61 @@ class SyncRun:
             self._count(outcome.counter)
         if outcome.goes_pending:
             self._mark_pending(batch, link, "POHODA refused it")
+
+
+@dataclasses.dataclass
+class _HeldChanges:
+    """POHODA's real changes read by this run and not planned yet, with how to find the ones
+    a chunk of e-shop changes needs: the e-shop id each pairs with (its link's, or its extId)."""
+
+    records: dict[str, SideRecord] = dataclasses.field(default_factory=dict)
+    partner: dict[str, str] = dataclasses.field(default_factory=dict)  # e-shop id -> POHODA id
+    unlinked: dict[str, None] = dataclasses.field(default_factory=dict)  # in the order read
+    claims: dict[str, None] = dataclasses.field(default_factory=dict)
+    refused: list[tuple[str, BadData]] = dataclasses.field(default_factory=list)
+    cursor: str | None = None
+
+    def add(self, page: SortedPage) -> None:
+        for record in page.changes:
+            self.records[record.record_id] = record
+            eshop_id = page.partner.get(record.record_id) or record.ext_id
+            if eshop_id is not None:
+                self.partner[eshop_id] = record.record_id
+            if record.record_id in page.linked or record.contact is None:
+                continue
+            if record.ext_id is not None:
+                # It names its e-shop customer (our creation whose answer was lost): it is that
+                # customer's contact before any registration is compared with it.
+                self.claims[record.record_id] = None
+            else:
+                self.unlinked[record.record_id] = None
+
+    def take(self, pohoda_id: str) -> SideRecord:
+        self.unlinked.pop(pohoda_id, None)
+        self.claims.pop(pohoda_id, None)
+        return self.records.pop(pohoda_id)
+
+    def take_pairs(self, shop_records: Sequence[SideRecord]) -> list[SideRecord]:
+        """The held changes of the customers these e-shop records are: by link, by the extId
+        POHODA's record carries, or by the POHODA id the e-shop account carries; and, with
+        the first chunk, every unlinked record that carries an e-shop id (a claim)."""
+        wanted: dict[str, None] = dict(self.claims)
+        for record in shop_records:
+            for pohoda_id in (self.partner.get(record.record_id), record.hq_id):
+                if pohoda_id is not None and pohoda_id in self.records:
+                    wanted[pohoda_id] = None
+        return [self.take(pohoda_id) for pohoda_id in wanted]
+
+    def candidates(self) -> dict[str, SideRecord]:
+        """Held contacts no link knows yet: what a registration may be a duplicate of."""
+        return {pohoda_id: self.records[pohoda_id] for pohoda_id in self.unlinked}
+
+    def take_all(self) -> list[SideRecord]:
+        records = list(self.records.values())
+        self.records.clear()
+        self.unlinked.clear()
+        self.claims.clear()
+        return records
 
 
 class _Heartbeat:

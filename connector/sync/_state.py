@@ -8,12 +8,12 @@ contact (dedup of a registration) still reads its side in full.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connector.model import Link, MirrorRecord, hash_content
+from connector.model import Link, MirrorRecord
 from connector.peers.base import Peer
-from connector.plan import PlanState, SideRecord
+from connector.plan import PlanState, SideRecord, to_mirror
 from connector.store import Store
 
 # A person's second e-shop account (the planner's SECONDARY): it waits for no creation.
@@ -27,6 +27,7 @@ def changes_state(
     hq_records: Sequence[SideRecord],
     *,
     pohoda_available: bool,
+    candidates: Mapping[str, SideRecord] | None = None,
 ) -> PlanState:
     """Everything `plan_operations` reads for these changes, and nothing of the others.
 
@@ -37,10 +38,12 @@ def changes_state(
     found through the unique index on the missing id). Only where the planner compares a new
     record with a whole side is that side read whole: a new registration against every POHODA
     contact (dedup), a new POHODA contact against every unlinked e-shop record (by e-mail).
+
+    `candidates`: POHODA contacts this run read but plans in a later chunk (new to the store):
+    a registration in this chunk is compared with them too, as with the store's.
     """
     open_reviews = tuple(store.reviews())
     decided = tuple(store.reviews_in(("accepted", "rejected")))
-    pending_pohoda = store.pending_by_link("pohoda", ("create", "update"))
     pending_eshop_creates = frozenset(store.pending_by_link(shop.side, ("create",)))
 
     eshop_keys = {r.record_id for r in shop_records}
@@ -89,11 +92,15 @@ def changes_state(
         # or not: the engine's blocks and name statistics are the whole side's, and which
         # contacts are linked takes every link.
         mirror_pohoda = store.mirror_of("pohoda")
-        links.update((link.id, link) for link in store.all_links() if link.id not in links)
+        mirror_pohoda.update((pohoda_id, to_mirror(record)) for pohoda_id, record in (candidates or {}).items())
+        linked = store.links_of(eshop_ids=(), pohoda_ids=mirror_pohoda.keys())
+        links.update((link.id, link) for link in linked if link.id not in links)
     else:
         mirror_pohoda = store.mirror_records("pohoda", pohoda_ids, known=known_pohoda)
     # In the order the whole tables were read in (links by id, mirror rows by record id): where
     # the planner's choice depends on order (the first of two equal candidates), it is the same.
+    # The planner replaces what waits in the outbox only for links it writes to: the ones found.
+    pending_pohoda = store.pending_by_link("pohoda", ("create", "update"), link_ids=found)
     return PlanState(
         links=tuple(sorted(links.values(), key=lambda link: link.id)),
         bases=bases,
@@ -113,5 +120,5 @@ def _contents(records: Sequence[SideRecord]) -> dict[str, tuple[str, dict[str, A
     for record in records:
         content = record.content()
         if content is not None:
-            found[record.record_id] = (hash_content(content), content)
+            found[record.record_id] = (record.content_hash(), content)
     return found
