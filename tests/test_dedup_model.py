@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from connector.dedup import DedupEngine, blocking_keys, compare, find_duplicates, prepare
+from connector.dedup import DedupEngine, blocking_keys, compare, find_duplicates, fold, prepare
 from connector.dedup._compare import (
     BIRTH_DIFFERENT,
     BIRTH_TYPO,
@@ -27,6 +27,7 @@ from connector.dedup._compare import (
     pattern_code,
 )
 from connector.dedup._model import estimate_u, train_m
+from connector.dedup._score import token_similarity
 from connector.model import Contact
 
 
@@ -83,6 +84,28 @@ HARD_NEGATIVES = {
     "parent-and-child-sharing-phone-and-email": (
         {"name": "Petr Dušek", "phone": "+420 603 111 222", "email": "dusekovi@post.example", **HOME},
         {"name": "Vendelín Dušek", "phone": "603111222", "email": "dusekovi@post.example", **HOME},
+    ),
+    # Found linked on the tuning split: a namesake of a common name in one street, at the house
+    # number with the other's two digits swapped, no birth date or contact to tell them apart.
+    "namesake-at-the-swapped-house-number": (
+        {"name": "Jessica Smith", "street": "Manor Road 121", "zip": "266 01", "city": "Beroun"},
+        {"name": "Jessica Smith", "street": "Manor Road 211", "zip": "266 01", "city": "Beroun"},
+    ),
+    "father-and-son-by-generation-mark": (
+        {"name": "Jan Dušek st.", "email": "dusek@post.example", **HOME},
+        {"name": "Jan Dušek ml.", "email": "dusek@post.example", **HOME},
+    ),
+    "father-and-son-senior-and-junior": (
+        {"name": "John Miller Sr.", **HOME},
+        {"name": "John Miller Jr.", **HOME},
+    ),
+    "two-companies-of-one-man-at-one-address": (
+        {"name": "Jan Dušek", "company": "Stavby Dušek s.r.o.", **HOME},
+        {"name": "Jan Dušek", "company": "Okna Beroun s.r.o.", **HOME},
+    ),
+    "two-companies-sharing-a-phone": (
+        {"company": "Stavby Beroun s.r.o.", "phone": "+420 603 111 222", **HOME},
+        {"company": "Elektro Horák a.s.", "phone": "+420 603 111 222", **HOME},
     ),
     "companies-without-ico": (
         {"company": "Stavby Beroun s.r.o.", "email": "info@stavby.example", **HOME},
@@ -249,6 +272,20 @@ def test_the_corruption_model_is_deterministic_and_slices_share_people() -> None
     no_birth = corrupt.labeled_set(500, 3, corrupt.TUNING.rates, "no_birth")
     assert all(c.birth_date is None and c.email is None and c.phone is None for _, c, _ in no_birth)
     assert [e for _, _, e in no_birth] == [e for _, _, e in full]
+
+
+def test_twins_get_a_name_of_their_own() -> None:
+    """Not the sibling's middle name nor a nickname of the sibling's name ("Elizabeth"/"Betty"):
+    such a pair is one person written twice, to the engine as to any reader."""
+    population = corrupt.Population(11)
+    twins = 0
+    for _ in range(3000):
+        person = population.person()
+        twin = population.twin(person)
+        twins += person.middle is not None
+        assert twin.given != person.middle
+        assert token_similarity(fold(twin.given), fold(person.given)) < 0.95, (person.given, twin.given)
+    assert twins > 50  # middle names were there to be taken
 
 
 def test_english_names_and_addresses_are_generated() -> None:

@@ -23,7 +23,7 @@ RareToken = Callable[[str], bool]
 
 # One comparison vector's fields, in this order; `LEVELS[i]` is how many levels field i has.
 FIELDS = ("name", "birth", "street", "place", "email", "phone", "company", "ico", "tax")
-LEVELS = (7, 3, 3, 4, 2, 2, 3, 2, 2)
+LEVELS = (7, 3, 4, 4, 2, 2, 3, 2, 2)
 
 # NAME_VARIANT: one token far off, but one of the two spellings is rare in the data (a typo of a
 # name, "Filckp"/"Filip"); NAME_WEAK: one token far off and both spellings common (Marek/Marta:
@@ -31,7 +31,8 @@ LEVELS = (7, 3, 3, 4, 2, 2, 3, 2, 2)
 # but a rare spelling, the rest close ("Adsrn Urban"/"Adam Urban"): decisive only with a contact.
 NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_VARIANT, NAME_WEAK, NAME_GARBLED, NAME_DIFFERENT = range(7)
 BIRTH_EXACT, BIRTH_TYPO, BIRTH_DIFFERENT = range(3)
-STREET_EXACT, STREET_CLOSE, STREET_DIFFERENT = range(3)
+# STREET_SWAPPED: one street, the house number's digits transposed: a typo, or the neighbours.
+STREET_EXACT, STREET_CLOSE, STREET_SWAPPED, STREET_DIFFERENT = range(4)
 PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY, PLACE_DIFFERENT = range(4)
 SAME, DIFFERENT = 0, 1  # e-mail, phone, IČO, DIČ
 COMPANY_SAME, COMPANY_SIMILAR, COMPANY_DIFFERENT = range(3)
@@ -309,17 +310,18 @@ def compare_street(a: str, b: str) -> int:
         return STREET_EXACT
     words_a, number_a = _split_street(a)
     words_b, number_b = _split_street(b)
+    swapped = False
     if number_a != number_b:
-        # Two adjacent digits swapped ("130"/"310") is a typo; any other difference a neighbour.
-        transposed = (
+        # Two adjacent digits swapped ("130"/"310") may be a typo; any other difference a neighbour.
+        swapped = (
             len(number_a) == len(number_b)
             and sorted(number_a) == sorted(number_b)
             and OSA.distance(number_a, number_b, score_cutoff=1) <= 1
         )
-        if not transposed:
+        if not swapped:
             return STREET_DIFFERENT
     if words_a == words_b or _close_words(words_a, words_b):
-        return STREET_CLOSE
+        return STREET_SWAPPED if swapped else STREET_CLOSE
     return STREET_DIFFERENT
 
 

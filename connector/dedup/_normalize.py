@@ -18,7 +18,8 @@ _LATIN_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")  # U+034F is no mark 
 _NON_DIGITS = re.compile(r"\D+")
 _NON_ALNUM_UPPER = re.compile(r"[^0-9A-Z]+")
 
-# Academic titles and generational marks: they come and go between two records of one person.
+# Academic titles: they come and go between two records of one person. Generational marks
+# ("ml."/"st.", "Jr."/"Sr.") are kept as name tokens: "Jan Novák st." and "Jan Novák ml." are two.
 _TITLES = frozenset(
     [
         "ing",
@@ -44,10 +45,6 @@ _TITLES = frozenset(
         "mba",
         "msc",
         "bsc",
-        "ml",
-        "st",
-        "jr",
-        "sr",
         "pan",
         "pani",
     ]
