@@ -26,7 +26,7 @@ _FIELD_SEP = "\x1f"
 
 # The version of `prepare` and `blocking_keys` together: an index stored with keys of another
 # version must be keyed again (a stored `MatchModel` may be kept: `MatchModel.from_dict` checks it).
-KEY_VERSION = 2
+KEY_VERSION = 3  # 3: generation marks ("ml.", "Jr.") are name tokens
 
 
 class Features(NamedTuple):
