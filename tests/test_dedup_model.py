@@ -107,6 +107,10 @@ HARD_NEGATIVES = {
         {"company": "Stavby Beroun s.r.o.", "phone": "+420 603 111 222", **HOME},
         {"company": "Elektro Horák a.s.", "phone": "+420 603 111 222", **HOME},
     ),
+    "namesakes-in-two-flats-of-one-house": (
+        {"name": "Piotr Nowak", "street": "ul. Zielona 12/3", "zip": "00-950", "city": "Warszawa"},
+        {"name": "Piotr Nowak", "street": "ul. Zielona 12/4", "zip": "00-950", "city": "Warszawa"},
+    ),
     "companies-without-ico": (
         {"company": "Stavby Beroun s.r.o.", "email": "info@stavby.example", **HOME},
         {"company": "Elektro Horák a.s.", "email": "obchod@elektro.example", **HOME},
@@ -161,6 +165,14 @@ DUPLICATES = {
     "garbled-given-name-same-email": (
         {"name": "Adam Urban", "street": "Pražská 83", "zip": "547 94", "city": "Náchod", "email": "au8@mail.example"},
         {"name": "ADSRN URBAN", "street": "Pražská 83", "zip": "547 94", "city": "Náchod", "email": "au8@mail.example"},
+    ),
+    "conscription-and-orientation-number": (
+        {"name": "Zbyněk Kopecký", "street": "Havlíčkova 1302/13", "zip": "755 47", "city": "Vsetín"},
+        {"name": "Kopecký Zbyněk", "street": "ul. Havlíčkova 13", "zip": "755 47", "city": "Vsetín"},
+    ),
+    "conscription-number-mark": (
+        {"name": "Zbyněk Kopecký", "street": "Lhota č.p. 130", "zip": "755 47", "city": "Vsetín"},
+        {"name": "Kopecký Zbyněk", "street": "Lhota 130", "zip": "755 47", "city": "Vsetín"},
     ),
     "initial-and-missing-birth": (
         {"name": "Jennifer Brown", "birth_date": "1943-01-11", "street": "12 Park Avenue", "zip": "YO3 8RF"},

@@ -303,7 +303,8 @@ def _split_street(street: str) -> tuple[str, str]:
 
 
 def compare_street(a: str, b: str) -> int:
-    """House numbers must agree (up to a transposed digit): neighbours differ in nothing else."""
+    """House numbers must agree (up to a transposed digit, or one of "1234/12" written alone):
+    neighbours differ in nothing else."""
     if not a or not b:
         return MISSING
     if a == b:
@@ -311,6 +312,10 @@ def compare_street(a: str, b: str) -> int:
     words_a, number_a = _split_street(a)
     words_b, number_b = _split_street(b)
     swapped = False
+    if (" " in number_a) != (" " in number_b) and (number_a in number_b.split() or number_b in number_a.split()):
+        # "1234/12" and "12": a conscription and an orientation number, one of them written
+        # (two pairs must agree: in Poland "12/3" and "12/4" are two flats of one house).
+        number_a = number_b
     if number_a != number_b:
         # Two adjacent digits swapped ("130"/"310") may be a typo; any other difference a neighbour.
         swapped = (
