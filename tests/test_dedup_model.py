@@ -275,6 +275,9 @@ def test_batch_on_held_out_people_finds_duplicates_without_false_links() -> None
 def test_the_splits_share_no_seed_and_differ_in_rates() -> None:
     assert not set(corrupt.TUNING.seeds) & set(corrupt.EVALUATION.seeds)
     assert corrupt.TUNING.rates != corrupt.EVALUATION.rates
+    seeds = [*corrupt.TUNING.seeds, *corrupt.EVALUATION.seeds, *corrupt.HOLDOUT.seeds]
+    assert len(set(seeds)) == len(seeds)
+    assert corrupt.HOLDOUT.rates != corrupt.TUNING.rates
 
 
 def test_the_corruption_model_is_deterministic_and_slices_share_people() -> None:
