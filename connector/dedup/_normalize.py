@@ -244,6 +244,8 @@ def street_key(street: str | None) -> str:
     ("č.p. 12" == "12"); "1234/12" (conscription / orientation number) becomes "1234 12".
     """
     words = [t for t in fold(street).split() if t not in _STREET_TYPES]
+    if all(len(word) > 1 and word not in _NUMBER_MARKS for word in words):
+        return " ".join(words)  # the commonest case: no mark, no letter apart
     kept: list[str] = []
     at = 0
     while at < len(words):
