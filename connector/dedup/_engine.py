@@ -30,7 +30,7 @@ from connector.dedup._compare import (
 )
 from connector.dedup._features import Features, blocking_keys, prepare
 from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
-from connector.dedup._score import DEFAULT_MODEL, Evidence, common_name, evidence_of, name_exact_weight, verdict
+from connector.dedup._score import DEFAULT_MODEL, Evidence, evidence_of, name_exact_weight, verdict
 from connector.model import Contact
 
 Band = Literal["link", "review"]
@@ -294,9 +294,7 @@ class DedupEngine:
             if record_id is None or packed is None or record_id == exclude:
                 continue
             other = Features.unpack(packed)
-            evidence = evidence_of(
-                compare_features(features, other, rare), self.model, self.names.share, self.names.population
-            )
+            evidence = evidence_of(compare_features(features, other, rare), self.model, self.names.share)
             banded = self.thresholds.band(evidence)
             if banded is not None:
                 yield Match(record_id, banded[1], banded[0], evidence.reasons), other, evidence.identifier
@@ -498,8 +496,7 @@ def find_duplicates(
             apart.setdefault(right, set()).add(left)
         weight = found.weight + (name_exact_weight(model, share) if found.name_exact else 0.0)
         score = 1.0 / (1.0 + math.exp(-weight)) if weight > -700 else 0.0
-        linkable = found.linkable and not (found.rare_name_only and common_name(share, count))
-        banded = thresholds.band(Evidence(score, linkable, found.vetoed, found.identifier, found.reasons))
+        banded = thresholds.band(Evidence(score, found.linkable, found.vetoed, found.identifier, found.reasons))
         if banded is None:
             continue
         band, score = banded

@@ -39,7 +39,7 @@ from connector.dedup._compare import (
     token_similarity,
 )
 from connector.dedup._features import Features
-from connector.dedup._model import FLOOR, MIN_RARE_POPULATION, MatchModel
+from connector.dedup._model import FLOOR, MatchModel
 
 NameShare = Callable[[Sequence[str]], float]
 
@@ -68,20 +68,6 @@ class Verdict(NamedTuple):
     vetoed: bool
     identifier: bool
     reasons: tuple[str, ...]
-    # Linkable only where the exact name is rare: one name, one street, the house number's digits
-    # swapped, nothing else (a typo, or two namesakes in one street: likelier the commoner the name).
-    rare_name_only: bool = False
-
-
-# A swapped house number links an exact name only if, its tokens taken as independent, fewer
-# records than this are expected to carry it: a namesake is less likely than not.
-NAMESAKE_HOLDERS = 0.5
-
-
-def common_name(share: float, population: int) -> bool:
-    """Whether namesakes of a name with this share are to be expected among `population` records;
-    with too few records to know which names are common, every name is taken to be."""
-    return population < MIN_RARE_POPULATION or share * population >= NAMESAKE_HOLDERS
 
 
 def name_similarity(a: Sequence[str], b: Sequence[str]) -> tuple[float, float, list[str]]:
@@ -157,10 +143,13 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
     # can link two people on a name and a town: a company id; an e-mail or phone with a name
     # that does not conflict (families share both, so one far-off name token needs the contact
     # and nothing against it); a name (or a rare misspelling of one) with a birth date; a name
-    # at one street in one place. A house number's digits swapped is one address only for a
-    # rare exact name (`rare_name_only`): namesakes in one street look just like that.
-    in_place = place in (PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY)
-    at_one_address = street in (STREET_EXACT, STREET_CLOSE) and in_place
+    # at one street in one place (a house number's two digits swapped included: a typo far more
+    # often than a namesake in one street, on the tuning split).
+    at_one_address = street in (STREET_EXACT, STREET_CLOSE, STREET_SWAPPED) and place in (
+        PLACE_ZIP,
+        PLACE_ZIP_TYPO,
+        PLACE_CITY,
+    )
     decisive = (
         company_id
         or (
@@ -174,17 +163,8 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
         or ((names_agree or name == NAME_VARIANT) and birth in (BIRTH_EXACT, BIRTH_TYPO))
         or ((names_agree or name == NAME_VARIANT) and at_one_address)
     )
-    swapped_house = name == NAME_EXACT and street == STREET_SWAPPED and in_place
-    linkable = not vetoed and (decisive or swapped_house) and not (names_conflict and not company_id)
-    return Verdict(
-        weight,
-        name == NAME_EXACT,
-        linkable,
-        vetoed,
-        company_id or contact_id,
-        _reasons(levels),
-        linkable and not decisive,
-    )
+    linkable = not vetoed and decisive and not (names_conflict and not company_id)
+    return Verdict(weight, name == NAME_EXACT, linkable, vetoed, company_id or contact_id, _reasons(levels))
 
 
 def name_exact_weight(model: MatchModel, share: float) -> float:
@@ -197,20 +177,14 @@ def name_exact_weight(model: MatchModel, share: float) -> float:
     return max(exact, weights[NAME_CLOSE])
 
 
-def evidence_of(
-    comparison: Comparison, model: MatchModel, name_share: NameShare | None, population: int | None = None
-) -> Evidence:
-    """The pair's evidence; `population` is how many records `name_share` counts (the model's by default)."""
+def evidence_of(comparison: Comparison, model: MatchModel, name_share: NameShare | None) -> Evidence:
     found = verdict(comparison.levels, model)
     weight = found.weight
-    linkable = found.linkable
     if found.name_exact:
         share = name_share(comparison.agreed) if name_share is not None else model.u[_FIELD_NAME][NAME_EXACT]
         weight += name_exact_weight(model, share)
-        if found.rare_name_only and common_name(share, model.population if population is None else population):
-            linkable = False
     score = 1.0 / (1.0 + math.exp(-weight)) if weight > -700 else 0.0
-    return Evidence(score, linkable, found.vetoed, found.identifier, found.reasons)
+    return Evidence(score, found.linkable, found.vetoed, found.identifier, found.reasons)
 
 
 def compare(
@@ -225,7 +199,6 @@ __all__ = [
     "Evidence",
     "NameShare",
     "Verdict",
-    "common_name",
     "compare",
     "evidence_of",
     "name_exact_weight",
