@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from connector.dedup import DedupEngine, blocking_keys, compare, find_duplicates, prepare
+from connector.dedup import DedupEngine, blocking_keys, compare, find_duplicates, fold, prepare
 from connector.dedup._compare import (
     BIRTH_DIFFERENT,
     BIRTH_TYPO,
@@ -27,6 +27,7 @@ from connector.dedup._compare import (
     pattern_code,
 )
 from connector.dedup._model import estimate_u, train_m
+from connector.dedup._score import token_similarity
 from connector.model import Contact
 
 
@@ -84,6 +85,26 @@ HARD_NEGATIVES = {
         {"name": "Petr Dušek", "phone": "+420 603 111 222", "email": "dusekovi@post.example", **HOME},
         {"name": "Vendelín Dušek", "phone": "603111222", "email": "dusekovi@post.example", **HOME},
     ),
+    "father-and-son-by-generation-mark": (
+        {"name": "Jan Dušek st.", "email": "dusek@post.example", **HOME},
+        {"name": "Jan Dušek ml.", "email": "dusek@post.example", **HOME},
+    ),
+    "father-and-son-senior-and-junior": (
+        {"name": "John Miller Sr.", **HOME},
+        {"name": "John Miller Jr.", **HOME},
+    ),
+    "two-companies-of-one-man-at-one-address": (
+        {"name": "Jan Dušek", "company": "Stavby Dušek s.r.o.", **HOME},
+        {"name": "Jan Dušek", "company": "Okna Beroun s.r.o.", **HOME},
+    ),
+    "two-companies-sharing-a-phone": (
+        {"company": "Stavby Beroun s.r.o.", "phone": "+420 603 111 222", **HOME},
+        {"company": "Elektro Horák a.s.", "phone": "+420 603 111 222", **HOME},
+    ),
+    "namesakes-in-two-flats-of-one-house": (
+        {"name": "Piotr Nowak", "street": "ul. Zielona 12/3", "zip": "00-950", "city": "Warszawa"},
+        {"name": "Piotr Nowak", "street": "ul. Zielona 12/4", "zip": "00-950", "city": "Warszawa"},
+    ),
     "companies-without-ico": (
         {"company": "Stavby Beroun s.r.o.", "email": "info@stavby.example", **HOME},
         {"company": "Elektro Horák a.s.", "email": "obchod@elektro.example", **HOME},
@@ -138,6 +159,14 @@ DUPLICATES = {
     "garbled-given-name-same-email": (
         {"name": "Adam Urban", "street": "Pražská 83", "zip": "547 94", "city": "Náchod", "email": "au8@mail.example"},
         {"name": "ADSRN URBAN", "street": "Pražská 83", "zip": "547 94", "city": "Náchod", "email": "au8@mail.example"},
+    ),
+    "conscription-and-orientation-number": (
+        {"name": "Zbyněk Kopecký", "street": "Havlíčkova 1302/13", "zip": "755 47", "city": "Vsetín"},
+        {"name": "Kopecký Zbyněk", "street": "ul. Havlíčkova 13", "zip": "755 47", "city": "Vsetín"},
+    ),
+    "conscription-number-mark": (
+        {"name": "Zbyněk Kopecký", "street": "Lhota č.p. 130", "zip": "755 47", "city": "Vsetín"},
+        {"name": "Kopecký Zbyněk", "street": "Lhota 130", "zip": "755 47", "city": "Vsetín"},
     ),
     "initial-and-missing-birth": (
         {"name": "Jennifer Brown", "birth_date": "1943-01-11", "street": "12 Park Avenue", "zip": "YO3 8RF"},
@@ -240,6 +269,9 @@ def test_batch_on_held_out_people_finds_duplicates_without_false_links() -> None
 def test_the_splits_share_no_seed_and_differ_in_rates() -> None:
     assert not set(corrupt.TUNING.seeds) & set(corrupt.EVALUATION.seeds)
     assert corrupt.TUNING.rates != corrupt.EVALUATION.rates
+    seeds = [*corrupt.TUNING.seeds, *corrupt.EVALUATION.seeds, *corrupt.HOLDOUT.seeds]
+    assert len(set(seeds)) == len(seeds)
+    assert corrupt.HOLDOUT.rates != corrupt.TUNING.rates
 
 
 def test_the_corruption_model_is_deterministic_and_slices_share_people() -> None:
@@ -249,6 +281,20 @@ def test_the_corruption_model_is_deterministic_and_slices_share_people() -> None
     no_birth = corrupt.labeled_set(500, 3, corrupt.TUNING.rates, "no_birth")
     assert all(c.birth_date is None and c.email is None and c.phone is None for _, c, _ in no_birth)
     assert [e for _, _, e in no_birth] == [e for _, _, e in full]
+
+
+def test_twins_get_a_name_of_their_own() -> None:
+    """Not the sibling's middle name nor a nickname of the sibling's name ("Elizabeth"/"Betty"):
+    such a pair is one person written twice, to the engine as to any reader."""
+    population = corrupt.Population(11)
+    twins = 0
+    for _ in range(3000):
+        person = population.person()
+        twin = population.twin(person)
+        twins += person.middle is not None
+        assert twin.given != person.middle
+        assert token_similarity(fold(twin.given), fold(person.given)) < 0.95, (person.given, twin.given)
+    assert twins > 50  # middle names were there to be taken
 
 
 def test_english_names_and_addresses_are_generated() -> None:

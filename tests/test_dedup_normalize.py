@@ -8,7 +8,18 @@ import unicodedata
 import phonenumbers
 import pytest
 
-from connector.dedup import company_key, email_key, fold, ico_key, name_tokens, phone_key, phonetic, tax_key, zip_key
+from connector.dedup import (
+    company_key,
+    email_key,
+    fold,
+    ico_key,
+    name_tokens,
+    phone_key,
+    phonetic,
+    street_key,
+    tax_key,
+    zip_key,
+)
 from connector.dedup._normalize import _NON_WORD, _UNDECOMPOSABLE, _plain_phone_key
 
 
@@ -107,6 +118,24 @@ def test_names_fold_diacritics_case_order_and_titles() -> None:
     assert name_tokens("Győző Fűzfa") == ("fuzfa", "gyozo")
     assert fold("Ľudmila Ďurica-Šimko") == "ludmila durica simko"
     assert zip_key("040 01") == zip_key("04001") == "04001"
+
+
+@pytest.mark.parametrize(
+    ("written", "key"),
+    [
+        ("Husova č.p. 12", "husova 12"),
+        ("Husova č. p. 12", "husova 12"),
+        ("Na Ořechovce č.o. 7", "na orechovce 7"),
+        ("čp. 45", "45"),
+        ("Husova 1234/12", "husova 1234 12"),
+        ("Husova 12 a", "husova 12a"),
+        ("Husova 12/A", "husova 12a"),
+        ("ul. Husova 12", "husova 12"),
+        ("C. Sklenáře 4", "c sklenare 4"),  # a street named after someone, no mark
+    ],
+)
+def test_house_numbers_lose_their_marks_and_keep_their_letter(written: str, key: str) -> None:
+    assert street_key(written) == key
 
 
 def test_phonetic_key_meets_spellings_of_one_name() -> None:

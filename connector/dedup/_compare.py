@@ -23,7 +23,7 @@ RareToken = Callable[[str], bool]
 
 # One comparison vector's fields, in this order; `LEVELS[i]` is how many levels field i has.
 FIELDS = ("name", "birth", "street", "place", "email", "phone", "company", "ico", "tax")
-LEVELS = (7, 3, 3, 4, 2, 2, 3, 2, 2)
+LEVELS = (7, 3, 4, 4, 2, 2, 3, 2, 2)
 
 # NAME_VARIANT: one token far off, but one of the two spellings is rare in the data (a typo of a
 # name, "Filckp"/"Filip"); NAME_WEAK: one token far off and both spellings common (Marek/Marta:
@@ -31,7 +31,8 @@ LEVELS = (7, 3, 3, 4, 2, 2, 3, 2, 2)
 # but a rare spelling, the rest close ("Adsrn Urban"/"Adam Urban"): decisive only with a contact.
 NAME_EXACT, NAME_CLOSE, NAME_PART, NAME_VARIANT, NAME_WEAK, NAME_GARBLED, NAME_DIFFERENT = range(7)
 BIRTH_EXACT, BIRTH_TYPO, BIRTH_DIFFERENT = range(3)
-STREET_EXACT, STREET_CLOSE, STREET_DIFFERENT = range(3)
+# STREET_SWAPPED: one street, the house number's digits transposed: a typo, or the neighbours.
+STREET_EXACT, STREET_CLOSE, STREET_SWAPPED, STREET_DIFFERENT = range(4)
 PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY, PLACE_DIFFERENT = range(4)
 SAME, DIFFERENT = 0, 1  # e-mail, phone, IČO, DIČ
 COMPANY_SAME, COMPANY_SIMILAR, COMPANY_DIFFERENT = range(3)
@@ -302,24 +303,30 @@ def _split_street(street: str) -> tuple[str, str]:
 
 
 def compare_street(a: str, b: str) -> int:
-    """House numbers must agree (up to a transposed digit): neighbours differ in nothing else."""
+    """House numbers must agree (up to a transposed digit, or one of "1234/12" written alone):
+    neighbours differ in nothing else."""
     if not a or not b:
         return MISSING
     if a == b:
         return STREET_EXACT
     words_a, number_a = _split_street(a)
     words_b, number_b = _split_street(b)
+    swapped = False
+    if (" " in number_a) != (" " in number_b) and (number_a in number_b.split() or number_b in number_a.split()):
+        # "1234/12" and "12": a conscription and an orientation number, one of them written
+        # (two pairs must agree: in Poland "12/3" and "12/4" are two flats of one house).
+        number_a = number_b
     if number_a != number_b:
-        # Two adjacent digits swapped ("130"/"310") is a typo; any other difference a neighbour.
-        transposed = (
+        # Two adjacent digits swapped ("130"/"310") may be a typo; any other difference a neighbour.
+        swapped = (
             len(number_a) == len(number_b)
             and sorted(number_a) == sorted(number_b)
             and OSA.distance(number_a, number_b, score_cutoff=1) <= 1
         )
-        if not transposed:
+        if not swapped:
             return STREET_DIFFERENT
     if words_a == words_b or _close_words(words_a, words_b):
-        return STREET_CLOSE
+        return STREET_SWAPPED if swapped else STREET_CLOSE
     return STREET_DIFFERENT
 
 

@@ -9,6 +9,7 @@ import bisect
 import dataclasses
 import itertools
 import math
+import operator
 import random
 import zlib
 from array import array
@@ -374,18 +375,20 @@ def _sort_entries(entries: array[int]) -> array[int]:
 def _blocks(entries: array[int], block_cap: int) -> Iterator[list[int]]:
     """The slots of each run of one key hash in sorted `entries`, runs of 2 to `block_cap` only."""
     slot_mask = _MAX_SLOTS - 1
-    # Grouped in C (`e // 2**24` is `e >> 24` for these non-negative ints): most keys are one
-    # record's alone, and a Python loop over every entry would cost more than the comparisons.
-    for _, group in itertools.groupby(entries, key=(1 << _SLOT_BITS).__rfloordiv__):
-        run = iter(group)
-        first = next(run)
-        second = next(run, None)
-        if second is None:
-            continue
-        block = [first & slot_mask, second & slot_mask]
-        block.extend(entry & slot_mask for entry in itertools.islice(run, block_cap - 1))
-        if len(block) <= block_cap:
-            yield block
+    # Most keys are one record's alone: the places where an entry's key equals the next one's are
+    # found in C (maps, compress), and only those few are walked in Python.
+    shift = itertools.repeat(_SLOT_BITS)
+    keys = map(operator.rshift, entries, shift)
+    following = map(operator.rshift, itertools.islice(entries, 1, None), shift)
+    start = last = -2
+    for at in itertools.compress(itertools.count(), map(operator.eq, keys, following)):
+        if at != last + 1:
+            if start >= 0 and last + 2 - start <= block_cap:
+                yield [entry & slot_mask for entry in entries[start : last + 2]]
+            start = at
+        last = at
+    if start >= 0 and last + 2 - start <= block_cap:
+        yield [entry & slot_mask for entry in entries[start : last + 2]]
 
 
 def find_duplicates(
@@ -427,6 +430,7 @@ def find_duplicates(
         features.append(prepared)
         names.add(prepared)
         entries.extend((hash(key) & _HASH_MASK) << _SLOT_BITS | slot for key in blocking_keys(prepared))
+    keys = len(entries)
     entries = _sort_entries(entries)
 
     # Every candidate pair once, as its comparison vector; the name's frequency where it agreed.
@@ -451,7 +455,7 @@ def find_duplicates(
                 codes.append(code)
                 shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
     if stats is not None:
-        stats.update(records=count, keys=len(entries), pairs_compared=len(lefts))
+        stats.update(records=count, keys=keys, pairs_compared=len(lefts))
     del entries, seen
 
     if model is None:

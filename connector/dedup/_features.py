@@ -26,7 +26,7 @@ _FIELD_SEP = "\x1f"
 
 # The version of `prepare` and `blocking_keys` together: an index stored with keys of another
 # version must be keyed again (a stored `MatchModel` may be kept: `MatchModel.from_dict` checks it).
-KEY_VERSION = 2
+KEY_VERSION = 3  # 3: generation marks ("ml.", "Jr.") are name tokens
 
 
 class Features(NamedTuple):
@@ -111,9 +111,10 @@ def _town(city: str) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _street_parts(street: str) -> tuple[str, str]:
-    """The house number and the sound of the street's longest word."""
+    """The house number and the sound of the street's longest word; of "1234/12" the number in
+    the street (the last), which is also what is written alone."""
     tokens = street.split()
-    house = next((t for t in tokens if t[0].isdigit()), "")
+    house = next((t for t in reversed(tokens) if t[0].isdigit()), "")
     words = [t for t in tokens if not t[0].isdigit() and len(t) > 2]
     return house, phonetic(max(words, key=lambda word: (len(word), word))) if words else ""
 

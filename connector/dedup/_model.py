@@ -26,7 +26,7 @@ from connector.dedup._features import Features
 PRIOR_M: tuple[tuple[float, ...], ...] = (
     (0.55, 0.25, 0.10, 0.05, 0.02, 0.01, 0.02),  # name: exact, close, part, variant, weak, garbled, different
     (0.90, 0.08, 0.02),  # birth: exact, one digit, different
-    (0.60, 0.15, 0.25),  # street: exact, close, different (people move)
+    (0.60, 0.13, 0.02, 0.25),  # street: exact, close, house number's digits swapped, different (people move)
     (0.70, 0.05, 0.05, 0.20),  # place: zip, zip typo, city only, different
     (0.85, 0.15),  # e-mail
     (0.85, 0.15),  # phone
@@ -37,7 +37,7 @@ PRIOR_M: tuple[tuple[float, ...], ...] = (
 PRIOR_U: tuple[tuple[float, ...], ...] = (
     (2e-4, 2e-4, 1e-3, 2e-4, 3e-3, 1e-3, 0.9944),
     (4e-5, 2e-3, 0.99796),
-    (3e-4, 5e-4, 0.9992),
+    (3e-4, 5e-4, 1e-4, 0.9991),
     (1e-3, 2e-3, 0.03, 0.967),
     (1e-6, 1.0 - 1e-6),
     (1e-6, 1.0 - 1e-6),

@@ -18,7 +18,8 @@ _LATIN_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]+")  # U+034F is no mark 
 _NON_DIGITS = re.compile(r"\D+")
 _NON_ALNUM_UPPER = re.compile(r"[^0-9A-Z]+")
 
-# Academic titles and generational marks: they come and go between two records of one person.
+# Academic titles: they come and go between two records of one person. Generational marks
+# ("ml."/"st.", "Jr."/"Sr.") are kept as name tokens: "Jan Novák st." and "Jan Novák ml." are two.
 _TITLES = frozenset(
     [
         "ing",
@@ -44,10 +45,6 @@ _TITLES = frozenset(
         "mba",
         "msc",
         "bsc",
-        "ml",
-        "st",
-        "jr",
-        "sr",
         "pan",
         "pani",
     ]
@@ -234,9 +231,37 @@ _STREET_TYPES = frozenset(
 )
 
 
+# What Czech and Slovak addresses write before a house number: "č.p." (číslo popisné, the
+# conscription number), "č.o." (číslo orientační, the number in the street), "č." alone.
+_NUMBER_MARKS = frozenset({"cp", "co", "c", "cislo"})
+_MARK_LETTERS = frozenset({"p", "o"})
+
+
 def street_key(street: str | None) -> str:
-    """A street folded, its type word dropped: "nám. Míru 5" == "Náměstí Míru 5"."""
-    return " ".join(t for t in fold(street).split() if t not in _STREET_TYPES)
+    """A street folded, its type word dropped: "nám. Míru 5" == "Náměstí Míru 5".
+
+    A house number keeps its letter ("12 a" == "12a") and loses the marks written before it
+    ("č.p. 12" == "12"); "1234/12" (conscription / orientation number) becomes "1234 12".
+    """
+    words = [t for t in fold(street).split() if t not in _STREET_TYPES]
+    if all(len(word) > 1 and word not in _NUMBER_MARKS for word in words):
+        return " ".join(words)  # the commonest case: no mark, no letter apart
+    kept: list[str] = []
+    at = 0
+    while at < len(words):
+        word = words[at]
+        # "c p 12", "cp 12", "c 12": a mark, then a number.
+        marks = 2 if word == "c" and words[at + 1 : at + 2] and words[at + 1] in _MARK_LETTERS else 1
+        after = words[at + marks : at + marks + 1]
+        if word in _NUMBER_MARKS and after and after[0][0].isdigit():
+            at += marks
+            continue
+        if len(word) == 1 and word.isalpha() and kept and kept[-1].isdigit():
+            kept[-1] += word  # "12 a", "12/A"
+        else:
+            kept.append(word)
+        at += 1
+    return " ".join(kept)
 
 
 def zip_key(zip_code: str | None) -> str:

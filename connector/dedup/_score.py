@@ -31,6 +31,7 @@ from connector.dedup._compare import (
     SAME,
     STREET_CLOSE,
     STREET_EXACT,
+    STREET_SWAPPED,
     Comparison,
     align_tokens,
     compare_features,
@@ -109,6 +110,8 @@ def _reasons(levels: Sequence[int]) -> tuple[str, ...]:
         reasons.append("same city")
     if street in (STREET_EXACT, STREET_CLOSE):
         reasons.append("same street")
+    elif street == STREET_SWAPPED:
+        reasons.append("same street, house number's digits swapped")
     return tuple(reasons)
 
 
@@ -133,13 +136,20 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
     # Conflicting strong evidence: another valid IČO, another birth date (beyond one typo).
     vetoed = ico == DIFFERENT or birth == BIRTH_DIFFERENT
     names_agree = name in (NAME_EXACT, NAME_CLOSE, NAME_PART)
-    names_conflict = name == NAME_DIFFERENT or (name == MISSING and company == COMPANY_DIFFERENT)
+    # Two company names are two customers, even of one man at one address ("Stavby Dušek" and
+    # "Okna Beroun"): only a company id says they are one.
+    names_conflict = name == NAME_DIFFERENT or company == COMPANY_DIFFERENT
     # A link needs decisive evidence besides a high sum, so that no weight the data suggests
     # can link two people on a name and a town: a company id; an e-mail or phone with a name
     # that does not conflict (families share both, so one far-off name token needs the contact
     # and nothing against it); a name (or a rare misspelling of one) with a birth date; a name
-    # at one street in one place.
-    at_one_address = street in (STREET_EXACT, STREET_CLOSE) and place in (PLACE_ZIP, PLACE_ZIP_TYPO, PLACE_CITY)
+    # at one street in one place (a house number's two digits swapped included: a typo far more
+    # often than a namesake in one street, on the tuning split).
+    at_one_address = street in (STREET_EXACT, STREET_CLOSE, STREET_SWAPPED) and place in (
+        PLACE_ZIP,
+        PLACE_ZIP_TYPO,
+        PLACE_CITY,
+    )
     decisive = (
         company_id
         or (
