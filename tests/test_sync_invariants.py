@@ -122,18 +122,19 @@ def _sync_process(box: Sandbox) -> subprocess.Popen[bytes]:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "attempts",
-    [range(0, 5), range(5, 10), range(10, 15)],
-    ids=["kills-1-5", "kills-6-10", "kills-11-15"],
+    [range(0, 5), range(5, 10)],
+    ids=["kills-1-5", "kills-6-10"],
 )
 def test_kill_9_at_random_instants_doubles_and_loses_nothing(
     tmp_path: Path, attempts: range, store_backend: str
 ) -> None:
     """A run creating 2,000 customers (1,000 each way) is killed at a random instant; a clean
     run afterwards leaves every customer exactly once on each side."""
-    if store_backend.startswith("postgresql") and attempts.start >= 10:
-        # The suite's time budget: the fifteen instants run on SQLite, the first ten of them on
-        # PostgreSQL too (the store's part of a crash, the transaction cut, is the same in each).
-        pytest.skip("kill instants 11-15 run on SQLite only")
+    if store_backend.startswith("postgresql") and attempts.start >= 5:
+        # The suite's time budget: the ten instants run on SQLite, the first five of them on
+        # PostgreSQL too (the store's part of a crash, the transaction cut, is the same in each;
+        # what differs, a dead run's claims waiting out their lease, shows in each of the five).
+        pytest.skip("kill instants 6-10 run on SQLite only")
     registrations = list(generate_contacts(1000, seed=7, rich=False, start=0))
     counter_contacts = list(generate_contacts(1000, seed=8, rich=False, start=100_000))
     # SQLite (one machine) frees a dead process's claims at once; on PostgreSQL the lease

@@ -487,7 +487,7 @@ def _progress(box: Sandbox) -> int:
 @pytest.mark.parametrize("version", ["1.7", "8"])
 def test_kill_9_during_500_registrations_loses_and_doubles_nothing(tmp_path: Path, version: str) -> None:
     """A run carrying 500 registrations to POHODA (and 30 counter contacts to the shop) is
-    killed at 3 random instants per version (6 in all); a clean run afterwards leaves every
+    killed at 2 random instants per version (4 in all); a clean run afterwards leaves every
     customer once on each side, and each account made has its welcome e-mail once.
 
     The instant is a random point of the run's progress (its writes so far, from none to
@@ -497,7 +497,7 @@ def test_kill_9_during_500_registrations_loses_and_doubles_nothing(tmp_path: Pat
     counter = [c.to_dict() for c in generate_contacts(30, seed=10, rich=False, start=9000)]
     pohoda_seed = [Contact.from_dict({k: v for k, v in c.items() if v not in (None, [])}) for c in counter]
     total = 500 + 30 + 2 * 30 + 30  # POHODA items (+ extIds), shop customers and addresses, e-mails
-    for attempt in range(3):
+    for attempt in range(2):
         rng = random.Random(f"{version}-{attempt}")
         target = rng.randint(0, total - 10)
         where = tmp_path / f"attempt-{attempt}"
