@@ -22,7 +22,7 @@ from connector.log import get_logger
 from connector.model import AuditEntry, Contact, OutboxEntry, ReviewItem, hash_content
 from connector.runtime import Runtime
 from connector.store import Store
-from connector.sync import LOCK_NAME, Progress, RunSummary
+from connector.sync import LOCK_NAME, Progress, RunSummary, SyncRun
 
 __all__ = [
     "DeliverySummary",
@@ -103,10 +103,13 @@ def deliver_outbox(
             if max_s is not None and time.monotonic() - started > max_s:
                 summary.state = "timed_out"
                 break
-            runtime = runtime or Runtime(config)
-            run = runtime.sync_run(kind="deliver")
-            summary.rounds += 1
+            run: SyncRun | None = None
             try:
+                # Inside the outage handling: a fresh runtime (after a peer fault) opens the
+                # store again, and the store may be down at that instant.
+                runtime = runtime or Runtime(config)
+                run = runtime.sync_run(kind="deliver")
+                summary.rounds += 1
                 for run_id in list(unreleased):
                     for side in (runtime.hq.side, runtime.shop.side):
                         runtime.store.release_claims(run_id, side)
@@ -117,12 +120,15 @@ def deliver_outbox(
                 if not until_empty:
                     raise
                 summary.store_outages += 1
-                unreleased.append(run.run_id)
-                log.warning("deliver.store_unavailable", run_id=run.run_id, error=str(exc))
+                if run is not None:
+                    unreleased.append(run.run_id)
+                log.warning("deliver.store_unavailable", run_id=run.run_id if run else None, error=str(exc))
                 time.sleep(retry_s)
                 continue
             finally:
-                delivered.update(run.summary.delivered)
+                if run is not None:
+                    delivered.update(run.summary.delivered)
+            assert run is not None and runtime is not None
             summary.pending = pending
             if run.summary.peer_errors:
                 summary.peer_errors.update(run.summary.peer_errors)
