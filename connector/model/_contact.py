@@ -125,7 +125,9 @@ class ShipTo:
         return cls(**values, default=default)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Every field is a str, a bool or None: a plain dict of them is what `asdict` gives,
+        # without its deep copy (a run builds one per address of every record it reads).
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -164,7 +166,9 @@ class Consent:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Every field is a str, a bool or None: a plain dict of them is what `asdict` gives,
+        # without its deep copy (a run builds one per address of every record it reads).
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
