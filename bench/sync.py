@@ -4,7 +4,10 @@ Two modes. Without `--store`: a first import of `--records` new e-shop registrat
 empty POHODA, then the next run (which reads the import's own writes back, its echoes).
 With `--store N --changes K`: N customers linked on both sides, seeded directly into the
 simulators and the store (no sync run builds them), then K edits (every other one on the
-e-shop, the others in POHODA) and one timed incremental run.
+e-shop, the others in POHODA) and one timed incremental run. Then (`--registrations R`, 20
+by default; 0 skips it) R new e-shop registrations and a second timed run, which compares
+each with the POHODA contacts sharing a blocking key (the stored dedup index: made and its
+model fitted once before that run, timed apart, as the first run after an upgrade does).
 
 The simulators run in their own processes (as POHODA and the e-shop run on other machines);
 each timed run runs in a fresh process of its own, so its peak RSS (VmHWM of
@@ -12,7 +15,7 @@ each timed run runs in a fresh process of its own, so its peak RSS (VmHWM of
 load average; the last line is one JSON object.
 
     python bench/sync.py [--records 10000] [--platform connector|woocommerce|shoptet]
-    python bench/sync.py --store 200000 --changes 100
+    python bench/sync.py --store 200000 --changes 100 [--registrations 20]
 """
 
 from __future__ import annotations
@@ -245,11 +248,35 @@ def incremental(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         load_before = load()
         run = timed_run(sims.env)
         load_after = load()
+        joined: dict[str, Any] | None = None
+        if options.registrations:
+            started = time.perf_counter()
+            with Store.open(store_url) as store:
+                store.dedup_view("pohoda", [], region="CZ", email_provider_rules=True)
+            index_s = time.perf_counter() - started
+            with httpx.Client(timeout=60) as client:
+                for number, contact in enumerate(generate_contacts(options.registrations, seed=12)):
+                    data = contact.replace(id=None, email=f"bench.newcomer{number}@example.net").to_dict()
+                    client.post(f"{sims.eshop_url}/_sim/register", json=data).raise_for_status()
+            joined = timed_run(sims.env)
+            load_joined = load()
     finally:
         sims.close()
     print(f"store: {customers} linked customers (seeded in {seeded_s:.0f} s), {changes} changes; "
           f"load average before {load_before}, after {load_after}")
     describe("incremental run", run)
+    registrations: dict[str, Any] = {}
+    if joined is not None:
+        print(f"dedup index of {customers} POHODA contacts made and its model fitted (once): {index_s:.1f} s")
+        describe(f"run with {options.registrations} new registrations", joined)
+        print(f"  load average after {load_joined}")
+        registrations = {
+            "registrations": options.registrations,
+            "registrations_seconds": joined["seconds"],
+            "registrations_peak_rss_mb": joined["peak_rss_mb"],
+            "registrations_delivered": joined["delivered"],
+            "index_build_s": round(index_s, 1),
+        }
     return {
         "store": customers,
         "changes": changes,
@@ -260,6 +287,7 @@ def incremental(options: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "delivered": run["delivered"],
         "phases": run["phases"],
         "load_average": load_after,
+        **registrations,
     }
 
 
@@ -274,6 +302,8 @@ def main() -> None:
     parser.add_argument("--platform", choices=["connector", "woocommerce", "shoptet"], default="connector")
     parser.add_argument("--store", type=int, help="incremental: customers linked on both sides before the run")
     parser.add_argument("--changes", type=int, default=100, help="incremental: edits the run picks up")
+    parser.add_argument("--registrations", type=int, default=20,
+                        help="incremental: new registrations for a second timed run (0: none)")
     parser.add_argument("--run-once", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.run_once:

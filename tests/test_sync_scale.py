@@ -65,10 +65,27 @@ class RowsRead:
         self.statements[table] += 1
 
 
-def _incremental_run(directory: Path, customers: int, changes: int) -> tuple[RowsRead, dict[str, int]]:
-    """`customers` linked customers seeded on both sides and in the store, then `changes`
-    edits spread over them (every other one on the e-shop, the others in POHODA), then one
-    cron run: the rows it read, and what it delivered."""
+def _counted_run(store_url: str, config: Any) -> tuple[RowsRead, Any]:
+    store = Store.open(store_url)
+    reads = RowsRead(store.engine)
+    try:
+        with Runtime(config, store=store) as runtime:
+            summary = runtime.sync_run().run()
+    finally:
+        reads.close()
+        store.close()
+    assert summary.state == "done", summary.message
+    return reads, summary
+
+
+def _incremental_runs(
+    directory: Path, customers: int, changes: int, registrations: int
+) -> tuple[tuple[RowsRead, dict[str, int]], tuple[RowsRead, dict[str, int]]]:
+    """`customers` linked customers seeded on both sides and in the store; then two cron
+    runs, the rows each read and what each delivered. Before the first, `changes` edits spread
+    over the customers (every other one on the e-shop, the others in POHODA); before the
+    second, `registrations` new e-shop accounts, the last one a second account of customer 0
+    (his name, address and phone, a new e-mail)."""
     contacts = list(generate_contacts(customers, seed=5, rich=False))
     with Sandbox(directory, pohoda_seed=pohoda_seeds(contacts), eshop_seed=eshop_seeds(contacts)) as box:
         last_seed = box.pohoda_sim.record(customers)
@@ -81,28 +98,40 @@ def _incremental_run(directory: Path, customers: int, changes: int) -> tuple[Row
                 box.edit_on_eshop(eshop_id(index), note=f"edited on the e-shop {change}")
             else:
                 box.edit_in_pohoda(pohoda_id(index), note=f"edited in POHODA {change}")
-        store = Store.open(box.config.store_url)
-        reads = RowsRead(store.engine)
-        try:
-            with Runtime(box.config, store=store) as runtime:
-                summary = runtime.sync_run().run()
-        finally:
-            reads.close()
-            store.close()
-        assert summary.state == "done", summary.message
+        edits, summary = _counted_run(box.config.store_url, box.config)
         assert summary.pulled_eshop == (changes + 1) // 2
         assert summary.pulled_pohoda == changes // 2
         notes = {c["id"]: c.get("note") for c in box.pohoda_contacts()}
         assert notes[pohoda_id(0)] == "edited on the e-shop 0"
         shop_notes = {c["id"]: c.get("note") for c in box.eshop_contacts()}
         assert shop_notes[eshop_id(customers // changes)] == "edited in POHODA 1"
-        return reads, summary.delivered
+        edits_delivered = summary.delivered
+
+        newcomers = list(generate_contacts(registrations - 1, seed=6, rich=False))
+        for number, contact in enumerate(newcomers):
+            box.register(contact.replace(id=None, email=f"newcomer{number}@example.net").to_dict())
+        box.register(contacts[0].replace(id=None, email="second.account@example.net").to_dict())
+        # What the first run with a registration after the upgrade does once: index the
+        # POHODA contacts already in the store, and fit the model over them.
+        with Store.open(box.config.store_url) as store:
+            store.dedup_view("pohoda", [], region=box.config.sync.default_region, email_provider_rules=True)
+        joined, summary = _counted_run(box.config.store_url, box.config)
+        # The registrations, and the first run's writes read back (echoes: one hash each).
+        assert summary.pulled_eshop >= registrations
+        joined.rows["echoes"] = summary.pulled_eshop + summary.pulled_pohoda - registrations
+        accounts = [c for c in box.eshop_contacts() if c.get("email") == "second.account@example.net"]
+        assert len(accounts) == 1
+        return (edits, edits_delivered), (joined, summary.delivered)
 
 
 def test_an_incremental_run_reads_as_many_mirror_rows_at_20000_customers_as_at_1000(tmp_path: Path) -> None:
-    changes = 10
-    small, small_delivered = _incremental_run(tmp_path / "small", 1_000, changes)
-    large, large_delivered = _incremental_run(tmp_path / "large", 20_000, changes)
+    changes, registrations = 10, 8
+    (small, small_delivered), (small_joined, small_created) = _incremental_runs(
+        tmp_path / "small", 1_000, changes, registrations
+    )
+    (large, large_delivered), (large_joined, large_created) = _incremental_runs(
+        tmp_path / "large", 20_000, changes, registrations
+    )
     assert small_delivered == large_delivered == {"pohoda.update": changes // 2, "eshop.update": changes // 2}
     # Each change reads its link, its base and its two mirror rows (its own side's and the
     # other's), and its own row's hash once before (echo or change?): O(changes), the same
@@ -112,6 +141,18 @@ def test_an_incremental_run_reads_as_many_mirror_rows_at_20000_customers_as_at_1
     assert small.rows["links"] == large.rows["links"], (small.rows, large.rows)
     # Each link's base once, and a POHODA change's base hash once before (an echo of ours?).
     assert large.rows["synced_versions"] <= 2 * changes, large.rows
+
+    # New registrations: seven new people are created in POHODA, customer 0's second account
+    # is not (it is linked to his contact, or waits for a person).
+    for created in (small_created, large_created):
+        assert created.get("pohoda.create") == registrations - 1, created
+    # Each is compared with the POHODA contacts sharing one of its blocking keys, found by key
+    # in the stored index (a key is read up to a block's worth, 50): a few dozen mirror rows,
+    # not the 1,000 or 20,000 contacts, and no more for the larger store than a block allows.
+    for joined in (small_joined, large_joined):
+        assert 0 < joined.rows["mirror"] <= 2 * joined.rows["echoes"] + 50 * registrations, joined.rows
+        assert joined.rows["dedup_keys"] <= 50 * 20 * registrations, joined.rows
+    assert large_joined.rows["mirror"] < 1_000, large_joined.rows
 
 
 def _whole_store_state(store: Store, shop: Any, *, pohoda_available: bool) -> PlanState:
@@ -138,9 +179,24 @@ def plans_compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     by_key = run_module.changes_state
 
     def both_states(
-        store: Store, shop: Any, shop_records: Any, hq_records: Any, *, pohoda_available: bool, candidates: Any
+        store: Store,
+        shop: Any,
+        shop_records: Any,
+        hq_records: Any,
+        *,
+        pohoda_available: bool,
+        settings: PlanSettings,
+        candidates: Any,
     ) -> PlanState:
-        state = by_key(store, shop, shop_records, hq_records, pohoda_available=pohoda_available, candidates=candidates)
+        state = by_key(
+            store,
+            shop,
+            shop_records,
+            hq_records,
+            pohoda_available=pohoda_available,
+            settings=settings,
+            candidates=candidates,
+        )
         whole_of[id(state)] = _whole_store_state(store, shop, pohoda_available=pohoda_available)
         return state
 

@@ -289,7 +289,10 @@ def test_targeted_run_plans_from_its_own_customers_rows(sandbox: Sandbox, monkey
     [state] = seen
     assert len(state.links) == 1 and len(state.bases) == 1  # only the edited customer's link
     assert set(state.mirror_eshop) == {some_id}  # the new one has no mirror row yet
-    assert len(state.mirror_pohoda) == 2  # the edited customer's contact and the unlinked one
+    # The edited customer's contact, and the POHODA contacts sharing a blocking key with the
+    # new registration (the stored dedup index): none here, not even the unlinked counter one.
+    assert set(state.mirror_pohoda) == {state.links[0].pohoda_id}
+    assert state.pohoda_statistics is not None and state.pohoda_statistics.population == 41
     assert summary.delivered == {"pohoda.update": 1, "pohoda.create": 1, "eshop.link": 1}
     contacts = {c["ext_id"]: c for c in sandbox.pohoda_contacts()}
     assert contacts[some_id]["city"] == "Tábor" and new_id in contacts

@@ -2,6 +2,7 @@
 rules for what a delivery result means. No network, no database: tested as plain calls.
 """
 
+from connector.plan._dedup import SideStatistics
 from connector.plan._merge import (
     DEFAULT_WINNERS,
     FIELD_GROUPS,
@@ -48,6 +49,7 @@ __all__ = [
     "PlannedReview",
     "Side",
     "SideRecord",
+    "SideStatistics",
     "auto_registrable",
     "id_on",
     "interpret",

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from connector.config import Config
 from connector.model import Contact, Link, MirrorRecord, ReviewItem, hash_content
-from connector.plan._dedup import DedupIndex, Match, email_key
+from connector.plan._dedup import DedupIndex, Match, SideStatistics, email_key
 from connector.plan._merge import DEFAULT_WINNERS, MergePolicy, Side, merge
 
 SideName = Literal["eshop", "pohoda"]
@@ -106,6 +106,9 @@ class PlanState:
     pohoda_available: bool = True
     # Links whose e-shop account creation is still in the outbox.
     pending_eshop_creates: frozenset[int] = frozenset()
+    # When `mirror_pohoda` holds only the contacts a registration may duplicate (found by key
+    # in the stored dedup index), the whole side's figures their comparisons are scored with.
+    pohoda_statistics: SideStatistics | None = None
 
 
 @dataclasses.dataclass
@@ -194,6 +197,7 @@ class _Planner:
         self.bases = state.bases
         self.m_e: dict[str, MirrorRecord] = dict(state.mirror_eshop)
         self.m_p: dict[str, MirrorRecord] = dict(state.mirror_pohoda)
+        self.pohoda_statistics = state.pohoda_statistics
         self.decided = state.decided_reviews
         # (side, record id) of every record a review waits on, open or planned in this run.
         self.in_review: set[tuple[str, str]] = set()
@@ -539,7 +543,7 @@ class _Planner:
             )
         )
 
-    def _index_of(self, contacts: list[tuple[str, Contact]]) -> DedupIndex:
+    def _index_of(self, contacts: list[tuple[str, Contact]], statistics: SideStatistics | None = None) -> DedupIndex:
         settings = self.settings
         return DedupIndex(
             contacts,
@@ -547,6 +551,7 @@ class _Planner:
             link_threshold=settings.link_threshold,
             review_threshold=settings.review_threshold,
             email_provider_rules=settings.email_provider_rules,
+            statistics=statistics,
         )
 
     def _hold_for_review(self, eshop_id: str, match: Match) -> None:
@@ -568,7 +573,8 @@ class _Planner:
         waiting = [e for e in new_eshop if e not in self.by_eshop and ("eshop", e) not in self.in_review]
         if not waiting:
             return
-        index = self._index_of(self._unlinked(self.m_p, self.by_pohoda))
+        statistics = self.pohoda_statistics
+        index = self._index_of(self._unlinked(self.m_p, self.by_pohoda), statistics)
         # Contacts that have an account already: a registration matching one of them is a
         # second account of that person (or a case for review), never a new POHODA contact.
         linked = self._index_of(
@@ -576,7 +582,8 @@ class _Planner:
                 (pohoda_id, Contact.from_dict(record.content))
                 for pohoda_id, record in self.m_p.items()
                 if not record.deleted and pohoda_id in self.by_pohoda
-            ]
+            ],
+            statistics,
         )
         for eshop_id in waiting:
             if eshop_id in self.by_eshop:

@@ -8,6 +8,15 @@ values) to rows, and `WriteBatch` gathers one chunk's writes into a few statemen
 from connector.store import _pricing_tables as pricing_tables
 from connector.store._engine import open_engine
 from connector.store._schema import MIGRATIONS, schema_migrations
-from connector.store._store import Store, WriteBatch, now_iso
+from connector.store._store import DedupView, Store, WriteBatch, now_iso
 
-__all__ = ["MIGRATIONS", "Store", "WriteBatch", "now_iso", "open_engine", "pricing_tables", "schema_migrations"]
+__all__ = [
+    "MIGRATIONS",
+    "DedupView",
+    "Store",
+    "WriteBatch",
+    "now_iso",
+    "open_engine",
+    "pricing_tables",
+    "schema_migrations",
+]

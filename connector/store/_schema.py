@@ -230,6 +230,62 @@ cart_requests = sa.Table(
 )
 
 
+# The dedup index of one side's contacts, kept in step with its mirror rows (`put_mirror`), so
+# a registration is compared with the contacts sharing one of its blocking keys, found by key,
+# instead of with an index rebuilt from the whole mirror in every run. `settings`: the region,
+# e-mail rules and key version the keys were made with (others: the index is built again);
+# `model`: the match model fitted over the whole side, and the population it was fitted at.
+dedup_index = sa.Table(
+    "dedup_index",
+    metadata,
+    sa.Column("side", sa.String(8), primary_key=True),
+    sa.Column("settings", sa.String(200), nullable=False),
+    sa.Column("model", sa.Text),
+    sa.Column("fitted_population", sa.Integer, nullable=False, default=0),
+    sa.Column("built_at", sa.String(40), nullable=False),
+)
+
+# The contacts indexed (one row each: the side's population), with their blocking keys'
+# hashes and name tokens; `dedup_keys` files them by key and `dedup_tokens` by name token (a
+# token's count over the side is its term frequency). Each table is read and written by its
+# primary key only: a record's key and token rows are found through its `dedup_records` row.
+dedup_records = sa.Table(
+    "dedup_records",
+    metadata,
+    sa.Column("side", sa.String(8), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("key_hashes", sa.Text, nullable=False),
+    sa.Column("names", sa.Text, nullable=False),
+)
+
+dedup_keys = sa.Table(
+    "dedup_keys",
+    metadata,
+    sa.Column("side", sa.String(8), primary_key=True),
+    sa.Column("key_hash", sa.BigInteger, primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+)
+
+# Mirror rows written since they were last indexed (by `put_mirror`, one row each): indexed
+# when the index is next asked, so a run that writes many contacts (an import's echoes) does
+# not pay for keys nobody asks for yet.
+dedup_dirty = sa.Table(
+    "dedup_dirty",
+    metadata,
+    sa.Column("side", sa.String(8), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+)
+
+dedup_tokens = sa.Table(
+    "dedup_tokens",
+    metadata,
+    sa.Column("side", sa.String(8), primary_key=True),
+    sa.Column("token", sa.String(200), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+)
+
+
 Migration = Callable[[sa.Connection], None]
 
 
@@ -272,6 +328,11 @@ def _lookup_indexes(conn: sa.Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_review_state ON review_queue (state, id)"))
 
 
+def _dedup_index(conn: sa.Connection) -> None:
+    tables = [dedup_index, dedup_records, dedup_keys, dedup_tokens, dedup_dirty]
+    metadata.create_all(conn, tables=tables, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "links, synced versions, mirror, cursors, outbox, audit, review queue, run locks, runs", _initial),
     (2, "webhook events", _webhook_events),
@@ -279,4 +340,5 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "links.contact_of: a person's second e-shop account", _second_accounts),
     (5, "outbox claims: claimed_by and lease_until, for several processes sharing the work", _claims),
     (6, "review queue by state, for plans read by key", _lookup_indexes),
+    (7, "dedup index: POHODA's contacts by blocking key, kept with the mirror", _dedup_index),
 ]

@@ -22,8 +22,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from connector.dedup import DedupEngine
 from connector.errors import ConfigError, RunLockHeld, StoreUnavailable
-from connector.model import AuditEntry, Link, MirrorRecord, OutboxEntry, ReviewItem, WebhookEvent
+from connector.log import get_logger
+from connector.model import AuditEntry, Contact, Link, MirrorRecord, OutboxEntry, ReviewItem, WebhookEvent
+from connector.store import _dedup
 from connector.store._engine import open_engine
 from connector.store._schema import (
     MIGRATIONS,
@@ -39,6 +42,29 @@ from connector.store._schema import (
     synced_versions,
     webhook_events,
 )
+
+log = get_logger(__name__)
+
+# The dedup model is fitted again over the whole side when its population has doubled or
+# halved since the last fit; below this many records the engine keeps its prior model.
+DEDUP_FIT_FROM = 1000
+DEDUP_REFIT_FACTOR = 2
+# Marked contacts indexed per transaction.
+DEDUP_REFRESH_SLICE = 5000
+# A blocking key shared by this many contacts or more is not telling (the engine's default).
+DEDUP_BLOCK_CAP = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class DedupView:
+    """What the stored dedup index answers for some registrations: the contacts sharing one of
+    their blocking keys, and the whole side's population, name-token counts and fitted model."""
+
+    candidates: frozenset[str]
+    population: int
+    token_counts: dict[str, int]
+    model: dict[str, Any] | None
+
 
 # A lock whose holder has not beaten its heart for this long is taken over.
 LOCK_STALE_S = 600.0
@@ -621,6 +647,7 @@ class Store:
 
     @staticmethod
     def put_mirror(conn: sa.Connection, records: Sequence[MirrorRecord]) -> None:
+        """Write these mirror rows (replacing the records' old ones), marked for the dedup index."""
         if not records:
             return
         stamp = now_iso()
@@ -649,6 +676,79 @@ class Store:
                     for r in chunk
                 ],
             )
+        _dedup.mark(conn, records)
+
+    # -- dedup index ----------------------------------------------------------------------
+
+    def dedup_view(
+        self,
+        side: str,
+        queries: Sequence[Contact],
+        *,
+        region: str,
+        email_provider_rules: bool,
+        block_cap: int = DEDUP_BLOCK_CAP,
+    ) -> DedupView:
+        """The candidates of `queries` (new registrations) among `side`'s contacts, by key.
+
+        The index is started on first use (and again when the region, the e-mail rules or the
+        key version changed), the contacts written since it was last asked are indexed, and
+        its model is fitted again when the side has doubled or halved since the last fit: each
+        under a lock all processes share, and each once, not in every run.
+        """
+        settings = _dedup.settings_of(region, email_provider_rules)
+        self._ready_dedup_index(side, settings)
+        with self.engine.connect() as conn:
+            row = _dedup.index_row(conn, side)
+            hashes, tokens = _dedup.query_entries(queries, settings)
+            found = _dedup.lookup(conn, side, hashes, block_cap)
+            tokens |= _dedup.tokens_of(conn, side, found)
+            counts = _dedup.token_counts(conn, side, tokens)
+            population = _dedup.population(conn, side)
+        model = json.loads(row.model) if row is not None and row.model else None
+        return DedupView(frozenset(found), population, counts, model)
+
+    def _ready_dedup_index(self, side: str, settings: str) -> None:
+        with self.engine.connect() as conn:
+            row = _dedup.index_row(conn, side)
+            fresh = row is not None and row.settings == settings and not _dedup.marked(conn, side, 1)
+            if fresh and not _model_stale(row, _dedup.population(conn, side)):
+                return
+        with self.one_at_a_time(f"dedup-index-{side}"):
+            started = time.monotonic()
+            with self.engine.connect() as conn:
+                row = _dedup.index_row(conn, side)
+            if row is None or row.settings != settings:
+                with self.transaction() as conn:
+                    _dedup.build(conn, side, settings, stamp=now_iso())
+                log.info("dedup index started", side=side)
+            indexed = 0
+            while True:
+                with self.transaction() as conn:
+                    marks = _dedup.marked(conn, side, DEDUP_REFRESH_SLICE)
+                    indexed += _dedup.refresh(conn, side, settings, marks) if marks else 0
+                if len(marks) < DEDUP_REFRESH_SLICE:
+                    break
+            with self.engine.connect() as conn:
+                row = _dedup.index_row(conn, side)
+                population = _dedup.population(conn, side)
+            if indexed:
+                log.info("dedup index brought up to date", side=side, records=indexed,
+                         seconds=round(time.monotonic() - started, 1))  # fmt: skip
+            if row is None or not _model_stale(row, population):
+                return
+            started = time.monotonic()
+            options = json.loads(settings)
+            with self.engine.connect() as conn:
+                engine = DedupEngine(
+                    _dedup.live_contents(conn, side),
+                    region=options["region"],
+                    email_provider_rules=options["email_provider_rules"],
+                )
+            fitted = engine.model.to_dict() if len(engine) >= DEDUP_FIT_FROM else None
+            with self.transaction() as conn:
+                _dedup.store_model(conn, side, fitted, len(engine))
+            log.info("dedup model fitted", side=side, records=len(engine), seconds=round(time.monotonic() - started, 1))
 
     # -- outbox -------------------------------------------------------------------------
 
@@ -733,9 +833,7 @@ class Store:
         )
         with self.engine.begin() as conn:
             result = conn.execute(
-                outbox.update()
-                .where(outbox.c.id.in_(mine.scalar_subquery()))
-                .values(lease_until=self._clock() + lease)
+                outbox.update().where(outbox.c.id.in_(mine.scalar_subquery())).values(lease_until=self._clock() + lease)
             )
         return int(result.rowcount)
 
@@ -765,8 +863,12 @@ class Store:
             return
         self._dead_checked_at = time.monotonic()
         host = socket.gethostname()
-        live = sa.select(outbox.c.claimed_by).distinct().where(
-            outbox.c.state == "pending", outbox.c.lease_until.is_not(None), outbox.c.lease_until >= self._clock()
+        live = (
+            sa.select(outbox.c.claimed_by)
+            .distinct()
+            .where(
+                outbox.c.state == "pending", outbox.c.lease_until.is_not(None), outbox.c.lease_until >= self._clock()
+            )
         )
         with self.engine.begin() as conn:
             for (claimant,) in conn.execute(live).all():
@@ -1143,6 +1245,15 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 # A run lock's advisory key: its name within this database and schema, so that stores in
 # several schemas of one database (one per merchant, one per test) do not share a run lock.
 _RUN_LOCK_KEY = "hashtextextended(current_schema() || ':' || :name, 0)"
+
+
+def _model_stale(row: Any, population: int) -> bool:
+    """Whether the stored model was fitted over a side of a very different size (or none was,
+    and the side is now big enough to fit one)."""
+    fitted = int(row.fitted_population or 0)
+    if population < DEDUP_FIT_FROM:
+        return row.model is not None
+    return row.model is None or population >= DEDUP_REFIT_FACTOR * fitted or population * DEDUP_REFIT_FACTOR <= fitted
 
 
 def _pid_alive(pid: int) -> bool:

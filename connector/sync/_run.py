@@ -36,7 +36,7 @@ from connector.plan import (
 )
 from connector.store import Store, WriteBatch
 from connector.sync._echoes import SortedPage, count_echoes, sort_page
-from connector.sync._state import changes_state
+from connector.sync._state import changes_state, registration_candidates
 from connector.transport import run_deadline
 
 log = get_logger(__name__)
@@ -199,7 +199,7 @@ class SyncRun:
 
     def _targeted_state(self, records: Sequence[SideRecord], *, pohoda_available: bool) -> PlanState:
         """Only what planning these customers needs: their links, bases and mirror rows, and
-        the unlinked POHODA contacts a registration may duplicate. A webhook batch then costs
+        the POHODA contacts a registration may duplicate (by key, in the stored dedup index). A webhook batch then costs
         the same in a shop of 100 customers as in one of 100,000."""
         eshop_ids = [r.record_id for r in records]
         links = self.store.links_of(eshop_ids=eshop_ids, pohoda_ids=[r.hq_id for r in records if r.hq_id])
@@ -215,8 +215,17 @@ class SyncRun:
                     if link.state == "creating_eshop" and link.id not in ids
                 ]
         pohoda_ids = [link.pohoda_id for link in links if link.pohoda_id is not None]
-        mirror_pohoda = self.store.unlinked_pohoda()
-        mirror_pohoda.update(self.store.mirror_records("pohoda", pohoda_ids))
+        known = {link.eshop_id for link in links}
+        registrations = [r.contact for r in records if r.contact is not None and r.record_id not in known]
+        statistics = None
+        if registrations:
+            mirror_pohoda, linked, statistics = registration_candidates(
+                self.store, self.settings, registrations, pohoda_ids
+            )
+            ids = {link.id for link in links}
+            links += [link for link in linked if link.id not in ids]
+        else:
+            mirror_pohoda = self.store.mirror_records("pohoda", pohoda_ids)
         return PlanState(
             links=tuple(links),
             bases=self.store.bases_of(link.id for link in links),
@@ -228,6 +237,7 @@ class SyncRun:
             pending_pohoda=self.store.pending_by_link("pohoda", ("create", "update")),
             pohoda_available=pohoda_available,
             pending_eshop_creates=frozenset(self.store.pending_by_link(self.shop.side, ("create",))),
+            pohoda_statistics=statistics,
         )
 
     def _phase(self, name: str, since: float) -> float:
@@ -299,8 +309,9 @@ class SyncRun:
             else:
                 hq_records, candidates = held.take_pairs(chunk), held.candidates()
             if chunk or hq_records or cursors or self._set_aside:
-                self._plan_chunk(chunk, hq_records, cursors, pohoda_available=pohoda_available, held=held,
-                                 candidates=candidates)
+                self._plan_chunk(
+                    chunk, hq_records, cursors, pohoda_available=pohoda_available, held=held, candidates=candidates
+                )
             mark = time.monotonic()
             chunk, shop_refused, shop_cursor = [], [], None
             if last:
@@ -344,6 +355,7 @@ class SyncRun:
             shop_records,
             hq_records,
             pohoda_available=pohoda_available,
+            settings=self.settings,
             candidates=candidates,
         )
         self.summary.echoes_eshop += count_echoes(shop_records, state)
@@ -359,6 +371,7 @@ class SyncRun:
         mark = self._phase("plan", mark)
         self._persist(plan, cursors)
         self._phase("persist", mark)
+
     def _peer_failed(self, peer: Peer, exc: Exception) -> None:
         """A peer could not be reached or answered what cannot be read: no more calls to it
         in this run, its work waits in the outbox, and the run ends with its summary (exit 1)."""

@@ -8,12 +8,13 @@ contact (dedup of a registration) still reads its side in full.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from connector.model import Link, MirrorRecord
+from connector.dedup import MatchModel
+from connector.model import Contact, Link, MirrorRecord
 from connector.peers.base import Peer
-from connector.plan import PlanState, SideRecord, to_mirror
+from connector.plan import PlanSettings, PlanState, SideRecord, SideStatistics, to_mirror
 from connector.store import Store
 
 # A person's second e-shop account (the planner's SECONDARY): it waits for no creation.
@@ -27,6 +28,7 @@ def changes_state(
     hq_records: Sequence[SideRecord],
     *,
     pohoda_available: bool,
+    settings: PlanSettings,
     candidates: Mapping[str, SideRecord] | None = None,
 ) -> PlanState:
     """Everything `plan_operations` reads for these changes, and nothing of the others.
@@ -36,8 +38,9 @@ def changes_state(
     other side's row and the base of every link read; the links and rows a decided review
     names; links whose creation waits (an e-shop account or a POHODA contact not yet made,
     found through the unique index on the missing id). Only where the planner compares a new
-    record with a whole side is that side read whole: a new registration against every POHODA
-    contact (dedup), a new POHODA contact against every unlinked e-shop record (by e-mail).
+    record with a whole side is more read: a new registration against the POHODA contacts that
+    share one of its blocking keys (found in the stored dedup index, with the side's name
+    statistics and model), a new POHODA contact against every unlinked e-shop record (by e-mail).
 
     `candidates`: POHODA contacts this run read but plans in a later chunk (new to the store):
     a registration in this chunk is compared with them too, as with the store's.
@@ -60,7 +63,8 @@ def changes_state(
 
     linked_eshop = {link.eshop_id for link in found.values() if link.eshop_id is not None}
     linked_pohoda = {link.pohoda_id for link in found.values() if link.pohoda_id is not None}
-    new_registration = any(r.contact is not None and r.record_id not in linked_eshop for r in shop_records)
+    registrations = [r.contact for r in shop_records if r.contact is not None and r.record_id not in linked_eshop]
+    new_registration = bool(registrations)
     new_contact = bool(decided) or any(r.contact is not None and r.record_id not in linked_pohoda for r in hq_records)
 
     unlinked_eshop: dict[str, MirrorRecord] = {}
@@ -87,13 +91,11 @@ def changes_state(
     mirror_eshop.update(unlinked_eshop)
     bases = store.bases_of(found, known=known_bases)
     links = dict(found)
+    statistics: SideStatistics | None = None
     if new_registration:
-        # Dedup compares a registration with every POHODA contact, linked (a second account)
-        # or not: the engine's blocks and name statistics are the whole side's, and which
-        # contacts are linked takes every link.
-        mirror_pohoda = store.mirror_of("pohoda")
-        mirror_pohoda.update((pohoda_id, to_mirror(record)) for pohoda_id, record in (candidates or {}).items())
-        linked = store.links_of(eshop_ids=(), pohoda_ids=mirror_pohoda.keys())
+        mirror_pohoda, linked, statistics = registration_candidates(
+            store, settings, registrations, pohoda_ids, known=known_pohoda, held=candidates
+        )
         links.update((link.id, link) for link in linked if link.id not in links)
     else:
         mirror_pohoda = store.mirror_records("pohoda", pohoda_ids, known=known_pohoda)
@@ -105,12 +107,13 @@ def changes_state(
         links=tuple(sorted(links.values(), key=lambda link: link.id)),
         bases=bases,
         mirror_eshop=dict(sorted(mirror_eshop.items())),
-        mirror_pohoda=mirror_pohoda if new_registration else dict(sorted(mirror_pohoda.items())),
+        mirror_pohoda=dict(sorted(mirror_pohoda.items())),
         decided_reviews=decided,
         open_reviews=open_reviews,
         pending_pohoda=pending_pohoda,
         pohoda_available=pohoda_available,
         pending_eshop_creates=pending_eshop_creates,
+        pohoda_statistics=statistics,
     )
 
 
@@ -122,3 +125,33 @@ def _contents(records: Sequence[SideRecord]) -> dict[str, tuple[str, dict[str, A
         if content is not None:
             found[record.record_id] = (record.content_hash(), content)
     return found
+
+
+def registration_candidates(
+    store: Store,
+    settings: PlanSettings,
+    registrations: Sequence[Contact],
+    pohoda_ids: Iterable[str],
+    *,
+    known: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
+    held: Mapping[str, SideRecord] | None = None,
+) -> tuple[dict[str, MirrorRecord], list[Link], SideStatistics]:
+    """The POHODA contacts new registrations are compared with, besides `pohoda_ids`' rows.
+
+    Dedup compares a registration with the POHODA contacts, linked (a second account) or not,
+    that share one of its blocking keys: found by key in the stored index and scored with the
+    whole side's name statistics and model, so the cost follows the registrations, not the
+    side. `held`: contacts this run read for a later chunk (new to the store), compared with
+    too, as the store's are. Returns the mirror rows, the links of the candidates not among
+    `pohoda_ids`, and the side's statistics.
+    """
+    wanted = set(pohoda_ids)
+    view = store.dedup_view(
+        "pohoda", registrations, region=settings.region, email_provider_rules=settings.email_provider_rules
+    )
+    rows = store.mirror_records("pohoda", wanted | view.candidates, known=known)
+    indexed = frozenset(rows)
+    rows.update((pohoda_id, to_mirror(record)) for pohoda_id, record in (held or {}).items())
+    linked = store.links_of(eshop_ids=(), pohoda_ids=rows.keys() - wanted)
+    model = MatchModel() if view.model is None else MatchModel.from_dict(view.model)
+    return rows, linked, SideStatistics(view.population, view.token_counts, model, indexed)

@@ -1,0 +1,137 @@
+"""Issue 14, point 2: the dedup index kept in the store, right across processes and runs.
+
+Real stores (SQLite, and PostgreSQL where one is configured), mirror rows written through
+`Store.put_mirror` as the sync writes them, and a second process writing through its own store.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from connector.model import Contact, MirrorRecord, hash_content
+from connector.sim.generate import generate_contacts
+from connector.store import Store
+from connector.store._schema import dedup_dirty, dedup_index
+
+ROOT = Path(__file__).resolve().parent.parent
+
+JAN = Contact(
+    name="Jan Novák", street="Dlouhá 12", city="Praha", zip="11000", phone="602111222", birth_date="1980-05-01"
+)
+EVA = Contact(name="Eva Horáková", street="Krátká 3", city="Brno", zip="60200", phone="777123456")
+
+
+def _row(record_id: str, contact: Contact, *, deleted: bool = False) -> MirrorRecord:
+    content = contact.content()
+    return MirrorRecord("pohoda", record_id, content, hash_content(content), None, None, deleted)
+
+
+def _put(store: Store, *records: MirrorRecord) -> None:
+    with store.transaction() as conn:
+        Store.put_mirror(conn, list(records))
+
+
+def _candidates(store: Store, query: Contact, *, region: str = "CZ") -> frozenset[str]:
+    return store.dedup_view("pohoda", [query], region=region, email_provider_rules=True).candidates
+
+
+@pytest.fixture
+def store(store_backend: str) -> Iterator[Store]:
+    with Store.open(store_backend) as opened:
+        yield opened
+
+
+def _put_in_another_process(url: str, record_id: str, contact: Contact, *, deleted: bool = False) -> None:
+    """Write one mirror row the way another connector process does: its own store, its own
+    interpreter."""
+    code = textwrap.dedent(
+        """
+        import json, sys
+        from connector.model import Contact, MirrorRecord, hash_content
+        from connector.store import Store
+        url, record_id, data, deleted = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "1"
+        content = Contact.from_dict(data).content()
+        row = MirrorRecord("pohoda", record_id, content, hash_content(content), None, None, deleted)
+        with Store.open(url) as store, store.transaction() as conn:
+            Store.put_mirror(conn, [row])
+        """
+    )
+    arguments = [url, record_id, json.dumps(contact.to_dict()), "1" if deleted else "0"]
+    subprocess.run([sys.executable, "-c", code, *arguments], check=True, cwd=ROOT, timeout=120)
+
+
+def test_a_registration_finds_the_contacts_sharing_a_key_as_the_mirror_changes(
+    store: Store, store_backend: str
+) -> None:
+    _put(store, _row("1", JAN), _row("2", EVA))
+    # Jan again, with a typo in his street and no birth date: a key (name + zip) is whole.
+    jan_again = JAN.replace(street="Dluhá 12", birth_date=None, phone=None)
+    assert _candidates(store, jan_again) == {"1"}
+    assert _candidates(store, EVA.replace(phone=None)) == {"2"}
+
+    # Another process renames contact 1 (someone else now holds the record): the index
+    # follows, and the old name no longer finds it.
+    someone = Contact(name="Petr Svoboda", street="Nová 7", city="Ostrava", zip="70030")
+    _put_in_another_process(store_backend, "1", someone)
+    assert _candidates(store, jan_again) == frozenset()
+    assert _candidates(store, someone.replace(street="Nova 7")) == {"1"}
+
+    # A deletion (POHODA reports none; a reconcile or a tombstone writes the row deleted).
+    _put_in_another_process(store_backend, "2", EVA, deleted=True)
+    assert _candidates(store, EVA.replace(phone=None)) == frozenset()
+
+    # Nothing is left marked once asked: the next ask reads only the index.
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(dedup_dirty)).scalar() == 0
+
+
+def test_a_store_written_before_the_index_is_indexed_when_first_asked(store: Store) -> None:
+    contacts = list(generate_contacts(300, seed=3, rich=False))
+    _put(store, *(_row(str(number + 1), contact) for number, contact in enumerate(contacts)))
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(dedup_index)).first() is None  # not indexed while nobody asks
+    view = store.dedup_view(
+        "pohoda", [contacts[41].replace(email=None, phone=None)], region="CZ", email_provider_rules=True
+    )
+    assert "42" in view.candidates
+    assert view.population == 300
+    # Every candidate shares a key: far fewer than the side.
+    assert len(view.candidates) < 30
+
+
+def test_another_region_keys_the_index_again(store: Store) -> None:
+    # A phone without a country code is read in the configured region: in CZ +420, in SK +421.
+    local = Contact(name="Mária Kováčová", city="Žilina", zip="01001", phone="905123456")
+    _put(store, _row("7", local))
+    slovak_caller = Contact(name="Anna Bieliková", city="Košice", zip="04001", phone="+421905123456")
+    assert _candidates(store, slovak_caller, region="CZ") == frozenset()
+    assert _candidates(store, slovak_caller, region="SK") == {"7"}
+    with store.engine.connect() as conn:
+        assert json.loads(conn.execute(sa.select(dedup_index.c.settings)).scalar_one())["region"] == "SK"
+
+
+def test_the_model_is_fitted_over_the_side_once_and_again_when_it_has_doubled(store: Store) -> None:
+    def fitted() -> tuple[int, bool]:
+        with store.engine.connect() as conn:
+            row = conn.execute(sa.select(dedup_index.c.fitted_population, dedup_index.c.model)).one()
+        return row.fitted_population, row.model is not None
+
+    contacts = list(generate_contacts(2600, seed=4, rich=False))
+    _put(store, *(_row(str(n + 1), c) for n, c in enumerate(contacts[:1200])))
+    view = store.dedup_view("pohoda", [contacts[0]], region="CZ", email_provider_rules=True)
+    assert fitted() == (1200, True) and view.model is not None
+    _put(store, *(_row(str(n + 1), c) for n, c in enumerate(contacts[1200:2000], start=1200)))
+    store.dedup_view("pohoda", [contacts[0]], region="CZ", email_provider_rules=True)
+    assert fitted() == (1200, True)  # 2,000 is not yet twice 1,200: the model is kept
+    _put(store, *(_row(str(n + 1), c) for n, c in enumerate(contacts[2000:], start=2000)))
+    view = store.dedup_view("pohoda", [contacts[0]], region="CZ", email_provider_rules=True)
+    assert fitted() == (2600, True)
+    assert view.population == 2600
