@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import sqlalchemy as sa
 
 from connector.model import Contact, MirrorRecord, hash_content
 from connector.sim.generate import generate_contacts
-from connector.store import Store
-from connector.store._schema import dedup_dirty, dedup_index
+from connector.store import Store, _dedup
+from connector.store._schema import dedup_dirty, dedup_index, dedup_keys, dedup_records, mirror
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,3 +136,53 @@ def test_the_model_is_fitted_over_the_side_once_and_again_when_it_has_doubled(st
     view = store.dedup_view("pohoda", [contacts[0]], region="CZ", email_provider_rules=True)
     assert fitted() == (2600, True)
     assert view.population == 2600
+
+
+def test_writers_and_lookups_at_once_leave_the_index_as_the_mirror_is(store_backend: str) -> None:
+    """A sync run writing contacts while another process's registrations ask the index:
+    neither waits for the other forever (no deadlock), and afterwards every indexed record's
+    keys are those of its mirror row as it is."""
+    contacts = list(generate_contacts(400, seed=8, rich=False))
+    errors: list[BaseException] = []
+    with Store.open(store_backend) as writer_store, Store.open(store_backend) as reader_store:
+        _put(writer_store, *(_row(str(n + 1), c) for n, c in enumerate(contacts[:200])))
+        reader_store.dedup_view("pohoda", [], region="CZ", email_provider_rules=True)
+
+        def write() -> None:
+            try:
+                for round_ in range(20):
+                    # Each round rewrites 40 records with another person's content, in a
+                    # different order each time.
+                    picked = [(n * 7 + round_ * 13) % 200 for n in range(40)]
+                    rows = [_row(str(n + 1), contacts[(n + round_ * 40) % 400]) for n in picked]
+                    _put(writer_store, *rows)
+            except BaseException as error:
+                errors.append(error)
+
+        def ask() -> None:
+            try:
+                for round_ in range(20):
+                    asked = contacts[round_ : round_ + 5]
+                    reader_store.dedup_view("pohoda", asked, region="CZ", email_provider_rules=True)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=write), threading.Thread(target=ask)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not errors, errors
+        reader_store.dedup_view("pohoda", [], region="CZ", email_provider_rules=True)
+        settings = _dedup.settings_of("CZ", True)
+        with reader_store.engine.connect() as conn:
+            indexed = {row.record_id: row.key_hashes for row in conn.execute(sa.select(dedup_records))}
+            mirror_rows = {row.record_id: json.loads(row.content) for row in conn.execute(sa.select(mirror))}
+            key_rows = conn.execute(sa.select(sa.func.count()).select_from(dedup_keys)).scalar_one()
+    assert set(indexed) == set(mirror_rows)
+    expected_keys = 0
+    for record_id, content in mirror_rows.items():
+        hashes, _names = _dedup.query_entries([Contact.from_dict(content)], settings)
+        assert indexed[record_id] == " ".join(map(str, sorted(hashes))), record_id
+        expected_keys += len(hashes)
+    assert key_rows == expected_keys  # no entry of an older content is left behind

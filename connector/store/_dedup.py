@@ -103,14 +103,21 @@ def build(conn: sa.Connection, side: str, settings: str, *, stamp: str) -> None:
     conn.execute(dedup_dirty.insert().from_select(["side", "record_id", "content_hash"], live))
 
 
-def marked(conn: sa.Connection, side: str, limit: int) -> list[tuple[str, str]]:
-    """Up to `limit` marked records of `side`: (record id, the content hash marked)."""
+def marked(conn: sa.Connection, side: str, limit: int, *, claim: bool = False) -> list[tuple[str, str]]:
+    """Up to `limit` marked records of `side`: (record id, the content hash marked).
+
+    `claim` (for `refresh`, in its transaction): on PostgreSQL the marks are locked, and
+    those a writer holds are skipped (FOR UPDATE SKIP LOCKED) for the next refresh, so a
+    refresh never waits for a writer and the two can never wait for each other.
+    """
     query = (
         sa.select(dedup_dirty.c.record_id, dedup_dirty.c.content_hash)
         .where(dedup_dirty.c.side == side)
         .order_by(dedup_dirty.c.record_id)
         .limit(limit)
     )
+    if claim:
+        query = query.with_for_update(skip_locked=True)
     return [(row.record_id, row.content_hash) for row in conn.execute(query)]
 
 

@@ -725,7 +725,7 @@ class Store:
             indexed = 0
             while True:
                 with self.transaction() as conn:
-                    marks = _dedup.marked(conn, side, DEDUP_REFRESH_SLICE)
+                    marks = _dedup.marked(conn, side, DEDUP_REFRESH_SLICE, claim=True)
                     indexed += _dedup.refresh(conn, side, settings, marks) if marks else 0
                 if len(marks) < DEDUP_REFRESH_SLICE:
                     break
