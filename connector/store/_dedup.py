@@ -30,9 +30,8 @@ import sqlalchemy as sa
 from connector.dedup import KEY_VERSION, blocking_keys, prepare
 from connector.model import Contact, MirrorRecord
 from connector.store._schema import dedup_dirty, dedup_index, dedup_keys, dedup_records, dedup_tokens, mirror
-
-# Rows per statement, both for writes and for the `IN (…)` of a lookup.
-_SLICE = 500
+from connector.store._slices import SLICE as _SLICE
+from connector.store._slices import slices
 
 
 def settings_of(region: str, email_provider_rules: bool) -> str:
@@ -55,11 +54,6 @@ def query_entries(contacts: Iterable[Contact], settings: str) -> tuple[set[int],
         hashes.update(key_hash(key) for key in blocking_keys(features))
         tokens.update(features.name)
     return hashes, tokens
-
-
-def slices(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _SLICE):
-        yield values[start : start + _SLICE]
 
 
 def settings_stored(conn: sa.Connection, side: str) -> str | None:

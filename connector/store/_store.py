@@ -42,6 +42,7 @@ from connector.store._schema import (
     synced_versions,
     webhook_events,
 )
+from connector.store._slices import slices as _slices
 
 log = get_logger(__name__)
 
@@ -408,8 +409,8 @@ class Store:
         wanted = sorted(set(link_ids))
         found: dict[int, Link] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                query = sa.select(links).where(links.c.id.in_(wanted[start : start + 500]))
+            for part in _slices(wanted):
+                query = sa.select(links).where(links.c.id.in_(part))
                 found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
         return found
 
@@ -440,8 +441,8 @@ class Store:
                 (links.c.eshop_id, sorted(set(eshop_ids))),
                 (links.c.pohoda_id, sorted(set(pohoda_ids))),
             ):
-                for start in range(0, len(values), 500):
-                    query = sa.select(links).where(column.in_(values[start : start + 500]))
+                for part in _slices(values):
+                    query = sa.select(links).where(column.in_(part))
                     found.update((row["id"], _link(row)) for row in conn.execute(query).mappings())
         return list(found.values())
 
@@ -527,10 +528,10 @@ class Store:
         known = known or {}
         found: dict[int, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
+            for part in _slices(wanted):
                 query = sa.select(
                     synced_versions.c.link_id, synced_versions.c.content_hash, synced_versions.c.content
-                ).where(synced_versions.c.link_id.in_(wanted[start : start + 500]))
+                ).where(synced_versions.c.link_id.in_(part))
                 for row in conn.execute(query):
                     held = known.get(row.link_id)
                     found[row.link_id] = held[1] if held and held[0] == row.content_hash else json.loads(row.content)
@@ -541,9 +542,9 @@ class Store:
         wanted = sorted(set(link_ids))
         found: dict[int, str] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
+            for part in _slices(wanted):
                 query = sa.select(synced_versions.c.link_id, synced_versions.c.content_hash).where(
-                    synced_versions.c.link_id.in_(wanted[start : start + 500])
+                    synced_versions.c.link_id.in_(part)
                 )
                 found.update((row.link_id, row.content_hash) for row in conn.execute(query))
         return found
@@ -559,8 +560,8 @@ class Store:
             return
         stamp = now_iso()
         ids = [link_id for link_id, _c, _h in bases]
-        for start in range(0, len(ids), 500):
-            conn.execute(synced_versions.delete().where(synced_versions.c.link_id.in_(ids[start : start + 500])))
+        for part in _slices(ids):
+            conn.execute(synced_versions.delete().where(synced_versions.c.link_id.in_(part)))
         conn.execute(
             synced_versions.insert(),
             [
@@ -590,10 +591,8 @@ class Store:
         known = known or {}
         found: dict[str, MirrorRecord] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                query = sa.select(mirror).where(
-                    mirror.c.side == side, mirror.c.record_id.in_(wanted[start : start + 500])
-                )
+            for part in _slices(wanted):
+                query = sa.select(mirror).where(mirror.c.side == side, mirror.c.record_id.in_(part))
                 for row in conn.execute(query).mappings():
                     held = known.get(row["record_id"])
                     if held is not None and held[0] == row["content_hash"] and not row["deleted"]:
@@ -610,10 +609,8 @@ class Store:
         found: dict[str, tuple[str, str | None, str | None, bool]] = {}
         columns = (mirror.c.record_id, mirror.c.content_hash, mirror.c.version, mirror.c.ext_id, mirror.c.deleted)
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                query = sa.select(*columns).where(
-                    mirror.c.side == side, mirror.c.record_id.in_(wanted[start : start + 500])
-                )
+            for part in _slices(wanted):
+                query = sa.select(*columns).where(mirror.c.side == side, mirror.c.record_id.in_(part))
                 for row in conn.execute(query):
                     found[row.record_id] = (row.content_hash, row.version, row.ext_id, bool(row.deleted))
         return found
@@ -651,9 +648,7 @@ class Store:
         if not records:
             return
         stamp = now_iso()
-        keys = [(r.side, r.record_id) for r in records]
-        for chunk_start in range(0, len(keys), 500):
-            chunk = records[chunk_start : chunk_start + 500]
+        for chunk in _slices(records):
             for side in {r.side for r in chunk}:
                 conn.execute(
                     mirror.delete().where(
@@ -950,7 +945,7 @@ class Store:
             queries = [query]
         else:
             wanted = sorted(set(link_ids))
-            queries = [query.where(outbox.c.link_id.in_(wanted[i : i + 500])) for i in range(0, len(wanted), 500)]
+            queries = [query.where(outbox.c.link_id.in_(part)) for part in _slices(wanted)]
         found: dict[int, list[tuple[int, str]]] = {}
         with self.engine.connect() as conn:
             for each in queries:
