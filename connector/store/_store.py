@@ -695,11 +695,15 @@ class Store:
         self._ready_dedup_index(side, settings)
         with self.engine.connect() as conn:
             row = _dedup.index_row(conn, side)
+            population = _dedup.population(conn, side)
+            if not population:
+                # An empty side (a first import into a new POHODA) has no candidates: the
+                # registrations are not even keyed.
+                return DedupView(frozenset(), 0, {}, None)
             hashes, tokens = _dedup.query_entries(queries, settings)
             found = _dedup.lookup(conn, side, hashes, block_cap)
             tokens |= _dedup.tokens_of(conn, side, found)
             counts = _dedup.token_counts(conn, side, tokens)
-            population = _dedup.population(conn, side)
         model = json.loads(row.model) if row is not None and row.model else None
         return DedupView(frozenset(found), population, counts, model)
 
