@@ -124,6 +124,7 @@ def _incremental_runs(
         return (edits, edits_delivered), (joined, summary.delivered)
 
 
+@pytest.mark.slow
 def test_an_incremental_run_reads_as_many_mirror_rows_at_20000_customers_as_at_1000(tmp_path: Path) -> None:
     changes, registrations = 10, 8
     (small, small_delivered), (small_joined, small_created) = _incremental_runs(
