@@ -186,3 +186,24 @@ def test_writers_and_lookups_at_once_leave_the_index_as_the_mirror_is(store_back
         assert indexed[record_id] == " ".join(map(str, sorted(hashes))), record_id
         expected_keys += len(hashes)
     assert key_rows == expected_keys  # no entry of an older content is left behind
+
+
+def test_a_mirror_row_the_model_cannot_read_is_left_out_and_nothing_else_stops(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A row an older connector (or a hand edit) left: a field this model does not know, and
+    # text that is not JSON at all.
+    _put(store, _row("1", JAN), _row("2", EVA))
+    with store.transaction() as conn:
+        bad = {**JAN.content(), "favourite_colour": "Zelená Nováková"}
+        conn.execute(mirror.update().where(mirror.c.record_id == "1").values(content=json.dumps(bad)))
+        conn.execute(
+            mirror.insert().values(
+                side="pohoda", record_id="3", content="{not json", content_hash="x", deleted=False, seen_at="now"
+            )
+        )
+    view = store.dedup_view("pohoda", [EVA.replace(phone=None)], region="CZ", email_provider_rules=True)
+    assert view.candidates == {"2"} and view.population == 1
+    logged = capsys.readouterr().out
+    assert "left out" in logged and "record=1" in logged and "record=3" in logged
+    assert "Nováková" not in logged and "Zelená" not in logged  # never a value

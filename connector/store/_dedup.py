@@ -28,10 +28,26 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.dedup import KEY_VERSION, blocking_keys, prepare
+from connector.errors import BadData
+from connector.log import get_logger
 from connector.model import Contact, MirrorRecord
 from connector.store._schema import dedup_dirty, dedup_index, dedup_keys, dedup_records, dedup_tokens, mirror
 from connector.store._slices import SLICE as _SLICE
 from connector.store._slices import slices
+
+log = get_logger(__name__)
+
+
+def _contact(side: str, record_id: str, content: Any) -> Contact | None:
+    """A mirror row's content as a contact; None (logged by id and field, never by value)
+    for a row the model does not read any more (an older connector's, a hand edit): that
+    contact is left out of the index, and nothing else stops."""
+    try:
+        return Contact.from_dict(json.loads(content) if isinstance(content, str) else content)
+    except (BadData, ValueError, TypeError) as error:
+        field = getattr(error, "field", None)
+        log.warning("dedup index: a mirror row is not a contact, left out", side=side, record=record_id, field=field)
+        return None
 
 
 def settings_of(region: str, email_provider_rules: bool) -> str:
@@ -119,12 +135,12 @@ def refresh(conn: sa.Connection, side: str, settings: str, marks: Sequence[tuple
     """Index these marked records as their mirror rows are now (a deleted or missing row: its
     entries go); unmark each, unless it was marked again for another content meanwhile."""
     record_ids = [record_id for record_id, _hash in marks]
-    live: list[tuple[str, dict[str, Any]]] = []
+    live: list[tuple[str, str]] = []
     for part in slices(record_ids):
         query = sa.select(mirror.c.record_id, mirror.c.content).where(
             mirror.c.side == side, mirror.c.record_id.in_(part), mirror.c.deleted.is_(False)
         )
-        live.extend((row.record_id, json.loads(row.content)) for row in conn.execute(query))
+        live.extend((row.record_id, row.content) for row in conn.execute(query))
     _forget(conn, side, record_ids)
     indexed = _insert(conn, side, live, settings)
     conn.execute(
@@ -164,7 +180,8 @@ def _forget(conn: sa.Connection, side: str, record_ids: Sequence[str]) -> None:
         )
 
 
-def _insert(conn: sa.Connection, side: str, contents: Iterable[tuple[str, dict[str, Any]]], settings: str) -> int:
+def _insert(conn: sa.Connection, side: str, contents: Iterable[tuple[str, Any]], settings: str) -> int:
+    """Index these (record id, content: a dict, or its JSON text); returns how many."""
     count = 0
     records: list[dict[str, Any]] = []
     keys: list[dict[str, Any]] = []
@@ -177,7 +194,10 @@ def _insert(conn: sa.Connection, side: str, contents: Iterable[tuple[str, dict[s
                 rows.clear()
 
     for record_id, content in contents:
-        hashes, names = query_entries((Contact.from_dict(content),), settings)
+        contact = _contact(side, record_id, content)
+        if contact is None:
+            continue
+        hashes, names = query_entries((contact,), settings)
         records.append(
             {
                 "side": side,
@@ -249,7 +269,9 @@ def live_contents(conn: sa.Connection, side: str) -> Iterator[tuple[str, Contact
         .order_by(mirror.c.record_id)
     )
     for row in rows.yield_per(_SLICE):
-        yield row.record_id, Contact.from_dict(json.loads(row.content))
+        contact = _contact(side, row.record_id, row.content)
+        if contact is not None:
+            yield row.record_id, contact
 
 
 def store_model(conn: sa.Connection, side: str, model: dict[str, Any] | None, fitted_population: int) -> None:
