@@ -14,8 +14,9 @@ dozen contacts, not the whole mirror, and no process rebuilds an index to answer
   between the marks and the index.
 - `lookup` answers with the candidates of some queries' keys, a key shared by `block_cap`
   records or more left out as the engine leaves it out (not telling on its own).
-- `statistics` gives what scoring needs of the whole side: its population, and how many of
-  its records carry each name token asked about (the term frequencies).
+- `population`, `tokens_of` and `token_counts` give what scoring needs of the whole side: how
+  many contacts it has, and how many of them carry each name token asked about (the term
+  frequencies).
 """
 
 from __future__ import annotations
