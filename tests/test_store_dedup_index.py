@@ -207,3 +207,14 @@ def test_a_mirror_row_the_model_cannot_read_is_left_out_and_nothing_else_stops(
     logged = capsys.readouterr().out
     assert "left out" in logged and "record=1" in logged and "record=3" in logged
     assert "Nováková" not in logged and "Zelená" not in logged  # never a value
+
+
+def test_the_names_of_contacts_compared_besides_the_candidates_are_counted_over_the_side(store: Store) -> None:
+    petr = Contact(name="Petr Svoboda", street="Nová 7", city="Ostrava", zip="70030")
+    _put(store, _row("1", petr), _row("2", petr.replace(city="Opava", zip="74601")), _row("3", EVA))
+    # Eva's registration shares no key with either Petr; the caller compares it with a third
+    # Petr it holds in a newer version than the store's: his tokens' counts are the side's.
+    view = store.dedup_view("pohoda", [EVA], region="CZ", email_provider_rules=True, also=[petr])
+    assert view.candidates == {"3"}
+    assert view.token_counts["petr"] == 2 and view.token_counts["svoboda"] == 2
+    assert view.token_counts["eva"] == 1

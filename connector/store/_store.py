@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connector.dedup import DedupEngine
+from connector.dedup import DedupEngine, name_tokens
 from connector.errors import ConfigError, RunLockHeld, StoreUnavailable
 from connector.log import get_logger
 from connector.model import AuditEntry, Contact, Link, MirrorRecord, OutboxEntry, ReviewItem, WebhookEvent
@@ -683,6 +683,7 @@ class Store:
         region: str,
         email_provider_rules: bool,
         block_cap: int = DEDUP_BLOCK_CAP,
+        also: Iterable[Contact] = (),
     ) -> DedupView:
         """The candidates of `queries` (new registrations) among `side`'s contacts, by key.
 
@@ -690,6 +691,10 @@ class Store:
         key version changed), the contacts written since it was last asked are indexed, and
         its model is fitted again when the side has doubled or halved since the last fit: each
         under a lock all processes share, and each once, not in every run.
+
+        `also`: other contacts the caller compares the registrations with (POHODA records it
+        holds in a newer version than the store's): their name tokens are counted too, so
+        every token a comparison asks about has its count over the side.
         """
         settings = _dedup.settings_of(region, email_provider_rules)
         self._ready_dedup_index(side, settings)
@@ -703,6 +708,7 @@ class Store:
             hashes, tokens = _dedup.query_entries(queries, settings)
             found = _dedup.lookup(conn, side, hashes, block_cap)
             tokens |= _dedup.tokens_of(conn, side, found)
+            tokens.update(token for contact in also for token in name_tokens(contact.name))
             counts = _dedup.token_counts(conn, side, tokens)
         model = json.loads(row.model) if row is not None and row.model else None
         return DedupView(frozenset(found), population, counts, model)

@@ -94,7 +94,7 @@ def changes_state(
     statistics: SideStatistics | None = None
     if new_registration:
         mirror_pohoda, linked, statistics = registration_candidates(
-            store, settings, registrations, pohoda_ids, known=known_pohoda, held=candidates
+            store, settings, registrations, pohoda_ids, known=known_pohoda, held=candidates, changed=hq_records
         )
         links.update((link.id, link) for link in linked if link.id not in links)
     else:
@@ -135,6 +135,7 @@ def registration_candidates(
     *,
     known: Mapping[str, tuple[str, dict[str, Any]]] | None = None,
     held: Mapping[str, SideRecord] | None = None,
+    changed: Sequence[SideRecord] = (),
 ) -> tuple[dict[str, MirrorRecord], list[Link], SideStatistics]:
     """The POHODA contacts new registrations are compared with, besides `pohoda_ids`' rows.
 
@@ -142,14 +143,24 @@ def registration_candidates(
     that share one of its blocking keys: found by key in the stored index and scored with the
     whole side's name statistics and model, so the cost follows the registrations, not the
     side. `held`: contacts this run read for a later chunk (new to the store), compared with
-    too, as the store's are. Returns the mirror rows, the links of the candidates not among
+    too, as the store's are; `changed`: POHODA records this chunk plans (their contents
+    replace the store's). Returns the mirror rows, the links of the candidates not among
     `pohoda_ids`, and the side's statistics.
     """
     wanted = set(pohoda_ids)
+    rows = store.mirror_records("pohoda", wanted, known=known)
+    # The contacts compared besides the index's candidates: the changes' own (in the version
+    # this run read, when it has one), and those held for a later chunk.
+    compared = [record.contact for record in (*(held or {}).values(), *(changed or ())) if record.contact is not None]
+    compared.extend(Contact.from_dict(row.content) for row in rows.values() if not row.deleted)
     view = store.dedup_view(
-        "pohoda", registrations, region=settings.region, email_provider_rules=settings.email_provider_rules
+        "pohoda",
+        registrations,
+        region=settings.region,
+        email_provider_rules=settings.email_provider_rules,
+        also=compared,
     )
-    rows = store.mirror_records("pohoda", wanted | view.candidates, known=known)
+    rows.update(store.mirror_records("pohoda", view.candidates - rows.keys(), known=known))
     indexed = frozenset(rows)
     rows.update((pohoda_id, to_mirror(record)) for pohoda_id, record in (held or {}).items())
     linked = store.links_of(eshop_ids=(), pohoda_ids=rows.keys() - wanted)
