@@ -19,6 +19,7 @@ from typing import Literal
 
 from connector.dedup._compare import (
     BIRTH_DIFFERENT,
+    CLOSE_TOKEN,
     NAME_DIFFERENT,
     NAME_EXACT,
     NAME_WEAK,
@@ -27,10 +28,11 @@ from connector.dedup._compare import (
     compare_features,
     pattern_code,
     pattern_levels,
+    token_similarity,
 )
 from connector.dedup._features import Features, blocking_keys, prepare
 from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
-from connector.dedup._score import DEFAULT_MODEL, Evidence, evidence_of, name_exact_weight, verdict
+from connector.dedup._score import DEFAULT_MODEL, Evidence, dismissed, evidence_of, name_exact_weight, verdict
 from connector.model import Contact
 
 Band = Literal["link", "review"]
@@ -294,6 +296,8 @@ class DedupEngine:
             if record_id is None or packed is None or record_id == exclude:
                 continue
             other = Features.unpack(packed)
+            if dismissed(features, other):
+                continue  # vetoed, nothing to say it is one customer: no band
             evidence = evidence_of(compare_features(features, other, rare), self.model, self.names.share)
             banded = self.thresholds.band(evidence)
             if banded is not None:
@@ -334,16 +338,29 @@ class DedupEngine:
 
 
 def two_names(a: tuple[str, ...], b: tuple[str, ...], rare: RareToken | None) -> bool:
-    """One name token each that the other lacks, both whole words and both common spellings:
-    "Filip Dzurilla" and "Rastislav Dzurilla". Where there are too few records to tell a common
-    spelling from a typo (`rare` is None), never: a mistyped given name is no second person."""
-    if rare is None or len(a) != len(b) or len(a) < 2:
+    """Two people's names: one name token each that the other lacks, both whole words and both
+    common spellings ("Filip Dzurilla" and "Rastislav Dzurilla"); or, with a name part more on
+    one side or more tokens apart, each name carrying a whole, common token that nothing in the
+    other comes close to ("Joshua Johnson" and "Charles John Johnson": "Joshua" is not there).
+    Where there are too few records to tell a common spelling from a typo (`rare` is None),
+    never: a mistyped given name is no second person."""
+    if rare is None or min(len(a), len(b)) < 2:
         return False
     only_a, only_b = set(a) - set(b), set(b) - set(a)
-    if len(only_a) != 1 or len(only_b) != 1:
+    if not only_a or not only_b:
         return False
-    (x,), (y,) = only_a, only_b
-    return len(x) > 1 and len(y) > 1 and not rare(x) and not rare(y)
+    if len(a) == len(b) and len(only_a) == 1 and len(only_b) == 1:
+        (x,), (y,) = only_a, only_b
+        return len(x) > 1 and len(y) > 1 and not rare(x) and not rare(y)
+    return _unexplained(only_a, b, rare) and _unexplained(only_b, a, rare)
+
+
+def _unexplained(tokens: Iterable[str], other: tuple[str, ...], rare: RareToken) -> bool:
+    """Some whole, common token of `tokens` that no token of `other` is close to (a typo, a
+    nickname, an initial it begins)."""
+    return any(
+        len(x) > 1 and not rare(x) and all(token_similarity(x, y, rare) < CLOSE_TOKEN for y in other) for x in tokens
+    )
 
 
 def conflicting_births(births: Iterable[str]) -> bool:
