@@ -135,7 +135,7 @@ def token_similarity(a: str, b: str, rare: RareToken | None = None) -> float:
     return similarity
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def _token_similarity(a: str, b: str) -> tuple[float, bool]:
     """The similarity of two different tokens and whether they are one name's two genders (kept:
     the same given and family names meet again and again)."""
@@ -357,12 +357,12 @@ def _close_words(a: str, b: str) -> bool:
 
 def compare_place(a: Features, b: Features) -> int:
     """Postcode and town as one field: they say nearly the same, so they are not counted twice."""
+    if a.zip and a.zip == b.zip:
+        return PLACE_ZIP
     city = MISSING
     if a.city and b.city:
         city = 0 if a.city == b.city or JaroWinkler.normalized_similarity(a.city, b.city) >= 0.9 else 1
     if a.zip and b.zip:
-        if a.zip == b.zip:
-            return PLACE_ZIP
         if len(a.zip) >= 4 and _one_typo(a.zip, b.zip) and city != 1:
             return PLACE_ZIP_TYPO
         return PLACE_CITY if city == 0 else PLACE_DIFFERENT
@@ -374,24 +374,35 @@ def compare_place(a: Features, b: Features) -> int:
 def compare_features(a: Features, b: Features, rare: RareToken | None = None) -> Comparison:
     """The comparison vector of (a, b); symmetric: (b, a) gives the same."""
     name, agreed = compare_names(a.name, b.name, rare)
+    return Comparison((name, *compare_others(a, b)), agreed)
+
+
+def compare_others(a: Features, b: Features) -> tuple[int, ...]:
+    """The levels of every field but the name (`FIELDS[1:]`): a few string comparisons, cheap
+    beside the name's token assignment."""
     company = MISSING
     if a.company and b.company:
         similarity = fuzz.token_sort_ratio(a.company, b.company, processor=None) / 100.0
         company = (
             COMPANY_SAME if similarity >= 0.93 else COMPANY_SIMILAR if similarity >= CLOSE_TEXT else COMPANY_DIFFERENT
         )
-    levels = (
-        name,
+    return (
         compare_birth(a.birth, b.birth),
         compare_street(a.street, b.street),
         compare_place(a, b),
         MISSING if not (a.email and b.email) else SAME if a.email == b.email else DIFFERENT,
-        MISSING if not (a.phones and b.phones) else SAME if set(a.phones) & set(b.phones) else DIFFERENT,
+        _shared(a.phones, b.phones),
         company,
         MISSING if not (a.ico and b.ico) else SAME if a.ico == b.ico else DIFFERENT,
-        MISSING if not (a.taxes and b.taxes) else SAME if set(a.taxes) & set(b.taxes) else DIFFERENT,
+        _shared(a.taxes, b.taxes),
     )
-    return Comparison(levels, agreed)
+
+
+def _shared(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    """SAME where the two share a value, MISSING where either has none."""
+    if not a or not b:
+        return MISSING
+    return SAME if any(value in b for value in a) else DIFFERENT
 
 
 def pattern_code(levels: Sequence[int]) -> int:

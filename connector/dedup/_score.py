@@ -181,6 +181,21 @@ def dismissed(a: Features, b: Features) -> bool:
     return bool(a.ico and b.ico) or compare_birth(a.birth, b.birth) == BIRTH_DIFFERENT
 
 
+def ceiling(others: tuple[int, ...], model: MatchModel) -> float:
+    """The highest log odds a pair with these levels of the other fields (`compare_others`)
+    reaches with any name level but an exact one: the sum without the name, plus the best
+    weight of a name that is not exact (kept per levels)."""
+    found: float | None = model.verdicts.get(others)  # 8 levels: no comparison vector's key
+    if found is None:
+        weights = model.weights
+        found = model.prior + max(weights[_FIELD_NAME][NAME_CLOSE:])
+        for field, level in enumerate(others, start=1):
+            if level != MISSING:
+                found += weights[field][level]
+        model.verdicts[others] = found
+    return found
+
+
 def name_exact_weight(model: MatchModel, share: float) -> float:
     """Term-frequency adjusted weight of an exact name: log(m / share of records with that name).
 
@@ -213,6 +228,7 @@ __all__ = [
     "Evidence",
     "NameShare",
     "Verdict",
+    "ceiling",
     "compare",
     "dismissed",
     "evidence_of",
