@@ -493,11 +493,11 @@ def _find_duplicates(
             raise OverflowError(f"a dedup batch holds at most {_MAX_SLOTS} records")
         ids.append(record_id)
         features.append(prepared)
-        names.add(prepared)
         keys_of = blocking_keys(prepared)
         hashes.extend(map(hash, keys_of))
         key_slots.extend(itertools.repeat(slot, len(keys_of)))
     keys = len(hashes)
+    names.update(features)
     # Each entry (key hash << slot bits | slot) made in C, a million at once.
     masked = map(operator.and_, hashes, itertools.repeat(_HASH_MASK))
     entries = array("q", map(operator.or_, map(operator.lshift, masked, itertools.repeat(_SLOT_BITS)), key_slots))
