@@ -272,8 +272,14 @@ def _name_level(
     found = tuple(agreed)
     if lowest < CLOSE_TOKEN:
         # One token far off, the rest close: a bad typo, or another name (Marek/Marta).
-        if close != len(short) - 1 or len(short) < 2 or len(short) != len(long):
+        if close != len(short) - 1 or len(short) < 2:
             return NAME_DIFFERENT, found, depends
+        if len(short) != len(long):
+            # A name part left out besides ("Matthew Cyrtcr"/"Matthew Robert Carter"): never more
+            # than a contact may confirm (garbled or weak), whatever the odd token's spelling.
+            if rare is not None and (rare(odd_x) or rare(odd_y)) and lowest >= GARBLED_TOKEN:
+                return NAME_GARBLED, found, depends
+            return (NAME_WEAK if lowest >= WEAK_TOKEN else NAME_DIFFERENT), found, depends
         if rare is not None and (rare(odd_x) or rare(odd_y)):
             if lowest > VARIANT_TOKEN:
                 return NAME_VARIANT, found, depends
