@@ -3,35 +3,9 @@ also where a third record (one of them written with an initial or a nickname) li
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 from connector.dedup import DedupEngine, find_duplicates
 from connector.model import Contact
-
-
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-corrupt = _load("corrupt")
-
-
-@functools.lru_cache(maxsize=1)
-def _background() -> tuple[tuple[str, Contact], ...]:
-    """Other people (English among them), enough that the engine knows which spellings are common."""
-    population = corrupt.Population(91)
-    return tuple((f"bg{n}", corrupt.contact_of(population.person())) for n in range(6000))
-
+from tests.test_dedup_model import background, corrupt
 
 HOME = {"street": "176 North Street", "zip": "LE8 4FG", "city": "Leicester", "birth_date": "1977-09-24"}
 
@@ -43,7 +17,7 @@ TWIN = "Joshua Johnson"
 
 
 def _records(*extra: tuple[str, Contact]) -> list[tuple[str, Contact]]:
-    return [*_background(), *((f"a{n}", Contact(name=name, **HOME)) for n, name in enumerate(PERSON)), *extra]
+    return [*background(), *((f"a{n}", Contact(name=name, **HOME)) for n, name in enumerate(PERSON)), *extra]
 
 
 def test_without_the_twin_the_two_records_are_one_customer() -> None:
@@ -60,7 +34,7 @@ def test_twins_are_not_joined_through_a_record_with_an_initial() -> None:
 
 
 def test_the_twin_is_not_linked_online_to_the_full_name() -> None:
-    engine = DedupEngine([*_background(), ("a0", Contact(name=PERSON[0], **HOME))])
+    engine = DedupEngine([*background(), ("a0", Contact(name=PERSON[0], **HOME))])
     match = engine.best_match(Contact(name=TWIN, **HOME))
     assert match is None or match.band == "review", match
 

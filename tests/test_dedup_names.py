@@ -5,13 +5,13 @@ from __future__ import annotations
 from connector.dedup import DedupEngine, find_duplicates, prepare
 from connector.dedup._compare import NAME_DIFFERENT, NAME_GARBLED, NAME_WEAK, compare_names
 from connector.model import Contact
-from tests.test_dedup_hard_negatives import _background
+from tests.test_dedup_model import background
 
 HOME = {"street": "116 Station Road", "zip": "CF29 1EB", "city": "Cardiff", "birth_date": "1986-09-28"}
 
 
 def test_a_garbled_family_name_with_the_middle_name_left_out_is_garbled_not_different() -> None:
-    rare = DedupEngine(_background()).names.rare_test()
+    rare = DedupEngine(background()).names.rare_test()
     assert rare is not None
     full, garbled = prepare(Contact(name="Matthew Robert Carter")), prepare(Contact(name="Matthew Cyrtcr"))
     assert compare_names(full.name, garbled.name, rare)[0] == NAME_GARBLED
@@ -27,9 +27,9 @@ def test_a_garbled_family_name_with_the_middle_name_left_out_is_garbled_not_diff
 def test_the_same_email_links_them_and_nothing_else_does() -> None:
     first = Contact(name="Matthew Robert Carter", email="m.carter@mail.example", **HOME)
     second = Contact(name="Matthew Cyrtcr", email="M.Carter@mail.example", **HOME)
-    clusters = find_duplicates([*_background(), ("a", first), ("b", second)])
+    clusters = find_duplicates([*background(), ("a", first), ("b", second)])
     assert any({"a", "b"} <= set(c.ids) for c in clusters if c.band == "link"), clusters
     # Without the e-mail the same two records are at most a question.
     bare = [Contact(name=c.name, **HOME) for c in (first, second)]
-    clusters = find_duplicates([*_background(), ("a", bare[0]), ("b", bare[1])])
+    clusters = find_duplicates([*background(), ("a", bare[0]), ("b", bare[1])])
     assert not any({"a", "b"} <= set(c.ids) for c in clusters if c.band == "link"), clusters

@@ -4,27 +4,10 @@ full comparison puts in no band."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 from connector.dedup import DedupEngine, Features, prepare
 from connector.dedup._compare import compare_features
 from connector.dedup._score import dismissed, evidence_of, verdict
-
-
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-corrupt = _load("corrupt")
+from tests.test_dedup_model import corrupt
 
 
 def _labeled(seed: int) -> list[tuple[str, Features]]:
@@ -66,3 +49,19 @@ def test_online_matches_are_those_of_comparing_every_candidate_in_full() -> None
         assert got == expected, features
         found_any += len(got)
     assert found_any > 100
+
+
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    from connector.dedup import find_duplicates
+
+    records = _labeled(seed=4)[:200]
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            find_duplicates(records)
+            assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import gc
 import itertools
 import math
@@ -15,8 +16,8 @@ import random
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, ParamSpec, TypeVar
 
 from connector.dedup._compare import (
     BIRTH_DIFFERENT,
@@ -40,6 +41,8 @@ from connector.dedup._score import DEFAULT_MODEL, Evidence, ceiling, dismissed, 
 from connector.model import Contact
 
 Band = Literal["link", "review"]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 # An index entry is one int: 39 bits of the key's hash above 24 bits of the record's slot.
 # Sorted, a million contacts' keys take ~60 MB; a hash collision only adds a candidate that
@@ -428,6 +431,27 @@ def _blocks(entries: array[int], block_cap: int) -> Iterator[list[int]]:
         yield [entry & slot_mask for entry in entries[start : last + 2]]
 
 
+def _without_cyclic_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`function` run with the cyclic garbage collector off, and switched back on after.
+
+    A batch makes millions of small objects and keeps most of them to its end, none of them in
+    a reference cycle: the collector would walk the whole batch again and again for nothing (a
+    fifth of the time of 100,000 records)."""
+
+    @functools.wraps(function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return run
+
+
+@_without_cyclic_gc
 def find_duplicates(
     records: Iterable[tuple[str, Contact]] | Iterable[tuple[str, Features]],
     *,
@@ -447,33 +471,6 @@ def find_duplicates(
     m by EM over the candidate pairs. `stats`, when given, receives the work done in counts
     that do not depend on the machine: records, keys, blocks, pairs compared.
     """
-    # A batch makes millions of small objects and keeps most of them to its end, none of them
-    # in a reference cycle: the cyclic collector would walk the whole batch again and again for
-    # nothing (a fifth of the time of 100,000 records). It is switched back on when done.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _find_duplicates(
-            records, region=region, link_threshold=link_threshold, review_threshold=review_threshold,
-            email_provider_rules=email_provider_rules, block_cap=block_cap, review=review, model=model, stats=stats,
-        )  # fmt: skip
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _find_duplicates(
-    records: Iterable[tuple[str, Contact]] | Iterable[tuple[str, Features]],
-    *,
-    region: str = "CZ",
-    link_threshold: float = 0.9,
-    review_threshold: float = 0.7,
-    email_provider_rules: bool = True,
-    block_cap: int = DEFAULT_BLOCK_CAP,
-    review: bool = False,
-    model: MatchModel | None = None,
-    stats: dict[str, int] | None = None,
-) -> list[Cluster]:
     thresholds = Thresholds(link_threshold, review_threshold)
     ids: list[str] = []
     features: list[Features] = []
