@@ -302,16 +302,17 @@ class Population:
     def twin(self, person: Entity) -> Entity:
         """Same family name, address and birth date; another given name.
 
-        Another name, not the sibling's middle name nor a nickname of the sibling's name
-        ("Elizabeth" and "Betty"): parents do not name twins so, and to any reader such a pair
+        Another name, not the sibling's middle name nor a nickname of the sibling's given or
+        middle name ("Elizabeth" and "Betty"): parents do not name twins so, and to any reader such a pair
         is one person written twice.
         """
         other = dataclasses.replace(person, middle=None, email=None, phone=None)
-        given = fold(person.given)
+        names = [fold(n) for n in (person.given, person.middle) if n]
+        # Nor a nickname of the sibling's middle name ("Elizabeth" beside "Donna Betty").
         choices = [
             g
             for g in _GIVEN[person.country][person.female]
-            if g[:2] != person.given[:2] and g != person.middle and token_similarity(fold(g), given) < 0.95
+            if g[:2] != person.given[:2] and all(token_similarity(fold(g), n) < 0.95 for n in names)
         ]
         other.given = self.rng.choice(choices)
         if person.email:

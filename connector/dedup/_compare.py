@@ -41,6 +41,8 @@ COMPANY_SAME, COMPANY_SIMILAR, COMPANY_DIFFERENT = range(3)
 CLOSE_TOKEN = 0.88
 WEAK_TOKEN = 0.72
 CLOSE_TEXT = 0.85
+# What a nickname, or an initial that begins its partner, scores.
+NICKNAME_TOKEN = 0.95
 # An initial that does not begin its partner: below VARIANT_TOKEN, at least WEAK_TOKEN.
 INITIAL_MISMATCH = 0.73
 # A far-off token is a rare misspelling (NAME_VARIANT) only this close to its partner, and a
@@ -133,16 +135,16 @@ def token_similarity(a: str, b: str, rare: RareToken | None = None) -> float:
     return similarity
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 17)
 def _token_similarity(a: str, b: str) -> tuple[float, bool]:
     """The similarity of two different tokens and whether they are one name's two genders (kept:
     the same given and family names meet again and again)."""
     if len(a) == 1 or len(b) == 1:
         # An initial agrees with any token it begins, nearly fully; one that does not says little
         # (a mistyped or misread letter), so it is a weak disagreement, never a different name.
-        return (0.95 if a[0] == b[0] else INITIAL_MISMATCH), False
+        return (NICKNAME_TOKEN if a[0] == b[0] else INITIAL_MISMATCH), False
     if b in _NICKNAMES.get(a, ()):
-        return 0.95, False
+        return NICKNAME_TOKEN, False
     similarity = JaroWinkler.normalized_similarity(a, b)
     if similarity < CLOSE_TOKEN and min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
         # One edit in a short name ("Petr"/"Ptr") is a typo even where Jaro-Winkler is harsh on it.
@@ -225,54 +227,74 @@ def compare_names(a: Sequence[str], b: Sequence[str], rare: RareToken | None = N
         return MISSING, ()
     if a == b:
         return NAME_EXACT, tuple(t for t in a if len(t) > 1)
-    short, long = (a, b) if (len(a), a) <= (len(b), b) else (b, a)
-    level, agreed, depends = _compare_names(tuple(short), tuple(long), None)
+    short, long = (tuple(a), tuple(b)) if (len(a), a) <= (len(b), b) else (tuple(b), tuple(a))
+    pairs = _pairs(short, long)
+    level, agreed, depends = _name_level(pairs, short, long, None)
     if rare is None or not depends:
         return level, agreed
-    # Only where the answer turns on it: which tokens are rare. Cached on the tokens and those.
+    # Only where the answer turns on it: which tokens are rare.
     rare_ones = frozenset(t for t in (*short, *long) if rare(t))
-    level, agreed, _ = _compare_names(tuple(short), tuple(long), rare_ones)
+    is_rare = rare_ones.__contains__
+    if rare_ones and any(
+        x != y and (x in rare_ones or y in rare_ones) and _gendered(x, y) for x in short for y in long
+    ):
+        # A rare spelling may be a typo where two common ones are two genders: the best
+        # assignment may then be another one.
+        pairs = _pairs(short, long, is_rare)
+    level, agreed, _ = _name_level(pairs, short, long, is_rare)
     return level, agreed
 
 
-@functools.lru_cache(maxsize=1 << 15)
-def _compare_names(
-    short: tuple[str, ...], long: tuple[str, ...], rare_ones: frozenset[str] | None
+def _name_level(
+    pairs: Sequence[tuple[float, str, str]], short: tuple[str, ...], long: tuple[str, ...], rare: RareToken | None
 ) -> tuple[int, tuple[str, ...], bool]:
-    """The level, the exact tokens, and whether knowing which tokens are rare could change it."""
-    rare = rare_ones.__contains__ if rare_ones is not None else None
-    pairs = _pairs(short, long, rare)
-    agreed = tuple(x for similarity, x, _ in pairs if similarity == 1.0 and len(x) > 1)
-    depends = any(GARBLED_TOKEN <= similarity < 0.95 for similarity, _, _ in pairs) or any(
-        gendered_pair(x, y) for _, x, y in pairs if x != y
-    )
-    if rare is not None:
-        pairs = [
-            (
-                min(similarity, VARIANT_TOKEN)
-                if similarity < 0.95 and not rare(x) and not rare(y) and similarity >= VARIANT_TOKEN
-                else similarity,
-                x,
-                y,
-            )
-            for similarity, x, y in pairs
-        ]
-    weakest, odd_x, odd_y = min(pairs)
-    if weakest < CLOSE_TOKEN:
+    """The level of an assignment, the exact tokens, and whether knowing which tokens are rare
+    could change it."""
+    agreed: list[str] = []
+    depends = False
+    close = 0
+    weakest: tuple[float, str, str] | None = None
+    for similarity, x, y in pairs:
+        if x == y:
+            if len(x) > 1:
+                agreed.append(x)
+        else:
+            if not depends and (GARBLED_TOKEN <= similarity < NICKNAME_TOKEN or _gendered(x, y)):
+                depends = True
+            if rare is not None and VARIANT_TOKEN <= similarity < NICKNAME_TOKEN and not rare(x) and not rare(y):
+                similarity = VARIANT_TOKEN  # two common spellings: two names however alike
+        if similarity >= CLOSE_TOKEN:
+            close += 1
+        if weakest is None or (similarity, x, y) < weakest:
+            weakest = (similarity, x, y)
+    assert weakest is not None
+    lowest, odd_x, odd_y = weakest
+    found = tuple(agreed)
+    if lowest < CLOSE_TOKEN:
         # One token far off, the rest close: a bad typo, or another name (Marek/Marta).
-        close = sum(1 for similarity, _, _ in pairs if similarity >= CLOSE_TOKEN)
-        if close != len(pairs) - 1 or len(short) < 2 or len(short) != len(long):
-            return NAME_DIFFERENT, agreed, depends
+        if close != len(short) - 1 or len(short) < 2:
+            return NAME_DIFFERENT, found, depends
+        if len(short) != len(long):
+            # A name part left out besides ("Matthew Cyrtcr"/"Matthew Robert Carter"): never more
+            # than a contact may confirm (garbled or weak), whatever the odd token's spelling.
+            if rare is not None and (rare(odd_x) or rare(odd_y)) and lowest >= GARBLED_TOKEN:
+                return NAME_GARBLED, found, depends
+            return (NAME_WEAK if lowest >= WEAK_TOKEN else NAME_DIFFERENT), found, depends
         if rare is not None and (rare(odd_x) or rare(odd_y)):
-            if weakest > VARIANT_TOKEN:
-                return NAME_VARIANT, agreed, depends
-            if weakest >= GARBLED_TOKEN:
-                return NAME_GARBLED, agreed, depends
-        return (NAME_WEAK if weakest >= WEAK_TOKEN else NAME_DIFFERENT), agreed, depends
+            if lowest > VARIANT_TOKEN:
+                return NAME_VARIANT, found, depends
+            if lowest >= GARBLED_TOKEN:
+                return NAME_GARBLED, found, depends
+        return (NAME_WEAK if lowest >= WEAK_TOKEN else NAME_DIFFERENT), found, depends
     if len(short) == len(long) and all(len(t) > 1 for t in (*short, *long)):
-        return NAME_CLOSE, agreed, depends
+        return NAME_CLOSE, found, depends
     # A given name left out, a middle name on one side, an initial: consistent but less said.
-    return NAME_PART, agreed, depends
+    return NAME_PART, found, depends
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _gendered(a: str, b: str) -> bool:
+    return gendered_pair(a, b)
 
 
 def _one_typo(a: str, b: str) -> bool:
@@ -341,12 +363,12 @@ def _close_words(a: str, b: str) -> bool:
 
 def compare_place(a: Features, b: Features) -> int:
     """Postcode and town as one field: they say nearly the same, so they are not counted twice."""
+    if a.zip and a.zip == b.zip:
+        return PLACE_ZIP
     city = MISSING
     if a.city and b.city:
         city = 0 if a.city == b.city or JaroWinkler.normalized_similarity(a.city, b.city) >= 0.9 else 1
     if a.zip and b.zip:
-        if a.zip == b.zip:
-            return PLACE_ZIP
         if len(a.zip) >= 4 and _one_typo(a.zip, b.zip) and city != 1:
             return PLACE_ZIP_TYPO
         return PLACE_CITY if city == 0 else PLACE_DIFFERENT
@@ -358,24 +380,35 @@ def compare_place(a: Features, b: Features) -> int:
 def compare_features(a: Features, b: Features, rare: RareToken | None = None) -> Comparison:
     """The comparison vector of (a, b); symmetric: (b, a) gives the same."""
     name, agreed = compare_names(a.name, b.name, rare)
+    return Comparison((name, *compare_others(a, b)), agreed)
+
+
+def compare_others(a: Features, b: Features) -> tuple[int, ...]:
+    """The levels of every field but the name (`FIELDS[1:]`): a few string comparisons, cheap
+    beside the name's token assignment."""
     company = MISSING
     if a.company and b.company:
         similarity = fuzz.token_sort_ratio(a.company, b.company, processor=None) / 100.0
         company = (
             COMPANY_SAME if similarity >= 0.93 else COMPANY_SIMILAR if similarity >= CLOSE_TEXT else COMPANY_DIFFERENT
         )
-    levels = (
-        name,
+    return (
         compare_birth(a.birth, b.birth),
         compare_street(a.street, b.street),
         compare_place(a, b),
         MISSING if not (a.email and b.email) else SAME if a.email == b.email else DIFFERENT,
-        MISSING if not (a.phones and b.phones) else SAME if set(a.phones) & set(b.phones) else DIFFERENT,
+        _shared(a.phones, b.phones),
         company,
         MISSING if not (a.ico and b.ico) else SAME if a.ico == b.ico else DIFFERENT,
-        MISSING if not (a.taxes and b.taxes) else SAME if set(a.taxes) & set(b.taxes) else DIFFERENT,
+        _shared(a.taxes, b.taxes),
     )
-    return Comparison(levels, agreed)
+
+
+def _shared(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    """SAME where the two share a value, MISSING where either has none."""
+    if not a or not b:
+        return MISSING
+    return SAME if any(value in b for value in a) else DIFFERENT
 
 
 def pattern_code(levels: Sequence[int]) -> int:

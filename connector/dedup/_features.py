@@ -80,21 +80,39 @@ class Features(NamedTuple):
 def prepare(contact: Contact, *, region: str = "CZ", email_provider_rules: bool = True) -> Features:
     """The comparison form of `contact`; a phone without a country code is read in `region`."""
     phone_region = contact.country or region
-    phones = {p for p in (phone_key(contact.phone, phone_region), phone_key(contact.mobile, phone_region)) if p}
-    taxes = {t for t in (tax_key(contact.dic, contact.country), tax_key(contact.ic_dph, contact.country)) if t}
-    email = email_key(contact.email, provider_rules=email_provider_rules) or ""
-    return Features(
-        email=email.replace(_FIELD_SEP, ""),
-        phones=tuple(sorted(phones)),
-        ico=ico_key(contact.ico) or "",
-        taxes=tuple(sorted(taxes)),
-        name=name_tokens(contact.name),
-        company=company_key(contact.company),
-        street=street_key(contact.street),
-        city=fold(contact.city),
-        zip=zip_key(contact.zip),
-        birth=contact.birth_date or "",
+    phones = _two(
+        phone_key(contact.phone, phone_region) if contact.phone else None,
+        phone_key(contact.mobile, phone_region) if contact.mobile else None,
     )
+    taxes = _two(
+        tax_key(contact.dic, contact.country) if contact.dic else None,
+        tax_key(contact.ic_dph, contact.country) if contact.ic_dph else None,
+    )
+    email = (email_key(contact.email, provider_rules=email_provider_rules) or "") if contact.email else ""
+    if _FIELD_SEP in email:
+        email = email.replace(_FIELD_SEP, "")
+    return Features._make(
+        (
+            email,
+            phones,
+            (ico_key(contact.ico) or "") if contact.ico else "",
+            taxes,
+            name_tokens(contact.name),
+            company_key(contact.company) if contact.company else "",
+            street_key(contact.street),
+            fold(contact.city),
+            zip_key(contact.zip),
+            contact.birth_date or "",
+        )
+    )
+
+
+def _two(first: str | None, second: str | None) -> tuple[str, ...]:
+    """The distinct values of two, sorted."""
+    if first and second and first != second:
+        return (first, second) if first < second else (second, first)
+    value = first or second
+    return (value,) if value else ()
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -119,6 +137,16 @@ def _street_parts(street: str) -> tuple[str, str]:
     return house, phonetic(max(words, key=lambda word: (len(word), word))) if words else ""
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _sound_heads(sounds: tuple[str, ...]) -> str:
+    return "".join(sound[:2] for sound in sounds)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _company_sound(company: str) -> str:
+    return "".join(sorted(phonetic(token) for token in company.split())[:3])
+
+
 def blocking_keys(features: Features) -> list[str]:
     """Every key under which a duplicate of this contact may be filed.
 
@@ -128,17 +156,18 @@ def blocking_keys(features: Features) -> list[str]:
     birth date, birth date + postcode, street sound + house number + town (no name). Identifiers
     (e-mail, phone, company ids) are keys on their own. `KEY_VERSION` names this set of keys.
     """
-    keys: list[str] = []
-    if features.email:
-        keys.append("e" + features.email)
-    keys.extend("p" + phone for phone in features.phones)
-    if features.ico:
-        keys.append("i" + features.ico)
-    keys.extend("t" + tax for tax in features.taxes)
-    sounds, name_parts = _name_parts(features.name)
-    place = features.zip or features.city
-    town = _town(features.city)
-    house, longest = _street_parts(features.street)
+    email, phones, ico, taxes, name, company, street, city, zip_code, birth = features
+    keys: list[str] = ["e" + email] if email else []
+    if phones:
+        keys.extend(["p" + phone for phone in phones])
+    if ico:
+        keys.append("i" + ico)
+    if taxes:
+        keys.extend(["t" + tax for tax in taxes])
+    sounds, name_parts = _name_parts(name)
+    place = zip_code or city
+    town = _town(city)
+    house, longest = _street_parts(street)
     for sound, initials in name_parts:
         # Each name token's sound with the initials of the others: a typo in one token, or the
         # order of the tokens, still leaves one key in common.
@@ -147,25 +176,24 @@ def blocking_keys(features: Features) -> list[str]:
             if initials:
                 # And without them: a given name left out, written as an initial or a nickname.
                 keys.append(f"n{sound}||{place}")
-        if features.birth:
-            keys.append(f"b{features.birth}|{sound}")
-    if sounds and town and house and features.zip:
+        if birth:
+            keys.append(f"b{birth}|{sound}")
+    if sounds and town and house and zip_code:
         # The name sounds' first two letters at one house in one town: a mistyped postcode, with
         # a mistyped name or street beside it.
-        keys.append(f"m{''.join(sound[:2] for sound in sounds)}|{town}|{house}")
-    if features.birth and features.zip:
-        keys.append(f"z{features.zip}|{features.birth}")
+        keys.append(f"m{_sound_heads(sounds)}|{town}|{house}")
+    if birth and zip_code:
+        keys.append(f"z{zip_code}|{birth}")
     if longest and town:
         # The street's longest word with the house number and the town, no name and no
         # postcode: one address, whatever happened to the name (a given name dropped, a family
         # name's first letter mistyped) or to the postcode. A block of flats is one block.
         keys.append(f"a{longest}|{house}|{town}")
-        if features.zip:
+        if zip_code:
             # Each name token's sound with the others' initials in one street of the town: a
             # mistyped postcode with a mistyped house number beside it.
             for sound, initials in name_parts:
                 keys.append(f"o{sound}|{initials}|{town}|{longest}")
-    if features.company:
-        company_sound = "".join(sorted(phonetic(token) for token in features.company.split())[:3])
-        keys.append(f"c{company_sound}|{place}")
+    if company:
+        keys.append(f"c{_company_sound(company)}|{place}")
     return keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import random
 from collections import Counter
@@ -234,8 +235,10 @@ class NameStatistics:
         self.counts.subtract(features.name)
 
     def update(self, many: Iterable[Features]) -> None:
-        for features in many:
-            self.add(features)
+        """`add` each of `many`, counted in one pass."""
+        names = [features.name for features in many]
+        self.population += len(names)
+        self.counts.update(itertools.chain.from_iterable(names))
 
     def rare(self, token: str) -> bool:
         """Held by at most `RARE_TOKEN_COUNT` records of many: more likely a typo than a name."""

@@ -74,6 +74,8 @@ def fold(text: str | None) -> str:
     """Lower case, no diacritics, punctuation runs become one space."""
     if not text:
         return ""
+    if text.isascii():
+        return " ".join(_NON_WORD.sub(" ", text.lower()).split())  # nothing to decompose or drop
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_UNDECOMPOSABLE))
     # Latin marks are one range: dropped by one regex, and what is left, if ASCII, holds no other
     # combining character. Anything else takes the character-by-character way.
@@ -90,6 +92,8 @@ def name_tokens(name: str | None) -> tuple[str, ...]:
 
 def company_key(company: str | None) -> str:
     """A company name folded, its legal form removed: "Stavby Novák, s.r.o." -> "stavby novak"."""
+    if not company:
+        return ""
     tokens = fold(company).split()
     # Take off the longest tail that spells a legal form; one pass suffices ("X a.s." or "X s.r.o.").
     for size in range(min(_LEGAL_FORM_MAX_TOKENS, len(tokens) - 1), 0, -1):

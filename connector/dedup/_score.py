@@ -34,6 +34,7 @@ from connector.dedup._compare import (
     STREET_SWAPPED,
     Comparison,
     align_tokens,
+    compare_birth,
     compare_features,
     pattern_levels,
     token_similarity,
@@ -167,6 +168,34 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
     return Verdict(weight, name == NAME_EXACT, linkable, vetoed, company_id or contact_id, _reasons(levels))
 
 
+def dismissed(a: Features, b: Features) -> bool:
+    """Whether the pair is vetoed (another valid IČO, another birth date) with no e-mail, phone
+    or company id agreeing: then it is no match at all (`Thresholds.band`), whatever the other
+    fields say, so they need not be compared. The same answer as `verdict`, a few fields read."""
+    if (a.email and a.email == b.email) or (a.ico and a.ico == b.ico):
+        return False
+    if a.phones and b.phones and not set(a.phones).isdisjoint(b.phones):
+        return False
+    if a.taxes and b.taxes and not set(a.taxes).isdisjoint(b.taxes):
+        return False
+    return bool(a.ico and b.ico) or compare_birth(a.birth, b.birth) == BIRTH_DIFFERENT
+
+
+def ceiling(others: tuple[int, ...], model: MatchModel) -> float:
+    """The highest log odds a pair with these levels of the other fields (`compare_others`)
+    reaches with any name level but an exact one: the sum without the name, plus the best
+    weight of a name that is not exact (kept per levels)."""
+    found: float | None = model.verdicts.get(others)  # 8 levels: no comparison vector's key
+    if found is None:
+        weights = model.weights
+        found = model.prior + max(weights[_FIELD_NAME][NAME_CLOSE:])
+        for field, level in enumerate(others, start=1):
+            if level != MISSING:
+                found += weights[field][level]
+        model.verdicts[others] = found
+    return found
+
+
 def name_exact_weight(model: MatchModel, share: float) -> float:
     """Term-frequency adjusted weight of an exact name: log(m / share of records with that name).
 
@@ -199,7 +228,9 @@ __all__ = [
     "Evidence",
     "NameShare",
     "Verdict",
+    "ceiling",
     "compare",
+    "dismissed",
     "evidence_of",
     "name_exact_weight",
     "name_similarity",
