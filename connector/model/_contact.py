@@ -84,8 +84,26 @@ def _check_country(value: str | None, *, field: str, record: str | None) -> str 
     return upper
 
 
-def _reject_unknown(data: Mapping[str, Any], known: Iterable[str], *, where: str, record: str | None) -> None:
-    unknown = sorted(set(data) - set(known))
+def _texts(data: Mapping[str, Any], fields: Iterable[str], *, where: str | None, record: str | None) -> dict[str, Any]:
+    """`_clean_text` of each of `fields` in `data`, the usual values (a string, null) read in
+    line: every record read from a file or a peer goes through here, field by field."""
+    get = data.get
+    values: dict[str, Any] = {}
+    for name in fields:
+        value = get(name)
+        if value is None:
+            values[name] = None
+        elif type(value) is str:
+            values[name] = value.strip() or None
+        else:
+            values[name] = _clean_text(value, field=name if where is None else f"{where}.{name}", record=record)
+    return values
+
+
+def _reject_unknown(data: Mapping[str, Any], known: frozenset[str], *, where: str, record: str | None) -> None:
+    if data.keys() <= known:
+        return
+    unknown = sorted(data.keys() - known)
     if unknown:
         raise InvalidContact(
             f"record {record or '?'}: unknown key {unknown[0]!r} in {where}",
@@ -113,8 +131,8 @@ class ShipTo:
         where = f"ship_to[{index}]"
         if not isinstance(data, Mapping):
             raise InvalidContact(f"record {record or '?'}: {where} must be an object", record=record, field=where)
-        _reject_unknown(data, (*SHIP_TO_TEXT_FIELDS, "default"), where=where, record=record)
-        values = {f: _clean_text(data.get(f), field=f"{where}.{f}", record=record) for f in SHIP_TO_TEXT_FIELDS}
+        _reject_unknown(data, _SHIP_TO_KEYS, where=where, record=record)
+        values = _texts(data, SHIP_TO_TEXT_FIELDS, where=where, record=record)
         values["country"] = _check_country(values["country"], field=f"{where}.country", record=record)
         default = data.get("default", False)
         if not isinstance(default, bool):
@@ -145,7 +163,7 @@ class Consent:
         where = f"gdpr[{index}]"
         if not isinstance(data, Mapping):
             raise InvalidContact(f"record {record or '?'}: {where} must be an object", record=record, field=where)
-        _reject_unknown(data, CONSENT_TEXT_FIELDS, where=where, record=record)
+        _reject_unknown(data, _CONSENT_KEYS, where=where, record=record)
         purpose = _clean_text(data.get("purpose"), field=f"{where}.purpose", record=record)
         if purpose is None:
             raise InvalidContact(
@@ -204,24 +222,24 @@ class Contact:
         rec = record
         if rec is None and isinstance(data.get("id"), (str, int)):
             rec = str(data["id"])
-        _reject_unknown(data, CONTACT_FIELDS, where="contact", record=rec)
-        values: dict[str, Any] = {
-            f: _clean_text(data.get(f), field=f, record=rec) for f in CONTACT_TEXT_FIELDS
-        }
+        _reject_unknown(data, _CONTACT_KEYS, where="contact", record=rec)
+        values = _texts(data, CONTACT_TEXT_FIELDS, where=None, record=rec)
         values["country"] = _check_country(values["country"], field="country", record=rec)
         values["birth_date"] = _check_date(values["birth_date"], field="birth_date", record=rec)
-        values["ship_to"] = tuple(
-            ShipTo.from_dict(item, record=rec, index=i)
-            for i, item in enumerate(_list_of(data, "ship_to", record=rec))
+        # The lists are most often empty or absent: then nothing is built for them.
+        ships = _list_of(data, "ship_to", record=rec)
+        values["ship_to"] = (
+            tuple(ShipTo.from_dict(item, record=rec, index=i) for i, item in enumerate(ships)) if ships else ()
         )
-        groups = []
+        groups: list[str] = []
         for i, group in enumerate(_list_of(data, "groups", record=rec)):
             text = _clean_text(group, field=f"groups[{i}]", record=rec)
             if text is not None and text not in groups:
                 groups.append(text)
         values["groups"] = tuple(groups)
-        values["gdpr"] = tuple(
-            Consent.from_dict(item, record=rec, index=i) for i, item in enumerate(_list_of(data, "gdpr", record=rec))
+        consents = _list_of(data, "gdpr", record=rec)
+        values["gdpr"] = (
+            tuple(Consent.from_dict(item, record=rec, index=i) for i, item in enumerate(consents)) if consents else ()
         )
         return cls(**values)
 
@@ -263,6 +281,9 @@ class Contact:
 
 
 CONTACT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Contact))
+_CONTACT_KEYS = frozenset(CONTACT_FIELDS)
+_SHIP_TO_KEYS = frozenset((*SHIP_TO_TEXT_FIELDS, "default"))
+_CONSENT_KEYS = frozenset(CONSENT_TEXT_FIELDS)
 _field_values = operator.attrgetter(*CONTACT_FIELDS)
 
 
