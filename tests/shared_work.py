@@ -142,10 +142,19 @@ def start_workers(box: Sandbox, count: int, logs: Path, **env: str) -> list[subp
 
 
 def wait_all(processes: Sequence[subprocess.Popen[bytes]], timeout_s: float) -> list[int]:
+    """The processes' exit codes; past the deadline they are killed (a worker left behind
+    would go on against a store whose schema the test drops, and load the tests after it)."""
     deadline = time.monotonic() + timeout_s
     codes = []
-    for process in processes:
-        codes.append(process.wait(max(0.1, deadline - time.monotonic())))
+    try:
+        for process in processes:
+            codes.append(process.wait(max(0.1, deadline - time.monotonic())))
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        raise
     return codes
 
 

@@ -713,13 +713,21 @@ class Store:
         model = json.loads(row.model) if row is not None and row.model else None
         return DedupView(frozenset(found), population, counts, model)
 
+    def _namespace(self) -> str:
+        """What tells this store from another in the same database: its schema on PostgreSQL."""
+        if not self.shares_work:
+            return ""
+        with self.engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT current_schema()")).scalar() or "")
+
     def _ready_dedup_index(self, side: str, settings: str) -> None:
         with self.engine.connect() as conn:
             row = _dedup.index_row(conn, side)
             fresh = row is not None and row.settings == settings and not _dedup.marked(conn, side, 1)
             if fresh and not _model_stale(row, _dedup.population(conn, side)):
                 return
-        with self.one_at_a_time(f"dedup-index-{side}"):
+        # One store's index: its schema's on PostgreSQL (advisory locks are database-wide).
+        with self.one_at_a_time(f"dedup-index-{side}:{self._namespace()}"):
             started = time.monotonic()
             with self.engine.connect() as conn:
                 row = _dedup.index_row(conn, side)
