@@ -3,7 +3,16 @@
 `DedupEngine` answers for one registration; `find_duplicates` clusters a whole file.
 """
 
-from connector.dedup._engine import Band, Cluster, DedupEngine, Match, Thresholds, find_duplicates
+from connector.dedup._engine import (
+    DEFAULT_BLOCK_CAP,
+    MIN_FIT_RECORDS,
+    Band,
+    Cluster,
+    DedupEngine,
+    Match,
+    Thresholds,
+    find_duplicates,
+)
 from connector.dedup._features import KEY_VERSION, Features, blocking_keys, prepare
 from connector.dedup._model import MatchModel, NameStatistics
 from connector.dedup._normalize import (
@@ -21,7 +30,9 @@ from connector.dedup._normalize import (
 from connector.dedup._score import Evidence, compare, name_similarity
 
 __all__ = [
+    "DEFAULT_BLOCK_CAP",
     "KEY_VERSION",
+    "MIN_FIT_RECORDS",
     "Band",
     "Cluster",
     "DedupEngine",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,14 +63,26 @@ def key_hash(key: str) -> int:
 
 def query_entries(contacts: Iterable[Contact], settings: str) -> tuple[set[int], set[str]]:
     """The key hashes and name tokens of some contacts, under `settings` (all of them together)."""
-    options = json.loads(settings)
+    entries_of = _entries_under(settings)
     hashes: set[int] = set()
     tokens: set[str] = set()
     for contact in contacts:
-        features = prepare(contact, region=options["region"], email_provider_rules=options["email_provider_rules"])
-        hashes.update(key_hash(key) for key in blocking_keys(features))
-        tokens.update(features.name)
+        contact_hashes, names = entries_of(contact)
+        hashes |= contact_hashes
+        tokens |= names
     return hashes, tokens
+
+
+def _entries_under(settings: str) -> Callable[[Contact], tuple[set[int], set[str]]]:
+    """One contact's key hashes and name tokens, under `settings` (read once, not per contact)."""
+    options = json.loads(settings)
+    region, rules = options["region"], options["email_provider_rules"]
+
+    def entries_of(contact: Contact) -> tuple[set[int], set[str]]:
+        features = prepare(contact, region=region, email_provider_rules=rules)
+        return {key_hash(key) for key in blocking_keys(features)}, set(features.name)
+
+    return entries_of
 
 
 def settings_stored(conn: sa.Connection, side: str) -> str | None:
@@ -194,11 +206,12 @@ def _insert(conn: sa.Connection, side: str, contents: Iterable[tuple[str, Any]],
                 conn.execute(table.insert(), rows)
                 rows.clear()
 
+    entries_of = _entries_under(settings)
     for record_id, content in contents:
         contact = _contact(side, record_id, content)
         if contact is None:
             continue
-        hashes, names = query_entries((contact,), settings)
+        hashes, names = entries_of(contact)
         records.append(
             {
                 "side": side,

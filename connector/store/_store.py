@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connector.dedup import DedupEngine, name_tokens
+from connector.dedup import DEFAULT_BLOCK_CAP, MIN_FIT_RECORDS, DedupEngine, name_tokens
 from connector.errors import ConfigError, RunLockHeld, StoreUnavailable
 from connector.log import get_logger
 from connector.model import AuditEntry, Contact, Link, MirrorRecord, OutboxEntry, ReviewItem, WebhookEvent
@@ -47,13 +47,10 @@ from connector.store._slices import slices as _slices
 log = get_logger(__name__)
 
 # The dedup model is fitted again over the whole side when its population has doubled or
-# halved since the last fit; below this many records the engine keeps its prior model.
-DEDUP_FIT_FROM = 1000
+# halved since the last fit; below the engine's MIN_FIT_RECORDS it keeps its prior model.
 DEDUP_REFIT_FACTOR = 2
 # Marked contacts indexed per transaction.
 DEDUP_REFRESH_SLICE = 5000
-# A blocking key shared by this many contacts or more is not telling (the engine's default).
-DEDUP_BLOCK_CAP = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -628,10 +625,6 @@ class Store:
             [{"record_id_": record_id, "version_": version, "ext_id_": ext_id} for record_id, version, ext_id in rows],
         )
 
-    def unlinked_pohoda(self) -> dict[str, MirrorRecord]:
-        """POHODA contacts no link points at: what a new registration may be a duplicate of."""
-        return self.unlinked_mirror("pohoda")
-
     def unlinked_mirror(self, side: str) -> dict[str, MirrorRecord]:
         """Records of `side` that no link points at and that are not deleted."""
         column = links.c.eshop_id if side == "eshop" else links.c.pohoda_id
@@ -682,7 +675,7 @@ class Store:
         *,
         region: str,
         email_provider_rules: bool,
-        block_cap: int = DEDUP_BLOCK_CAP,
+        block_cap: int = DEFAULT_BLOCK_CAP,
         also: Iterable[Contact] = (),
     ) -> DedupView:
         """The candidates of `queries` (new registrations) among `side`'s contacts, by key.
@@ -697,10 +690,8 @@ class Store:
         every token a comparison asks about has its count over the side.
         """
         settings = _dedup.settings_of(region, email_provider_rules)
-        self._ready_dedup_index(side, settings)
+        row, population = self._ready_dedup_index(side, settings)
         with self.engine.connect() as conn:
-            row = _dedup.index_row(conn, side)
-            population = _dedup.population(conn, side)
             if not population:
                 # An empty side (a first import into a new POHODA) has no candidates: the
                 # registrations are not even keyed.
@@ -720,12 +711,14 @@ class Store:
         with self.engine.connect() as conn:
             return str(conn.execute(sa.text("SELECT current_schema()")).scalar() or "")
 
-    def _ready_dedup_index(self, side: str, settings: str) -> None:
+    def _ready_dedup_index(self, side: str, settings: str) -> tuple[Any, int]:
+        """Bring `side`'s index up to date (see `dedup_view`); its row and population then."""
         with self.engine.connect() as conn:
             row = _dedup.index_row(conn, side)
             fresh = row is not None and row.settings == settings and not _dedup.marked(conn, side, 1)
-            if fresh and not _model_stale(row, _dedup.population(conn, side)):
-                return
+            population = _dedup.population(conn, side) if fresh else 0
+            if fresh and not _model_stale(row, population):
+                return row, population
         # One store's index: its schema's on PostgreSQL (advisory locks are database-wide).
         with self.one_at_a_time(f"dedup-index-{side}:{self._namespace()}"):
             started = time.monotonic()
@@ -749,7 +742,7 @@ class Store:
                 log.info("dedup index brought up to date", side=side, records=indexed,
                          seconds=round(time.monotonic() - started, 1))  # fmt: skip
             if row is None or not _model_stale(row, population):
-                return
+                return row, population
             started = time.monotonic()
             options = json.loads(settings)
             with self.engine.connect() as conn:
@@ -758,10 +751,12 @@ class Store:
                     region=options["region"],
                     email_provider_rules=options["email_provider_rules"],
                 )
-            fitted = engine.model.to_dict() if len(engine) >= DEDUP_FIT_FROM else None
+            fitted = engine.model.to_dict() if len(engine) >= MIN_FIT_RECORDS else None
             with self.transaction() as conn:
                 _dedup.store_model(conn, side, fitted, len(engine))
+                row = _dedup.index_row(conn, side)
             log.info("dedup model fitted", side=side, records=len(engine), seconds=round(time.monotonic() - started, 1))
+            return row, population
 
     # -- outbox -------------------------------------------------------------------------
 
@@ -1264,7 +1259,7 @@ def _model_stale(row: Any, population: int) -> bool:
     """Whether the stored model was fitted over a side of a very different size (or none was,
     and the side is now big enough to fit one)."""
     fitted = int(row.fitted_population or 0)
-    if population < DEDUP_FIT_FROM:
+    if population < MIN_FIT_RECORDS:
         return row.model is not None
     return row.model is None or population >= DEDUP_REFIT_FACTOR * fitted or population * DEDUP_REFIT_FACTOR <= fitted
 
