@@ -167,11 +167,22 @@ def test_a_live_run_keeps_its_lock_and_a_second_run_waits(box: Sandbox, monkeypa
     config = load_config(None, env={**box.env, "CONNECTOR_POHODA_BATCH_SIZE": "5"})
     first: list[object] = []
     with Runtime(config) as slow:
-        worker = threading.Thread(target=lambda: first.append(slow.sync_run().run()))
+        def first_run() -> None:
+            try:
+                first.append(slow.sync_run().run())
+            except BaseException as exc:  # kept for the assertion below, which names it
+                first.append(exc)
+                raise
+
+        worker = threading.Thread(target=first_run)
         worker.start()
         time.sleep(2.0)  # the first run's lock is older than LOCK_STALE_S by now
         second = run_sync(box.config)
+        # A first run already ended (or failed) would leave no lock to find, and the second
+        # run's answer would say nothing about the heartbeat: CI once saw it "done", unexplained.
+        first_still_running = worker.is_alive()
         worker.join(60)
+    assert first_still_running, f"the first run ended before the second asked for the lock: {first!r}"
     assert second.state == "skipped" and "another run is active" in second.message
     assert first[0].state == "done"
 
