@@ -47,24 +47,39 @@ from corrupt import (
 from gen_contacts import Generator, Person, generate
 from rapidfuzz.distance import JaroWinkler
 
-from connector.dedup import DedupEngine, find_duplicates, fold, name_tokens, street_key, zip_key
-from connector.model import Contact, read_jsonl
+from connector.dedup import (
+    DedupEngine,
+    find_duplicates,
+    find_duplicates_in_file,
+    fold,
+    name_tokens,
+    street_key,
+    zip_key,
+)
+from connector.model import Contact
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def run_batch(source: Path, target: Path) -> None:
-    """In a fresh process, so that its peak RSS is the dedup's and not the generator's."""
+def _cpu_s() -> float:
+    """CPU time of this process and of its children that have ended (the batch's forks)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_batch(source: Path, target: Path, workers: int | None) -> None:
+    """In a fresh process, so that its peak RSS is the dedup's and not the generator's.
+
+    The file is read as `connector duplicates find --input FILE` reads it: cut into parts that
+    `workers` processes (default: the cores available) read, normalize and compare."""
     started = time.perf_counter()
-    cpu_started = time.process_time()
-    with source.open(encoding="utf-8") as stream:
-        records = ((contact.id or "", contact) for contact in read_jsonl(stream))
-        stats: dict[str, int] = {}
-        clusters = find_duplicates(records, stats=stats)
+    cpu_started = _cpu_s()
+    stats: dict[str, int] = {}
+    clusters, _ = find_duplicates_in_file(source, stats=stats, workers=workers)
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
+    cpu = _cpu_s() - cpu_started
     with target.open("w", encoding="utf-8") as out:
         for cluster in clusters:
             out.write(json.dumps(cluster.to_dict()) + "\n")
@@ -72,10 +87,12 @@ def run_batch(source: Path, target: Path) -> None:
         json.dumps(
             {
                 "batch_s": elapsed,
-                # The process's own CPU time: on a shared machine the wall time adds the waits
-                # for a core that the neighbours hold.
+                # CPU time of every process of the batch: on a shared machine the wall time adds
+                # the waits for a core that the neighbours hold.
                 "batch_cpu_s": cpu,
+                "workers": workers or len(os.sched_getaffinity(0)),
                 "peak_rss_mb": peak_rss_mb(),
+                "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                 "pairs_compared_per_record": stats["pairs_compared"] / max(1, stats["records"]),
                 "keys_per_record": stats["keys"] / max(1, stats["records"]),
                 "load_1min": os.getloadavg()[0],
@@ -444,12 +461,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--split", choices=("evaluation", "holdout", "tuning"), default="evaluation")
     parser.add_argument("--per-seed", type=int, default=10_000, help="records per seed and availability")
+    parser.add_argument("--workers", type=int, help="processes of the batch (default: the cores available)")
     parser.add_argument("--quality-only", action="store_true", help="skip the speed runs")
     parser.add_argument("--speed-only", action="store_true", help="skip the quality runs")
     parser.add_argument("phase", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase[:1] == ["batch"]:
-        run_batch(Path(args.phase[1]), Path(args.phase[2]))
+        run_batch(Path(args.phase[1]), Path(args.phase[2]), args.workers)
         return 0
     if args.phase[:1] == ["online"]:
         run_online(args.index, args.queries, args.seed)
@@ -471,8 +489,10 @@ def main() -> int:
             for _, contact, _ in records:
                 out.write(contact.to_json() + "\n")
         del records
-        batch = child("batch", str(source), str(target))
+        batch = child(*(["--workers", str(args.workers)] if args.workers else []), "batch", str(source), str(target))
         clusters = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+        # The same batch in one process, for the record (the answer is the same).
+        single = child("--workers", "1", "batch", str(source), str(target)) if batch["workers"] > 1 else batch
     predicted = pairwise([c["ids"] for c in clusters if c["band"] == "link"])
     hits = len(predicted & truth)
     precision = hits / len(predicted) if predicted else 1.0
@@ -482,9 +502,11 @@ def main() -> int:
     print(f"linked pairs: {len(predicted):,}, correct {hits:,}")
     print(f"gen_contacts.py: precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  (at the link threshold)")
     print(
-        f"batch: {batch['batch_s']:.1f} s (reading JSON lines included; {batch['batch_cpu_s']:.1f} s of CPU), "
-        f"peak RSS {batch['peak_rss_mb']:.0f} MB, "
-        f"{batch['pairs_compared_per_record']:.1f} pairs compared per record"
+        f"batch: {batch['batch_s']:.1f} s in {batch['workers']} process(es) (reading JSON lines included; "
+        f"{batch['batch_cpu_s']:.1f} s of CPU in all), peak RSS {batch['peak_rss_mb']:.0f} MB "
+        f"(each fork at most {batch['children_peak_rss_mb']:.0f} MB), "
+        f"{batch['pairs_compared_per_record']:.1f} pairs compared per record; "
+        f"in one process: {single['batch_s']:.1f} s, {single['batch_cpu_s']:.1f} s of CPU"
     )
 
     online: dict[str, float] = {}
@@ -507,7 +529,11 @@ def main() -> int:
                 "generator_f1": round(f1, 4),
                 "batch_s": round(batch["batch_s"], 2),
                 "batch_cpu_s": round(batch["batch_cpu_s"], 2),
+                "batch_workers": batch["workers"],
+                "batch_one_process_s": round(single["batch_s"], 2),
+                "batch_one_process_cpu_s": round(single["batch_cpu_s"], 2),
                 "peak_rss_mb": round(batch["peak_rss_mb"]),
+                "batch_children_peak_rss_mb": round(batch["children_peak_rss_mb"]),
                 "online_p99_ms": round(online["online_p99_ms"], 3) if online else None,
                 "online_cpu_p99_ms": round(online["online_cpu_p99_ms"], 3) if online else None,
                 "online_index_size": int(online["index_size"]) if online else 0,

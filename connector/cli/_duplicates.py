@@ -6,16 +6,17 @@ A thin layer over `connector.dedup.find_duplicates`; clusters go out as JSON lin
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, TypedDict
 
 import click
 
 from connector.cli._main import AppContext, fail, handle_errors, root
-from connector.dedup import Cluster, find_duplicates
+from connector.dedup import Cluster, find_duplicates, find_duplicates_in_file
 from connector.errors import InvalidContact
-from connector.model import Contact, read_jsonl
+from connector.model import Contact, numbered_jsonl
 from connector.store import Store
 
 
@@ -30,8 +31,9 @@ ACCOUNT_KEYS = ("hq_id", "sync_state")
 
 
 def _from_file(stream: IO[str], counted: list[int]) -> Iterator[tuple[str, Contact]]:
+    """A stream's contacts, as `find_duplicates_in_file` reads a file's (ids, errors)."""
     seen: set[str] = set()
-    for number, contact in enumerate(read_jsonl(stream, ignore=ACCOUNT_KEYS), start=1):
+    for number, contact in numbered_jsonl(stream, ignore=ACCOUNT_KEYS):
         counted[0] += 1
         record_id = contact.id or f"line {number}"
         if record_id in seen:
@@ -47,6 +49,14 @@ def _from_store(store_url: str, side: str, counted: list[int]) -> Iterator[tuple
         if not record.deleted:
             counted[0] += 1
             yield record_id, Contact.from_dict(record.content, record=record_id)
+
+
+class _Options(TypedDict):
+    region: str
+    link_threshold: float
+    review_threshold: float
+    email_provider_rules: bool
+    review: bool
 
 
 @duplicates.command("find")
@@ -65,29 +75,48 @@ def _from_store(store_url: str, side: str, counted: list[int]) -> Iterator[tuple
     help="Clusters, one JSON object per line.",
 )
 @click.option("--review", is_flag=True, help="Also write the pairs a person should look at (band review).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes that read and compare a large input file at once.  [default: the cores available]",
+)
 @click.pass_obj
 @handle_errors
-def find(app: AppContext, input_file: IO[str] | None, side: str | None, output_file: IO[str], review: bool) -> None:
+def find(
+    app: AppContext,
+    input_file: IO[str] | None,
+    side: str | None,
+    output_file: IO[str],
+    review: bool,
+    workers: int | None,
+) -> None:
     """Cluster the records that are one customer: {"ids": [...], "score": s, "band": "link"|"review"}."""
     if (input_file is None) == (side is None):
         fail("give exactly one of --input FILE or --side eshop|pohoda")
     config = app.config() if input_file is not None else app.stored_config()
+    options: _Options = {
+        "region": config.sync.default_region,
+        "link_threshold": config.dedup.link_threshold,
+        "review_threshold": config.dedup.review_threshold,
+        "email_provider_rules": config.dedup.email_provider_rules,
+        "review": review,
+    }
     counted = [0]
-    if input_file is not None:
-        records = _from_file(input_file, counted)
-        source = getattr(input_file, "name", "the input")
-    else:
-        records = _from_store(config.store_url, side or "", counted)
-        source = f"the store's snapshot of {'POHODA' if side == 'pohoda' else 'the e-shop'}"
     started = time.perf_counter()
-    clusters = find_duplicates(
-        records,
-        region=config.sync.default_region,
-        link_threshold=config.dedup.link_threshold,
-        review_threshold=config.dedup.review_threshold,
-        email_provider_rules=config.dedup.email_provider_rules,
-        review=review,
-    )
+    path = getattr(input_file, "name", None)
+    if input_file is not None and isinstance(path, str) and os.path.isfile(path):
+        # A file on disk is cut into parts that several processes read and compare.
+        input_file.close()
+        source = path
+        clusters, counted[0] = find_duplicates_in_file(path, workers=workers, ignore=ACCOUNT_KEYS, **options)
+    else:
+        if input_file is not None:
+            records = _from_file(input_file, counted)
+            source = path if isinstance(path, str) else "the input"
+        else:
+            records = _from_store(config.store_url, side or "", counted)
+            source = f"the store's snapshot of {'POHODA' if side == 'pohoda' else 'the e-shop'}"
+        clusters = find_duplicates(records, workers=workers or 1, **options)
     clusters.sort(key=_order)
     for cluster in clusters:
         output_file.write(json.dumps(cluster.to_dict(), ensure_ascii=False) + "\n")

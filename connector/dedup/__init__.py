@@ -1,6 +1,7 @@
 """Deduplication of contacts: normalization, blocking, scoring, an online index and batch clusters.
 
-`DedupEngine` answers for one registration; `find_duplicates` clusters a whole file.
+`DedupEngine` answers for one registration; `find_duplicates` clusters a whole batch
+(`find_duplicates_in_file` reads and compares a file's in several processes).
 """
 
 from connector.dedup._engine import (
@@ -27,6 +28,7 @@ from connector.dedup._normalize import (
     tax_key,
     zip_key,
 )
+from connector.dedup._parallel import find_duplicates_in_file
 from connector.dedup._score import Evidence, compare, name_similarity
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "compare",
     "email_key",
     "find_duplicates",
+    "find_duplicates_in_file",
     "fold",
     "ico_key",
     "name_similarity",

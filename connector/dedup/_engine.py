@@ -36,6 +36,7 @@ from connector.dedup._compare import (
     token_similarity,
 )
 from connector.dedup._features import Features, blocking_keys, prepare
+from connector.dedup._fork import in_parts
 from connector.dedup._model import MatchModel, NameStatistics, estimate_u, train_m
 from connector.dedup._score import DEFAULT_MODEL, Evidence, ceiling, dismissed, evidence_of, name_exact_weight, verdict
 from connector.model import Contact
@@ -463,55 +464,145 @@ def find_duplicates(
     review: bool = False,
     model: MatchModel | None = None,
     stats: dict[str, int] | None = None,
+    workers: int = 1,
 ) -> list[Cluster]:
     """Clusters of one customer among `records` (connected through links), and with `review`
     the pairs in the review band that no link already joins.
 
     Without a `model`, one is estimated from the records themselves: u from random pairs,
     m by EM over the candidate pairs. `stats`, when given, receives the work done in counts
-    that do not depend on the machine: records, keys, blocks, pairs compared.
+    that do not depend on the machine: records, keys, blocks, pairs compared. With `workers`
+    above 1 the candidate pairs are compared in that many forked processes (the answer is the
+    same: see `BatchInput.clusters`); `connector.dedup.find_duplicates_in_file` also reads
+    and normalizes a file in parallel.
     """
-    thresholds = Thresholds(link_threshold, review_threshold)
-    ids: list[str] = []
-    features: list[Features] = []
-    names = NameStatistics()
-    # Blocks as one sorted array of (key hash, slot) ints, not a dict of lists: a hundred
-    # thousand records have a million keys, most of them held by one record alone.
-    hashes = array("q")
-    key_slots = array("l")
+    batch = BatchInput()
     for record_id, item in records:
         prepared = (
             item
             if isinstance(item, Features)
             else prepare(item, region=region, email_provider_rules=email_provider_rules)
         )
-        slot = len(ids)
+        batch.add(record_id, prepared, blocking_keys(prepared))
+    return batch.clusters(
+        link_threshold=link_threshold,
+        review_threshold=review_threshold,
+        block_cap=block_cap,
+        review=review,
+        model=model,
+        stats=stats,
+        workers=workers,
+    )
+
+
+class BatchInput:
+    """The records of one batch, normalized, with their blocking keys' hashes."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.features: list[Features] = []
+        # Blocks as one sorted array of (key hash, slot) ints, not a dict of lists: a hundred
+        # thousand records have a million keys, most of them held by one record alone.
+        self._hashes = array("q")
+        self._key_slots = array("l")
+        self._runs: list[array[int]] = []  # parts' entries, each sorted already
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, record_id: str, features: Features, keys: Iterable[str]) -> None:
+        slot = len(self.ids)
         if slot >= _MAX_SLOTS:
             raise OverflowError(f"a dedup batch holds at most {_MAX_SLOTS} records")
-        ids.append(record_id)
-        features.append(prepared)
-        keys_of = blocking_keys(prepared)
-        hashes.extend(map(hash, keys_of))
-        key_slots.extend(itertools.repeat(slot, len(keys_of)))
-    keys = len(hashes)
-    names.update(features)
-    # Each entry (key hash << slot bits | slot) made in C, a million at once.
-    masked = map(operator.and_, hashes, itertools.repeat(_HASH_MASK))
-    entries = array("q", map(operator.or_, map(operator.lshift, masked, itertools.repeat(_SLOT_BITS)), key_slots))
-    del hashes, key_slots
-    entries = _sort_entries(entries)
+        self.ids.append(record_id)
+        self.features.append(features)
+        before = len(self._hashes)
+        self._hashes.extend(map(hash, keys))
+        self._key_slots.extend(itertools.repeat(slot, len(self._hashes) - before))
 
-    # Every candidate pair once, as its comparison vector; the name's frequency where it agreed.
-    count = len(ids)
+    def add_part(self, ids: list[str], features: list[Features], entries: array[int]) -> None:
+        """Records normalized elsewhere (a forked reader: string hashes are salted per process
+        family). `entries` are `part_entries` of them, their slots counted from 0."""
+        offset = len(self.ids)
+        if offset + len(ids) > _MAX_SLOTS:
+            raise OverflowError(f"a dedup batch holds at most {_MAX_SLOTS} records")
+        self.ids.extend(ids)
+        self.features.extend(features)
+        # Adding the offset to every entry keeps the run sorted: it only moves the slot bits.
+        self._runs.append(array("q", map(operator.add, entries, itertools.repeat(offset))) if offset else entries)
+
+    def take_entries(self) -> array[int]:
+        """Every (key hash << slot bits | slot), sorted; the keys added so far are let go."""
+        runs = self._runs
+        if self._hashes or not runs:
+            runs.append(part_entries(self._hashes, self._key_slots))
+        self._hashes, self._key_slots, self._runs = array("q"), array("l"), []
+        if len(runs) == 1:
+            return runs[0]
+        joined = array("q")
+        while runs:
+            joined.extend(runs.pop())
+        return _sort_entries(joined)  # Timsort merges the sorted runs in one pass each
+
+    @_without_cyclic_gc
+    def clusters(
+        self,
+        *,
+        link_threshold: float = 0.9,
+        review_threshold: float = 0.7,
+        block_cap: int = DEFAULT_BLOCK_CAP,
+        review: bool = False,
+        model: MatchModel | None = None,
+        stats: dict[str, int] | None = None,
+        workers: int = 1,
+    ) -> list[Cluster]:
+        """`find_duplicates` of these records. The candidate pairs are compared in `workers`
+        processes when there are enough records to pay for the forks, each pair by one of them;
+        the pairs are then put in one order (by their two slots), so that the clusters, their
+        scores and the review questions do not depend on how many processes compared them."""
+        return _clusters(
+            self.ids,
+            self.features,
+            self.take_entries(),
+            thresholds=Thresholds(link_threshold, review_threshold),
+            block_cap=block_cap,
+            review=review,
+            model=model,
+            stats=stats,
+            workers=workers,
+        )
+
+
+def part_entries(hashes: array[int], key_slots: array[int]) -> array[int]:
+    """Sorted index entries (key hash << slot bits | slot) of these keys' hashes and slots."""
+    # Each entry made in C, a million at once.
+    masked = map(operator.and_, hashes, itertools.repeat(_HASH_MASK))
+    return _sort_entries(
+        array("q", map(operator.or_, map(operator.lshift, masked, itertools.repeat(_SLOT_BITS)), key_slots))
+    )
+
+
+# A batch smaller than this is compared in one process: forking costs more than it saves.
+PARALLEL_MIN_RECORDS = 20_000
+
+
+def _compared_pairs(
+    entries: array[int], features: list[Features], rare: RareToken | None, names: NameStatistics,
+    block_cap: int, part: int = 0, parts: int = 1,
+) -> tuple[array[int], array[int], array[int], array[float], dict[int, int]]:
+    """Every candidate pair once (those with (left + right) % parts == part), as its comparison
+    vector's code; the name's frequency where it agreed; and the count of each code."""
+    count = len(features)
     seen: set[int] = set()
     lefts, rights, codes = array("i"), array("i"), array("q")
     shares = array("d")
     patterns: Counter[int] = Counter()
     code_of: dict[tuple[int, ...], int] = {}
-    rare = names.rare_test()
     for block in _blocks(entries, block_cap):
         for i, left in enumerate(block):
             for right in block[i + 1 :]:
+                if parts > 1 and (left + right) % parts != part:
+                    continue
                 pair = left * count + right if left < right else right * count + left
                 if pair in seen or left == right:
                     continue
@@ -525,9 +616,82 @@ def find_duplicates(
                 rights.append(right)
                 codes.append(code)
                 shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
+    return lefts, rights, codes, shares, dict(patterns)
+
+
+# What a forked comparer reads: set by the parent just before it forks, never pickled.
+_FORKED: dict[str, object] = {}
+
+
+def _compare_forked(part: int, parts: int) -> tuple[array[int], array[int], array[int], array[float], dict[int, int]]:
+    state = _FORKED
+    return _compared_pairs(
+        state["entries"],  # type: ignore[arg-type]
+        state["features"],  # type: ignore[arg-type]
+        state["rare"],  # type: ignore[arg-type]
+        state["names"],  # type: ignore[arg-type]
+        state["block_cap"],  # type: ignore[arg-type]
+        part,
+        parts,
+    )
+
+
+def _compare_all(
+    entries: array[int], features: list[Features], rare: RareToken | None, names: NameStatistics,
+    block_cap: int, workers: int,
+) -> tuple[array[int], array[int], array[int], array[float], Counter[int]]:
+    """The candidate pairs in the order of their two slots, compared here or in `workers` forks."""
+    if workers <= 1 or len(features) < PARALLEL_MIN_RECORDS:
+        parts = [_compared_pairs(entries, features, rare, names, block_cap)]
+    else:
+        _FORKED.update(entries=entries, features=features, rare=rare, names=names, block_cap=block_cap)
+        try:
+            parts = in_parts(_compare_forked, workers)
+        finally:
+            _FORKED.clear()
+    count = len(features)
+    lefts, rights, codes, shares = array("i"), array("i"), array("q"), array("d")
+    patterns: Counter[int] = Counter()
+    for part_lefts, part_rights, part_codes, part_shares, part_patterns in parts:
+        lefts.extend(part_lefts)
+        rights.extend(part_rights)
+        codes.extend(part_codes)
+        shares.extend(part_shares)
+        patterns.update(part_patterns)
+    keys = [min(a, b) * count + max(a, b) for a, b in zip(lefts, rights, strict=True)]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return (
+        array("i", map(lefts.__getitem__, order)),
+        array("i", map(rights.__getitem__, order)),
+        array("q", map(codes.__getitem__, order)),
+        array("d", map(shares.__getitem__, order)),
+        # Counted in one order too: EM sums the counts in the order it is given them.
+        Counter(dict(sorted(patterns.items()))),
+    )
+
+
+def _clusters(
+    ids: list[str],
+    features: list[Features],
+    entries: array[int],
+    *,
+    thresholds: Thresholds,
+    block_cap: int,
+    review: bool,
+    model: MatchModel | None,
+    stats: dict[str, int] | None,
+    workers: int,
+) -> list[Cluster]:
+    names = NameStatistics()
+    keys = len(entries)
+    names.update(features)
+
+    count = len(ids)
+    rare = names.rare_test()
+    lefts, rights, codes, shares, patterns = _compare_all(entries, features, rare, names, block_cap, workers)
     if stats is not None:
         stats.update(records=count, keys=keys, pairs_compared=len(lefts))
-    del entries, seen
+    del entries
 
     if model is None:
         if count >= MIN_FIT_RECORDS:

@@ -8,6 +8,7 @@ from connector.model._contact import (
     Contact,
     ShipTo,
     hash_content,
+    numbered_jsonl,
     read_jsonl,
     write_jsonl,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ShipTo",
     "WebhookEvent",
     "hash_content",
+    "numbered_jsonl",
     "read_jsonl",
     "write_jsonl",
 ]

@@ -307,7 +307,16 @@ def read_jsonl(stream: IO[str], *, ignore: Collection[str] = ()) -> Iterator[Con
 
     Keys in `ignore` are dropped before the contact is read (e.g. a simulator's `hq_id`
     and `sync_state`, which are the account's, not the contact's); others stay refused."""
-    for lineno, line in enumerate(stream, start=1):
+    for _, contact in numbered_jsonl(stream, ignore=ignore):
+        yield contact
+
+
+def numbered_jsonl(
+    stream: IO[str], *, ignore: Collection[str] = (), first_line: int = 1
+) -> Iterator[tuple[int, Contact]]:
+    """`read_jsonl` with each contact's line number; the stream's first line is `first_line`
+    (a part of a file read on its own names the file's lines)."""
+    for lineno, line in enumerate(stream, start=first_line):
         if not line.strip():
             continue
         try:
@@ -317,7 +326,7 @@ def read_jsonl(stream: IO[str], *, ignore: Collection[str] = ()) -> Iterator[Con
         if ignore and isinstance(data, dict):
             data = {key: value for key, value in data.items() if key not in ignore}
         try:
-            yield Contact.from_dict(data)
+            yield lineno, Contact.from_dict(data)
         except InvalidContact as exc:
             raise InvalidContact(f"line {lineno}: {exc}", record=exc.record, field=exc.field) from None
 
