@@ -556,10 +556,10 @@ class BatchInput:
         stats: dict[str, int] | None = None,
         workers: int = 1,
     ) -> list[Cluster]:
-        """`find_duplicates` of these records. The candidate pairs are compared in `workers`
-        processes when there are enough records to pay for the forks, each pair by one of them;
-        the pairs are then put in one order (by their two slots), so that the clusters, their
-        scores and the review questions do not depend on how many processes compared them."""
+        """`find_duplicates` of these records. The candidate pairs are found here and, when
+        there are enough records to pay for the forks, compared in parts by `workers` processes;
+        the parts' answers are put back in the pairs' order, so that the clusters, their scores
+        and the review questions do not depend on how many processes compared them."""
         return _clusters(
             self.ids,
             self.features,
@@ -584,90 +584,84 @@ def part_entries(hashes: array[int], key_slots: array[int]) -> array[int]:
 
 # A batch smaller than this is compared in one process: forking costs more than it saves.
 PARALLEL_MIN_RECORDS = 20_000
+# Pairs handed to a forked comparer at a time: parts small enough that a process on a core
+# shared with a neighbour takes fewer of them, and no core waits long for the slowest.
+_PAIRS_PER_PART = 10_000
 
 
-def _compared_pairs(
-    entries: array[int], features: list[Features], rare: RareToken | None, names: NameStatistics,
-    block_cap: int, part: int = 0, parts: int = 1,
-) -> tuple[array[int], array[int], array[int], array[float], dict[int, int]]:
-    """Every candidate pair once (those with (left + right) % parts == part), as its comparison
-    vector's code; the name's frequency where it agreed; and the count of each code."""
-    count = len(features)
+def _candidate_pairs(entries: array[int], count: int, block_cap: int) -> tuple[array[int], array[int]]:
+    """Every candidate pair once, in the order the blocks first give it."""
     seen: set[int] = set()
-    lefts, rights, codes = array("i"), array("i"), array("q")
-    shares = array("d")
-    patterns: Counter[int] = Counter()
-    code_of: dict[tuple[int, ...], int] = {}
+    lefts, rights = array("i"), array("i")
     for block in _blocks(entries, block_cap):
         for i, left in enumerate(block):
             for right in block[i + 1 :]:
-                if parts > 1 and (left + right) % parts != part:
-                    continue
                 pair = left * count + right if left < right else right * count + left
                 if pair in seen or left == right:
                     continue
                 seen.add(pair)
-                comparison = compare_features(features[left], features[right], rare)
-                code = code_of.get(comparison.levels)
-                if code is None:
-                    code = code_of[comparison.levels] = pattern_code(comparison.levels)
-                patterns[code] += 1
                 lefts.append(left)
                 rights.append(right)
-                codes.append(code)
-                shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
-    return lefts, rights, codes, shares, dict(patterns)
+    return lefts, rights
 
 
-# What a forked comparer reads: set by the parent just before it forks, never pickled.
-_FORKED: dict[str, object] = {}
+@dataclasses.dataclass(frozen=True)
+class _Comparing:
+    """What a comparer reads: in a fork, the parent's own objects (set just before it forks)."""
+
+    features: list[Features]
+    rare: RareToken | None
+    names: NameStatistics
+    lefts: array[int]
+    rights: array[int]
 
 
-def _compare_forked(part: int, parts: int) -> tuple[array[int], array[int], array[int], array[float], dict[int, int]]:
-    state = _FORKED
-    return _compared_pairs(
-        state["entries"],  # type: ignore[arg-type]
-        state["features"],  # type: ignore[arg-type]
-        state["rare"],  # type: ignore[arg-type]
-        state["names"],  # type: ignore[arg-type]
-        state["block_cap"],  # type: ignore[arg-type]
-        part,
-        parts,
-    )
+_COMPARING: list[_Comparing] = []
+
+
+def _compare_part(part: int, parts: int) -> tuple[array[int], array[float], dict[int, int]]:
+    """The comparison vector's code of each pair of the part, the name's frequency where it
+    agreed, and the count of each code."""
+    job = _COMPARING[0]
+    features, rare, names = job.features, job.rare, job.names
+    size = len(job.lefts)
+    start, end = size * part // parts, size * (part + 1) // parts
+    codes, shares = array("q"), array("d")
+    patterns: Counter[int] = Counter()
+    code_of: dict[tuple[int, ...], int] = {}
+    for left, right in zip(job.lefts[start:end], job.rights[start:end], strict=True):
+        comparison = compare_features(features[left], features[right], rare)
+        code = code_of.get(comparison.levels)
+        if code is None:
+            code = code_of[comparison.levels] = pattern_code(comparison.levels)
+        patterns[code] += 1
+        codes.append(code)
+        shares.append(names.share(comparison.agreed) if comparison.levels[0] == NAME_EXACT else 1.0)
+    return codes, shares, dict(patterns)
 
 
 def _compare_all(
     entries: array[int], features: list[Features], rare: RareToken | None, names: NameStatistics,
     block_cap: int, workers: int,
 ) -> tuple[array[int], array[int], array[int], array[float], Counter[int]]:
-    """The candidate pairs in the order of their two slots, compared here or in `workers` forks."""
-    if workers <= 1 or len(features) < PARALLEL_MIN_RECORDS:
-        parts = [_compared_pairs(entries, features, rare, names, block_cap)]
-    else:
-        _FORKED.update(entries=entries, features=features, rare=rare, names=names, block_cap=block_cap)
-        try:
-            parts = in_parts(_compare_forked, workers)
-        finally:
-            _FORKED.clear()
-    count = len(features)
-    lefts, rights, codes, shares = array("i"), array("i"), array("q"), array("d")
+    """The candidate pairs, compared here or, in parts, by `workers` forked processes."""
+    lefts, rights = _candidate_pairs(entries, len(features), block_cap)
+    parallel = workers > 1 and len(features) >= PARALLEL_MIN_RECORDS
+    parts = max(workers, len(lefts) // _PAIRS_PER_PART) if parallel else 1
+    _COMPARING[:] = [_Comparing(features, rare, names, lefts, rights)]
+    try:
+        results = in_parts(_compare_part, parts, workers if parallel else 1)
+    finally:
+        _COMPARING.clear()
+    codes, shares = array("q"), array("d")
     patterns: Counter[int] = Counter()
-    for part_lefts, part_rights, part_codes, part_shares, part_patterns in parts:
-        lefts.extend(part_lefts)
-        rights.extend(part_rights)
+    for part_codes, part_shares, part_patterns in results:
         codes.extend(part_codes)
         shares.extend(part_shares)
         patterns.update(part_patterns)
-    keys = [min(a, b) * count + max(a, b) for a, b in zip(lefts, rights, strict=True)]
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    return (
-        array("i", map(lefts.__getitem__, order)),
-        array("i", map(rights.__getitem__, order)),
-        array("q", map(codes.__getitem__, order)),
-        array("d", map(shares.__getitem__, order)),
-        # Counted in one order too: EM sums the counts in the order it is given them.
-        Counter(dict(sorted(patterns.items()))),
-    )
+    # The parts' counts merged in the parts' order keep each code where one process would
+    # have met it first: EM sums the counts in that order, to the last bit the same.
+    return lefts, rights, codes, shares, patterns
 
 
 def _clusters(

@@ -1,4 +1,4 @@
-"""Work split over forked processes, for the batch: parts 1.. in children, part 0 here.
+"""Work split over forked processes, for the batch.
 
 Forked, not spawned: a child starts with the parent's memory (the records, read once, are
 shared copy-on-write rather than pickled) and with its string-hash salt, so blocking-key
@@ -24,16 +24,16 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def in_parts(function: Callable[[int, int], _R], parts: int) -> list[_R]:
-    """[function(part, parts) for part in range(parts)]: part 0 in this process while the
-    others run in forked children. An exception in any part is raised here."""
-    if parts <= 1:
-        return [function(0, 1)]
+def in_parts(function: Callable[[int, int], _R], parts: int, workers: int) -> list[_R]:
+    """[function(part, parts) for part in range(parts)], in that order: here with one worker,
+    else in `workers` forked children, each taking the next part when it is done with one (so
+    a child on a core shared with another program takes fewer). An exception in a part is
+    raised here."""
+    if workers <= 1 or parts <= 1:
+        return [function(part, parts) for part in range(parts)]
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=parts - 1, mp_context=context) as pool:
-        futures = [pool.submit(function, part, parts) for part in range(1, parts)]
-        here = function(0, parts)
-        return [here, *(future.result() for future in futures)]
+    with ProcessPoolExecutor(max_workers=min(workers, parts), mp_context=context) as pool:
+        return list(pool.map(function, range(parts), [parts] * parts))
 
 
 __all__ = ["available_cpus", "in_parts"]

@@ -1,8 +1,8 @@
 """A batch read from a JSON-lines file by several processes at once.
 
-The file is cut at line ends into one part per process. Each part is parsed, normalized
-and keyed in its own forked process, which sends back only what the batch keeps: ids, the
-packed features and the sorted key entries. The candidate pairs are then compared in
+The file is cut at line ends into a few parts per process. Each part is parsed, normalized
+and keyed in a forked process, which sends back only what the batch keeps: ids, the packed
+features and the sorted key entries. The candidate pairs are then compared in
 parallel too (`BatchInput.clusters`). The clusters are those of `find_duplicates` over the
 same records, in one process or many.
 """
@@ -31,6 +31,9 @@ from connector.model import numbered_jsonl
 
 # A file smaller than this (some 20,000 contacts) is read in one process.
 _PARALLEL_MIN_BYTES = PARALLEL_MIN_RECORDS * 250
+# Parts per process: each process takes the next part when done with one, so that a process
+# on a core shared with another program reads fewer.
+_PARTS_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,10 @@ def find_duplicates_in_file(
         workers = available_cpus()
     if os.path.getsize(path) < _PARALLEL_MIN_BYTES:
         workers = 1
-    _READING[:] = [_Reading(path, _bounds(path, max(1, workers)), region, email_provider_rules, ignore)]
+    bounds = _bounds(path, workers * _PARTS_PER_WORKER if workers > 1 else 1)
+    _READING[:] = [_Reading(path, bounds, region, email_provider_rules, ignore)]
     try:
-        parts = in_parts(_read_part, len(_READING[0].bounds)) if _READING[0].bounds else []
+        parts = in_parts(_read_part, len(bounds), workers) if bounds else []
     finally:
         _READING.clear()
     batch = BatchInput()
