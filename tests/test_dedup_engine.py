@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from collections import defaultdict
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_modules import load_bench
 
 from connector.dedup import DedupEngine, blocking_keys, compare, find_duplicates, prepare
 from connector.dedup._engine import NameStatistics
 from connector.model import Contact
 
-
-def _load_generator() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "gen_contacts.py"
-    spec = importlib.util.spec_from_file_location("gen_contacts", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_contacts"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen_contacts = _load_generator()
+gen_contacts = load_bench("gen_contacts")
 
 
 def contact(**fields: str) -> Contact:

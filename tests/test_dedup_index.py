@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_modules import load_bench
 
 from connector.dedup import DedupEngine, MatchModel, _engine
 from connector.dedup._engine import _key_hash
 from connector.dedup._model import PRIOR_M
 from connector.model import Contact
 
-
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-corrupt = _load("corrupt")
+corrupt = load_bench("corrupt")
 
 
 def _records(count: int, seed: int) -> list[tuple[str, Contact, int]]:

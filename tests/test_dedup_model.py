@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import itertools
 import random
-import sys
 from collections import Counter, defaultdict
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_modules import load_bench
 
 from connector.dedup import DedupEngine, blocking_keys, compare, find_duplicates, fold, prepare
 from connector.dedup._compare import (
@@ -30,18 +27,7 @@ from connector.dedup._model import estimate_u, train_m
 from connector.dedup._score import token_similarity
 from connector.model import Contact
 
-
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-corrupt = _load("corrupt")
+corrupt = load_bench("corrupt")
 
 
 def contact(**fields: str) -> Contact:

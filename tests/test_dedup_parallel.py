@@ -8,15 +8,14 @@ included) are those of the serial reading.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_modules import load_bench
 from click.testing import CliRunner
 
 import connector.dedup._engine as engine_module
@@ -27,18 +26,7 @@ from connector.dedup import find_duplicates, find_duplicates_in_file
 from connector.errors import InvalidContact
 from connector.model import Contact
 
-
-def _load_generator() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "gen_contacts.py"
-    spec = importlib.util.spec_from_file_location("gen_contacts_parallel", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_contacts_parallel"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen_contacts = _load_generator()
+gen_contacts = load_bench("gen_contacts")
 
 
 @pytest.fixture(autouse=True)
