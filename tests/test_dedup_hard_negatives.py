@@ -51,3 +51,39 @@ def test_a_twin_is_never_named_after_a_nickname_of_the_siblings_middle_name() ->
     twins = {population.twin(person).given for _ in range(300)}
     assert len(twins) > 10
     assert all(token_similarity(fold(given), "betty") < 0.95 for given in twins), twins
+
+
+# A father and a son of one name at one address, born on one day and month 30 years apart: the
+# two birth dates are one digit apart, as a typo of the year would leave them.
+FAMILY_HOME = {"street": "Lipová 12", "zip": "370 01", "city": "České Budějovice"}
+FATHER = Contact(name="Jan Novák", birth_date="1949-08-09", email="jan.novak49@seznam.cz", **FAMILY_HOME)
+SON = Contact(name="Jan Novák", birth_date="1979-08-09", email="novak.jan@gmail.com", **FAMILY_HOME)
+
+
+def test_a_father_and_son_with_their_own_emails_are_not_one_customer() -> None:
+    clusters = find_duplicates([*background(), ("father", FATHER), ("son", SON)], review=True)
+    assert not any({"father", "son"} <= set(c.ids) for c in clusters), clusters
+    engine = DedupEngine([*background(), ("father", FATHER)])
+    assert engine.best_match(SON) is None
+
+
+def test_the_year_typo_is_still_one_customer_where_no_contact_differs() -> None:
+    """The same two dates with one e-mail, or with none: the typo reading stands."""
+    typo = Contact(name="Jan Novák", birth_date="1949-08-09", email=SON.email, **FAMILY_HOME)
+    clusters = find_duplicates([*background(), ("typo", typo), ("son", SON)])
+    assert any({"typo", "son"} <= set(c.ids) for c in clusters if c.band == "link"), clusters
+    bare = [Contact(name=c.name, birth_date=c.birth_date, **FAMILY_HOME) for c in (FATHER, SON)]
+    clusters = find_duplicates([*background(), ("a", bare[0]), ("b", bare[1])])
+    assert any({"a", "b"} <= set(c.ids) for c in clusters if c.band == "link"), clusters
+
+
+def test_the_shortcut_dismisses_exactly_the_generation_apart_pairs_the_verdict_vetoes() -> None:
+    from connector.dedup import prepare
+    from connector.dedup._compare import compare_features
+    from connector.dedup._score import DEFAULT_MODEL, dismissed, verdict
+
+    for email, expected in ((SON.email, False), (None, False), ("someone@example.cz", True)):
+        other = Contact(name="Jan Novák", birth_date="1949-08-09", email=email, **FAMILY_HOME)
+        a, b = prepare(SON), prepare(other)
+        found = verdict(compare_features(a, b).levels, DEFAULT_MODEL)
+        assert dismissed(a, b) == (found.vetoed and not found.identifier) == expected, email

@@ -302,6 +302,25 @@ def _one_typo(a: str, b: str) -> bool:
     return OSA.distance(a, b, score_cutoff=1) <= 1
 
 
+def generation_apart(a: str, b: str) -> bool:
+    """One day and month, years a generation apart (1979-08-09 / 1949-08-09): one digit's typo,
+    or a parent and a child. `birth_level` reads it as the second where a contact differs."""
+    return (
+        len(a) == 10 and len(b) == 10 and a[4:] == b[4:] and a[:4].isdigit() and b[:4].isdigit()
+        and 15 <= abs(int(a[:4]) - int(b[:4])) <= 60
+    )  # fmt: skip
+
+
+def birth_level(a: str, b: str, *, contact_differs: bool) -> int:
+    """`compare_birth`, but a typo that leaves two birth dates a generation apart is two people
+    where an e-mail or a phone of the two differs and none agrees (`contact_differs`): a father
+    and a son of one name at one address, each with his own e-mail."""
+    level = compare_birth(a, b)
+    if level == BIRTH_TYPO and contact_differs and generation_apart(a, b):
+        return BIRTH_DIFFERENT
+    return level
+
+
 def compare_birth(a: str, b: str) -> int:
     if not a or not b:
         return MISSING
@@ -392,12 +411,15 @@ def compare_others(a: Features, b: Features) -> tuple[int, ...]:
         company = (
             COMPANY_SAME if similarity >= 0.93 else COMPANY_SIMILAR if similarity >= CLOSE_TEXT else COMPANY_DIFFERENT
         )
+    email = MISSING if not (a.email and b.email) else SAME if a.email == b.email else DIFFERENT
+    phone = _shared(a.phones, b.phones)
+    differs = DIFFERENT in (email, phone) and SAME not in (email, phone)
     return (
-        compare_birth(a.birth, b.birth),
+        birth_level(a.birth, b.birth, contact_differs=differs),
         compare_street(a.street, b.street),
         compare_place(a, b),
-        MISSING if not (a.email and b.email) else SAME if a.email == b.email else DIFFERENT,
-        _shared(a.phones, b.phones),
+        email,
+        phone,
         company,
         MISSING if not (a.ico and b.ico) else SAME if a.ico == b.ico else DIFFERENT,
         _shared(a.taxes, b.taxes),

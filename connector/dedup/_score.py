@@ -34,7 +34,7 @@ from connector.dedup._compare import (
     STREET_SWAPPED,
     Comparison,
     align_tokens,
-    compare_birth,
+    birth_level,
     compare_features,
     pattern_levels,
     token_similarity,
@@ -178,7 +178,9 @@ def dismissed(a: Features, b: Features) -> bool:
         return False
     if a.taxes and b.taxes and not set(a.taxes).isdisjoint(b.taxes):
         return False
-    return bool(a.ico and b.ico) or compare_birth(a.birth, b.birth) == BIRTH_DIFFERENT
+    # Here no e-mail or phone agrees: one that both carry differs.
+    differs = bool(a.email and b.email) or bool(a.phones and b.phones)
+    return bool(a.ico and b.ico) or birth_level(a.birth, b.birth, contact_differs=differs) == BIRTH_DIFFERENT
 
 
 def ceiling(others: tuple[int, ...], model: MatchModel) -> float:
