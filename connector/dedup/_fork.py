@@ -29,8 +29,8 @@ def in_parts(function: Callable[[int, int], _R], parts: int, workers: int) -> li
     else in `workers` forked children, each taking the next part when it is done with one (so
     a child on a core shared with another program takes fewer). An exception in a part is
     raised here."""
-    if workers <= 1 or parts <= 1:
-        return [function(part, parts) for part in range(parts)]
+    if workers <= 1 or parts <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [function(part, parts) for part in range(parts)]  # (no fork on Windows: one process)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(workers, parts), mp_context=context) as pool:
         return list(pool.map(function, range(parts), [parts] * parts))
