@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from connector.codec import eshop as codec
 from connector.codec._fingerprint import Fingerprinted
+from connector.codec.pohoda import AddressbookDigest, PohodaCodec
 from connector.config import Config
 from connector.errors import EshopUnreachable, PohodaUnreachable
 from connector.model import Consent, Contact, ShipTo, hash_content
@@ -259,3 +261,34 @@ def _wait_for(condition: Any, timeout_s: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the next page was not asked for"
         time.sleep(0.01)
+
+
+def _export(contacts: list[Contact]) -> list[AddressbookDigest | Contact]:
+    pohoda = PohodaCodec(ico="12345678", ex_system="eshop", application="test")
+    out = io.BytesIO()
+    pohoda.write_export([c.replace(id=str(n), ext_id=f"C{n}") for n, c in enumerate(contacts, 1)], out)
+    data = out.getvalue()
+    digests = list(pohoda.iter_export_digests(data))
+    full = list(pohoda.iter_export(data))
+    assert len(digests) == len(full) == len(contacts)
+    for digest, contact in zip(digests, full, strict=True):
+        assert isinstance(digest, AddressbookDigest)
+        assert (digest.id, digest.ext_id) == (contact.id, contact.ext_id)
+        assert digest.contact() == contact
+    return digests
+
+
+def test_a_pohoda_record_s_fingerprint_is_the_hash_of_its_content_and_decodes_as_the_export_does() -> None:
+    contacts = list(generate_contacts(300, seed=4, rich=True))
+    for contact, digest in zip(contacts, _export(contacts), strict=True):
+        assert isinstance(digest, AddressbookDigest)
+        assert digest.fingerprint == hash_content(contact.content())
+
+
+def test_a_change_in_any_field_changes_the_pohoda_fingerprint() -> None:
+    base_hash = hash_content(BASE.content())
+    variants = list(_variants(BASE))
+    for (what, contact), digest in zip(variants, _export([c for _, c in variants]), strict=True):
+        assert isinstance(digest, AddressbookDigest)
+        assert digest.fingerprint != base_hash, what
+        assert digest.fingerprint == hash_content(contact.content()), what

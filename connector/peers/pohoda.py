@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
+import functools
 import gzip
 import re
 import threading
@@ -23,8 +24,12 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from connector.codec._fingerprint import Fingerprinted
 from connector.codec.pohoda import (
+    AddressbookDigest,
     AddressBookWrite,
+    ExportItem,
+    ExportStream,
     ItemResult,
     PohodaCodec,
     record_id_of,
@@ -52,6 +57,7 @@ EXPORT_PAGE_SIZE = 1000
 # Re-read this much of POHODA's history on each poll (lastChanges has one-second resolution).
 CHANGES_OVERLAP = dt.timedelta(seconds=2)
 K = TypeVar("K")
+R = TypeVar("R", bound=ExportItem)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,7 +334,13 @@ class PohodaClient:
         """Every contact in the address book, page by page, in id order.
 
         With `lookahead`, the next page is requested while this one is read (see `_paged`)."""
-        return self._paged(last_changes=None, page_size=page_size, on_bad_record=on_bad_record, lookahead=lookahead)
+        return self._paged(
+            last_changes=None,
+            page_size=page_size,
+            on_bad_record=on_bad_record,
+            lookahead=lookahead,
+            export=self.codec.iter_export,
+        )
 
     def changes_since(
         self, since: dt.datetime, *, page_size: int = EXPORT_PAGE_SIZE, on_bad_record: BadRecord | None = None
@@ -337,7 +349,16 @@ class PohodaClient:
 
         With `on_bad_record`, a record that fails the schema or the model on its own is
         handed to it and the others come out (see `PohodaCodec.iter_export`)."""
-        return self._paged(last_changes=since, page_size=page_size, on_bad_record=on_bad_record)
+        return self._paged(
+            last_changes=since, page_size=page_size, on_bad_record=on_bad_record, export=self.codec.iter_export
+        )
+
+    def snapshot_digests(self, *, page_size: int = EXPORT_PAGE_SIZE) -> Iterator[AddressbookDigest | Contact]:
+        """`snapshot` for a full comparison (the next page on its way while this one is
+        read): each record the fast path reads as its digest, the others as their contacts."""
+        return self._paged(
+            last_changes=None, page_size=page_size, lookahead=True, export=self.codec.iter_export_digests
+        )
 
     def _paged(
         self,
@@ -346,7 +367,8 @@ class PohodaClient:
         page_size: int,
         on_bad_record: BadRecord | None = None,
         lookahead: bool = False,
-    ) -> Iterator[Contact]:
+        export: Callable[..., ExportStream[R]],
+    ) -> Iterator[R]:
         """The pages from id 1 on, each after the last id of the one before.
 
         With `lookahead`, the page after this one is requested (in a thread of its own, in
@@ -381,7 +403,7 @@ class PohodaClient:
                     if on_bad_record is not None:
                         on_bad_record(error)
 
-                for contact in self.codec.iter_export(page, on_bad_record=aside if on_bad_record is not None else None):
+                for contact in export(page, on_bad_record=aside if on_bad_record is not None else None):
                     seen += 1
                     if contact.id is not None and contact.id.isdigit():
                         last_id = max(last_id, int(contact.id))
@@ -493,6 +515,20 @@ class PohodaPeer:
         # A full read: the next page is on its way while this one is read.
         for contact in self.client.snapshot(page_size=self.page_size, lookahead=True):
             yield self._record(contact)
+
+    def snapshot_fingerprinted(self) -> Iterator[PeerRecord | Fingerprinted[PeerRecord]]:
+        """`snapshot`, each record the export's fast path reads given as its fingerprint (its
+        `decode()` is the record `snapshot` yields); the others as their records."""
+        for item in self.client.snapshot_digests(page_size=self.page_size):
+            if isinstance(item, AddressbookDigest):
+                assert item.id is not None
+                decode = functools.partial(self._decoded, item)
+                yield Fingerprinted(item.id, item.ext_id, None, item.fingerprint, decode)
+            else:
+                yield self._record(item)
+
+    def _decoded(self, item: AddressbookDigest) -> PeerRecord:
+        return self._record(item.contact())
 
     def get(self, record_id: str) -> PeerRecord | None:
         contact = self.client.get(pohoda_id=record_id)
