@@ -44,16 +44,33 @@ _nested_attrs = {name: operator.attrgetter(*fields) for name, fields in _NESTED_
 _nested_items = {name: operator.itemgetter(*fields) for name, fields in _NESTED_SORTED.items()}
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if type(value) is str:
-        return encode_string(value)
-    return _encode(value)  # a bool (an address's default), or anything json.dumps writes
-
-
 def _nested_json(template: str, rows: list[tuple[Any, ...]]) -> str:
-    return "[" + ",".join([template % tuple([_scalar(v) for v in row]) for row in rows]) + "]"
+    # Each value as json.dumps writes it: null, a string, true/false (an address's default),
+    # or, for anything else, the json module itself.
+    return (
+        "["
+        + ",".join(
+            [
+                template
+                % tuple(
+                    [
+                        "null"
+                        if v is None
+                        else encode_string(v)
+                        if type(v) is str
+                        else "true"
+                        if v is True
+                        else "false"
+                        if v is False
+                        else _encode(v)
+                        for v in row
+                    ]
+                )
+                for row in rows
+            ]
+        )
+        + "]"
+    )
 
 
 def _json_value(name: str, value: Any) -> str:
