@@ -6,12 +6,14 @@ mServer simulator (imports in, exports out). Envelopes (dataPack, responsePack) 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from lxml import etree
 
+from connector.codec._fingerprint import fingerprint_of_values
 from connector.codec._xml import is_model_date
 from connector.model import POHODA_LIMITS, Consent, Contact, ShipTo
 
@@ -377,13 +379,11 @@ _NO_CONSENT: dict[str, Any] = dict.fromkeys(("purpose", "description", "date_fro
 _ALPHA2 = re.compile(r"[A-Z]{2}\Z")
 
 
-def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Contact:
-    """A contact from a schema-valid `adb:addressbook` / `lAdb:addressbook` element.
-
-    Raises InvalidContact (naming the record and field) when a value is not acceptable:
-    values the fast path cannot vouch for (a country that is not two capitals, a date with
-    a zone, a consent without a purpose) go through Contact.from_dict, whose rules decide.
-    """
+def addressbook_values(record: etree._Element, *, ex_system: str | None) -> tuple[dict[str, Any], bool]:
+    """The fields of a schema-valid `adb:addressbook` / `lAdb:addressbook` element, its lists
+    as lists (each address and consent a dict of its fields), and whether a value is for the
+    model to judge (a country that is not two capitals, a date with a zone, a consent
+    without a purpose): then only `Contact.from_dict` may read them."""
     data = _NO_VALUES.copy()
     groups: list[str] = []
     ships: list[dict[str, Any]] = []
@@ -505,17 +505,50 @@ def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Conta
     for c in consents:
         if c["purpose"] is None:
             odd = True
-    if not odd:
-        if ships:
-            data["ship_to"] = tuple([ShipTo(**s) for s in ships])
-        if groups:
-            data["groups"] = tuple(groups)
-        if consents:
-            data["gdpr"] = tuple([Consent(**c) for c in consents])
-        return Contact(**data)
-    # Something to normalise or refuse: the model's own rules decide, and name the field.
-    record_name = str(data["id"] or data["ext_id"] or "?")
     data["ship_to"] = ships
     data["groups"] = groups
     data["gdpr"] = consents
-    return Contact.from_dict(data, record=f"POHODA {record_name}")
+    return data, odd
+
+
+def parse_addressbook(record: etree._Element, *, ex_system: str | None) -> Contact:
+    """A contact from a schema-valid `adb:addressbook` / `lAdb:addressbook` element.
+
+    Raises InvalidContact (naming the record and field) when a value is not acceptable:
+    values the fast path cannot vouch for (a country that is not two capitals, a date with
+    a zone, a consent without a purpose) go through Contact.from_dict, whose rules decide.
+    """
+    data, odd = addressbook_values(record, ex_system=ex_system)
+    if odd:
+        # Something to normalise or refuse: the model's own rules decide, and name the field.
+        record_name = str(data["id"] or data["ext_id"] or "?")
+        return Contact.from_dict(data, record=f"POHODA {record_name}")
+    data["ship_to"] = tuple([ShipTo(**s) for s in data["ship_to"]])
+    data["groups"] = tuple(data["groups"])
+    data["gdpr"] = tuple([Consent(**c) for c in data["gdpr"]])
+    return Contact(**data)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AddressbookDigest:
+    """An export record read for a full comparison: its id, the e-shop id it carries and its
+    content fingerprint (`hash_content` of what `contact()` holds); `contact()` reads it in
+    full, as `parse_addressbook` does. Call it while the export is read (it holds the element)."""
+
+    id: str | None
+    ext_id: str | None
+    fingerprint: str
+    element: etree._Element = dataclasses.field(repr=False, compare=False)
+    ex_system: str | None = dataclasses.field(repr=False, compare=False, default=None)
+
+    def contact(self) -> Contact:
+        return parse_addressbook(self.element, ex_system=self.ex_system)
+
+
+def digest_addressbook(record: etree._Element, *, ex_system: str | None) -> AddressbookDigest | Contact:
+    """The record's digest; or its contact, read by `parse_addressbook` (which may refuse
+    it), when a value is for the model to judge."""
+    data, odd = addressbook_values(record, ex_system=ex_system)
+    if odd:
+        return parse_addressbook(record, ex_system=ex_system)
+    return AddressbookDigest(data["id"], data["ext_id"], fingerprint_of_values(data), record, ex_system)

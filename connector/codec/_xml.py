@@ -121,7 +121,9 @@ def parse_bytes(data: bytes, *, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -
         raise MalformedXML(f"{what}: the document is empty")
     check_prolog(data[: _PROLOG_LIMIT * 4], what=what, complete=len(data) <= _PROLOG_LIMIT * 4)
     try:
-        tree = etree.parse(io.BytesIO(data), _parser())
+        # From memory, not through a file object: libxml2 then parses the whole document
+        # without the interpreter lock (a file object is read back through Python).
+        tree = etree.fromstring(data, _parser()).getroottree()
     except etree.XMLSyntaxError as exc:
         raise MalformedXML(f"{what}: not well-formed XML: {exc}") from None
     if tree.docinfo.doctype:

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 from lxml import etree
 
 from connector._paths import schemas_dir
+from connector.codec._fingerprint import fingerprint_of_values
 from connector.codec._xml import is_model_date, load_schema, parse_bytes, schema_message, validate
 from connector.errors import BadData, FieldTooLong, InvalidContact, MalformedXML, SchemaViolation
 from connector.model import CONTACT_FIELDS, ESHOP_LIMITS, Consent, Contact, ShipTo
@@ -718,12 +719,14 @@ def _is_country(value: str | None) -> bool:
     return value is None or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper())
 
 
-def _content(element: etree._Element, *, record: str | None) -> Contact:
-    """The canonical contact held by a customerContent element (already schema-valid)."""
+def _content_values(element: etree._Element) -> dict[str, Any] | None:
+    """The fields of a customerContent element (already schema-valid) as the model keeps
+    them, its lists as lists (each address and consent a dict of its fields); None when a
+    value is for the model to judge (`_content_by_model`)."""
     values = _NO_CONTENT.copy()
     groups: list[str] = []
-    ships: list[ShipTo] = []
-    consents: list[Consent] = []
+    ships: list[dict[str, Any]] = []
+    consents: list[dict[str, Any]] = []
     for child in element:
         tag = child.tag
         field = _CONTENT_TAGS.get(tag)
@@ -742,36 +745,44 @@ def _content(element: etree._Element, *, record: str | None) -> Contact:
             for part in child:
                 name = _SHIP_TO_TAGS.get(part.tag)
                 if name is None:
-                    return _content_by_model(element, record=record)
+                    return None
                 text = part.text
                 ship[name] = (text.strip() or None) if text else None
             if not _is_country(ship["country"]):
-                return _content_by_model(element, record=record)
-            ships.append(ShipTo(**ship))
+                return None
+            ships.append(ship)
         elif tag == _CONSENT:
             consent = _NO_CONSENT.copy()
             for part in child:
                 name = _CONSENT_TAGS.get(part.tag)
                 if name is None:
-                    return _content_by_model(element, record=record)
+                    return None
                 text = part.text
                 consent[name] = (text.strip() or None) if text else None
             dates = (consent["date_from"], consent["date_till"])
             if consent["purpose"] is None or not all(is_model_date(d) for d in dates):
-                return _content_by_model(element, record=record)
-            consents.append(Consent(**consent))
+                return None
+            consents.append(consent)
         elif isinstance(tag, str):
-            return _content_by_model(element, record=record)
+            return None
     if not (_is_country(values["country"]) and is_model_date(values["birth_date"])):
+        return None
+    values["groups"] = groups
+    values["ship_to"] = ships
+    values["gdpr"] = consents
+    return values
+
+
+def _content(element: etree._Element, *, record: str | None) -> Contact:
+    """The canonical contact held by a customerContent element (already schema-valid)."""
+    values = _content_values(element)
+    if values is None:
         return _content_by_model(element, record=record)
     text = element.get("id")
     values["id"] = (text.strip() or None) if text else None
-    if groups:
-        values["groups"] = tuple(groups)
-    if ships:
-        values["ship_to"] = tuple(ships)
-    if consents:
-        values["gdpr"] = tuple(consents)
+    values["groups"] = tuple(values["groups"])
+    values["ship_to"] = tuple([ShipTo(**ship) for ship in values["ship_to"]])
+    values["gdpr"] = tuple([Consent(**consent) for consent in values["gdpr"]])
     return Contact(**values)
 
 
@@ -867,9 +878,8 @@ def decode_hq_link(data: bytes) -> tuple[str | None, SyncState | None]:
     return root.get("hqId") or None, cast("SyncState | None", root.get("syncState") or None)
 
 
-def decode_changes(data: bytes) -> ChangePage:
-    """One feed page. An entry that alone fails the schema or the model is set aside in
-    `refused` (naming its customer id and the field) and the others come out as usual."""
+def _feed(data: bytes) -> tuple[etree._Element, dict[int, BadData]]:
+    """A feed page's root, validated, and its entries that alone fail the schema (by position)."""
     tree = parse_bytes(data, what="changes", max_bytes=MAX_DOCUMENT_BYTES)
     root = tree.getroot()
     if root.tag != _q("changes"):
@@ -881,6 +891,13 @@ def decode_changes(data: bytes) -> ChangePage:
         bad = _item_errors(root, label=lambda el: f"customer {el.get('id') or '?'}")
         if not bad:
             raise whole from None  # the page itself is wrong (its cursor, its attributes)
+    return root, bad
+
+
+def decode_changes(data: bytes) -> ChangePage:
+    """One feed page. An entry that alone fails the schema or the model is set aside in
+    `refused` (naming its customer id and the field) and the others come out as usual."""
+    root, bad = _feed(data)
     changes: list[EshopChange] = []
     refused: list[BadData] = list(bad.values())
     for index, child in enumerate(root):
@@ -891,6 +908,70 @@ def decode_changes(data: bytes) -> ChangePage:
         except BadData as exc:
             refused.append(exc)
     return ChangePage(tuple(changes), cast(str, root.get("nextCursor")), _bool(root.get("hasMore")), tuple(refused))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CustomerDigest:
+    """A feed customer read for a full comparison: its ids, version and content fingerprint
+    (`hash_content` of what `customer()` holds); `customer()` reads it in full, as
+    `decode_changes` does. Call it while the page is read (it holds the page's element)."""
+
+    id: str
+    version: str
+    hq_id: str | None
+    sync_state: SyncState | None
+    fingerprint: str
+    element: etree._Element = dataclasses.field(repr=False, compare=False)
+
+    def customer(self) -> EshopCustomer:
+        return _customer(self.element, what="changes")
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestPage:
+    """A feed page as `digest_changes` reads it: like `ChangePage`, but each customer that
+    the fast path reads is a `CustomerDigest`; the others are decoded as `decode_changes` does."""
+
+    changes: tuple[CustomerDigest | EshopChange, ...]
+    next_cursor: str
+    has_more: bool
+    refused: tuple[BadData, ...] = ()
+
+
+_CUSTOMER = _q("customer")
+
+
+def digest_changes(data: bytes) -> DigestPage:
+    """One feed page for a full comparison: the same page, the same entries set aside, the
+    same errors as `decode_changes`, but a customer is fingerprinted from the values its
+    elements hold, without building its contact (that waits for `CustomerDigest.customer`)."""
+    root, bad = _feed(data)
+    changes: list[CustomerDigest | EshopChange] = []
+    refused: list[BadData] = list(bad.values())
+    for index, child in enumerate(root):
+        if index in bad:
+            continue
+        values = _content_values(child) if child.tag == _CUSTOMER else None
+        try:
+            if values is None:
+                changes.append(_change(child))
+                continue
+            _timestamp_of(child.get("updatedAt"), what="changes")  # read as the full path reads it
+        except BadData as exc:
+            refused.append(exc)
+            continue
+        text = child.get("id")
+        changes.append(
+            CustomerDigest(
+                id=cast(str, (text.strip() or None) if text else None),
+                version=cast(str, child.get("version")),
+                hq_id=child.get("hqId") or None,
+                sync_state=cast("SyncState | None", child.get("syncState") or None),
+                fingerprint=fingerprint_of_values(values),
+                element=child,
+            )
+        )
+    return DigestPage(tuple(changes), cast(str, root.get("nextCursor")), _bool(root.get("hasMore")), tuple(refused))
 
 
 def _change(child: etree._Element) -> EshopChange:
@@ -1040,6 +1121,8 @@ __all__ = [
     "SYNC_STATES",
     "BatchItem",
     "ChangePage",
+    "CustomerDigest",
+    "DigestPage",
     "ErrorReport",
     "EshopChange",
     "EshopCustomer",
@@ -1057,6 +1140,7 @@ __all__ = [
     "decode_error",
     "decode_hq_link",
     "decode_new_customer",
+    "digest_changes",
     "encode_batch",
     "encode_batch_result",
     "encode_changes",

@@ -10,12 +10,13 @@ import concurrent.futures
 import copy
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Generic, Literal, Protocol, TypeVar
 
 from lxml import etree
 
@@ -31,8 +32,10 @@ from connector.codec._addressbook import (
     NS,
     SHIP_TO_FIELDS,
     SHIP_TO_LIMITS,
+    AddressbookDigest,
     build_gdpr,
     build_header,
+    digest_addressbook,
     parse_addressbook,
     q,
 )
@@ -300,16 +303,26 @@ class ResponsePack:
         return {item.item_id: item for item in self.items}
 
 
+class ExportItem(Protocol):
+    """What an export stream hands out for a record: its contact, or its digest."""
+
+    @property
+    def id(self) -> str | None: ...
+
+
+R = TypeVar("R", bound="ExportItem")
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Batch:
+class _Batch(Generic[R]):
     """Records moved out of an export stream, their validation under way, their contacts read."""
 
     records: etree._Element  # an lAdb:listAddressBook of their own
     passed: concurrent.futures.Future[bool]
-    read: list[Contact | InvalidContact]
+    read: list[R | InvalidContact]
 
 
-class ExportStream:
+class ExportStream(Generic[R]):
     """The contacts of a `lAdb:listAddressBook` export, one at a time, validated as read.
 
     Iterate it once. The list's attributes (`state`, `version`, `date_time_stamp`,
@@ -346,10 +359,13 @@ class ExportStream:
         source: bytes | IO[bytes],
         *,
         what: str,
+        read: Callable[[etree._Element], R],
         on_bad_record: Callable[[BadData], None] | None = None,
     ) -> None:
         self._codec = codec
         self._what = what
+        # How a record is read: `parse_addressbook` (a contact), or `digest_addressbook`.
+        self._read = read
         # Where a record that alone fails the schema or the model goes (then the stream goes
         # on without it); None: the stream raises on it.
         self._on_bad_record = on_bad_record
@@ -376,13 +392,13 @@ class ExportStream:
         self._page = source if isinstance(source, bytes) and len(source) <= self.WHOLE_PAGE_BYTES else None
         self._started = False
 
-    def __iter__(self) -> Iterator[Contact]:
+    def __iter__(self) -> Iterator[R]:
         if self._started:
             raise RuntimeError("an ExportStream can be iterated only once")
         self._started = True
         return self._contacts()
 
-    def _contacts(self) -> Iterator[Contact]:
+    def _contacts(self) -> Iterator[R]:
         whole = self._read_whole(self._page) if self._page is not None else None
         self._page = None
         if whole is None:
@@ -396,7 +412,7 @@ class ExportStream:
                 self.last_id = max(self.last_id or 0, int(contact.id))
             yield contact
 
-    def _read_whole(self, page: bytes) -> list[Contact] | None:
+    def _read_whole(self, page: bytes) -> list[R] | None:
         """The contacts of a plain, valid page of one list; None for anything else."""
         try:
             tree = _xml.parse_bytes(page, what=self._what, max_bytes=self._codec.max_export_bytes)
@@ -423,9 +439,9 @@ class ExportStream:
         validator = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pohoda-validate")
         try:
             passed = validator.submit(self._codec.batch_schema.validate, tree)
-            ex_system = self._codec.ex_system
+            read = self._read
             try:
-                contacts = [parse_addressbook(record, ex_system=ex_system) for record in records]
+                contacts = [read(record) for record in records]
             except InvalidContact:
                 return None
             if not passed.result():
@@ -441,7 +457,7 @@ class ExportStream:
         self.date_valid_from = listing.get("dateValidFrom")
         return contacts
 
-    def _streamed(self) -> Iterator[Contact]:
+    def _streamed(self) -> Iterator[R]:
         lists = 0
         envelope_read = False
         seen = False  # any element of the export's vocabulary was read
@@ -449,7 +465,7 @@ class ExportStream:
         batch: etree._Element | None = None  # records moved out of the stream, not yet sent to check
         batch_list: etree._Element | None = None  # the list the last records came from
         size = 0  # records in batch
-        checking: _Batch | None = None  # the batch being validated while the stream reads on
+        checking: _Batch[R] | None = None  # the batch being validated while the stream reads on
         validator = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pohoda-validate")
         try:
             for _event, el in self._stream:
@@ -523,19 +539,18 @@ class ExportStream:
         if lists == 0:
             raise SchemaViolation(f"{self._what}: the answer holds no lAdb:listAddressBook", field="listAddressBook")
 
-    def _start(self, batch: etree._Element, validator: concurrent.futures.ThreadPoolExecutor) -> _Batch:
+    def _start(self, batch: etree._Element, validator: concurrent.futures.ThreadPoolExecutor) -> _Batch[R]:
         """Send a batch to be validated, and read its contacts meanwhile."""
         passed = validator.submit(self._codec.batch_schema.validate, batch)
-        ex_system = self._codec.ex_system
-        read: list[Contact | InvalidContact] = []
+        read: list[R | InvalidContact] = []
         for record in batch:
             try:
-                read.append(parse_addressbook(record, ex_system=ex_system))
+                read.append(self._read(record))
             except InvalidContact as exc:
                 read.append(exc)
         return _Batch(batch, passed, read)
 
-    def _finish(self, checked: _Batch) -> Iterator[Contact]:
+    def _finish(self, checked: _Batch[R]) -> Iterator[R]:
         """The contacts of a batch, once it passed the schema; else up to its first bad record."""
         valid = checked.passed.result()
         set_aside = 0
@@ -967,13 +982,23 @@ class PohodaCodec:
 
     def iter_export(
         self, source: bytes | IO[bytes], *, on_bad_record: Callable[[BadData], None] | None = None
-    ) -> ExportStream:
+    ) -> ExportStream[Contact]:
         """Stream the contacts of an export: a responsePack holding `lAdb:listAddressBook`,
         or a bare `lAdb:listAddressBook`. Never holds the whole document as one tree.
 
         With `on_bad_record`, a record that alone fails the schema or the model is handed to
         it (the error names the record and the field) and the stream goes on without it."""
-        return ExportStream(self, source, what="POHODA listAddressBook", on_bad_record=on_bad_record)
+        read = functools.partial(parse_addressbook, ex_system=self.ex_system)
+        return ExportStream(self, source, what="POHODA listAddressBook", read=read, on_bad_record=on_bad_record)
+
+    def iter_export_digests(
+        self, source: bytes | IO[bytes], *, on_bad_record: Callable[[BadData], None] | None = None
+    ) -> ExportStream[AddressbookDigest | Contact]:
+        """`iter_export` for a full comparison: the same records, checks and errors, each
+        record that the fast path reads given as its `AddressbookDigest` (its fingerprint; its
+        contact read only on request), the others as their contacts."""
+        read = functools.partial(digest_addressbook, ex_system=self.ex_system)
+        return ExportStream(self, source, what="POHODA listAddressBook", read=read, on_bad_record=on_bad_record)
 
     def write_export(
         self,
@@ -1170,7 +1195,9 @@ __all__ = [
     "MAX_LIST_COUNT",
     "WIRE_ENCODING",
     "AddressBookWrite",
+    "AddressbookDigest",
     "EncodedImport",
+    "ExportItem",
     "ExportStream",
     "ImportDetail",
     "ItemReport",

@@ -7,14 +7,19 @@ sends or reads is built or read by `connector.codec.eshop` and so checked agains
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from typing import Any, cast
+import functools
+import re
+from collections.abc import Callable, Iterator, Sequence, Sized
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 
 from connector.codec import eshop as codec
+from connector.codec._fingerprint import Fingerprinted
 from connector.codec.eshop import (
     ChangePage,
+    CustomerDigest,
+    DigestPage,
     ErrorReport,
     EshopChange,
     EshopCustomer,
@@ -41,6 +46,7 @@ from connector.peers.base import (
     WithoutBreaker,
     WriteResult,
 )
+from connector.peers.pohoda import RequestAhead
 from connector.transport import PeerKeys, RetryPolicy, make_client, send
 
 log = get_logger(__name__)
@@ -123,34 +129,60 @@ class EshopClient:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def changes(self, cursor: str | None = None, *, page_size: int = FEED_PAGE_SIZE) -> Iterator[ChangePage]:
+    def changes(
+        self, cursor: str | None = None, *, page_size: int = FEED_PAGE_SIZE, lookahead: bool = False
+    ) -> Iterator[ChangePage]:
         """Every page of the feed after `cursor`, in order, until the e-shop says no more.
 
         The last page's `next_cursor` is where the next run starts; store it only once the
         changes are safely persisted (the feed may be read again from an older cursor).
+
+        With `lookahead`, the next page is requested while this one is read: its cursor is
+        guessed from the page's first bytes, and the answer used only when the page, read
+        as always, names the same cursor (`RequestAhead`).
         """
-        current = cursor or ""
-        while True:
+        return self._pages(cursor, page_size=page_size, lookahead=lookahead, decode=codec.decode_changes)
+
+    def digests(self, *, page_size: int = FEED_PAGE_SIZE) -> Iterator[DigestPage]:
+        """The whole feed from its start for a full comparison, read by `digest_changes`
+        (each customer fingerprinted, decoded in full only when asked), the next page on its
+        way while this one is read."""
+        return self._pages(None, page_size=page_size, lookahead=True, decode=codec.digest_changes)
+
+    def _pages(
+        self, cursor: str | None, *, page_size: int, lookahead: bool, decode: Callable[[bytes], _P]
+    ) -> Iterator[_P]:
+        def request(current: str) -> bytes:
             params = {"cursor": current, "limit": str(page_size)}
 
-            def attempt(params: dict[str, str] = params) -> httpx.Response:
+            def attempt() -> httpx.Response:
                 self.requests.changes += 1
                 return self._http.get("/customers/changes", params=params)
 
-            response = send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable, keys=KEYS)
-            page = codec.decode_changes(response.content)
-            log.debug("eshop.changes", changes=len(page.changes), has_more=page.has_more)
-            yield page
-            if not page.has_more:
-                return
-            if page.next_cursor == current and not page.changes:
-                # A feed that says "more" without moving would be read forever.
-                raise MalformedXML(f"{PEER}: the change feed says hasMore but its cursor does not advance")
-            current = page.next_cursor
+            return send(attempt, peer=PEER, policy=self.policy, unreachable=EshopUnreachable, keys=KEYS).content
+
+        ahead = RequestAhead(request, enabled=lookahead, name="eshop-ahead")
+        try:
+            current = cursor or ""
+            while True:
+                body = ahead.fetch(current)
+                ahead.guess(_next_cursor(body))
+                page = decode(body)
+                log.debug("eshop.changes", changes=len(page.changes), has_more=page.has_more)
+                yield page
+                if not page.has_more:
+                    return
+                if page.next_cursor == current and not page.changes:
+                    # A feed that says "more" without moving would be read forever.
+                    raise MalformedXML(f"{PEER}: the change feed says hasMore but its cursor does not advance")
+                current = page.next_cursor
+        finally:
+            ahead.close()
 
     def snapshot(self, *, page_size: int = FEED_PAGE_SIZE) -> Iterator[EshopCustomer]:
-        """Every existing customer: the whole feed from its start, tombstones left out."""
-        for page in self.changes(None, page_size=page_size):
+        """Every existing customer: the whole feed from its start, tombstones left out (the
+        next page requested while this one is read)."""
+        for page in self.changes(None, page_size=page_size, lookahead=True):
             for change in page.changes:
                 if change.customer is not None:
                     yield change.customer
@@ -255,6 +287,32 @@ class EshopClient:
         return results
 
 
+class _Page(Protocol):
+    @property
+    def changes(self) -> Sized: ...
+
+    @property
+    def next_cursor(self) -> str: ...
+
+    @property
+    def has_more(self) -> bool: ...
+
+
+_P = TypeVar("_P", bound=_Page)
+_FEED_HEAD = re.compile(rb'<changes [^>]*?hasMore="true"')
+_NEXT_CURSOR = re.compile(rb'<changes [^>]*?nextCursor="([A-Za-z0-9._:-]*)"')
+
+
+def _next_cursor(body: bytes) -> str | None:
+    """The cursor of the page after this one as its root element's start suggests (None:
+    the page looks like the last). A guess: `changes` decides on the page as read."""
+    head = body[:1024]
+    found = _NEXT_CURSOR.search(head)
+    if found is None or _FEED_HEAD.search(head) is None:
+        return None
+    return found.group(1).decode("ascii")
+
+
 class ConnectorShop(WithoutBreaker):
     """The e-shop side over the project's own protocol (`platform = "connector"`), as a Peer.
 
@@ -309,6 +367,22 @@ class ConnectorShop(WithoutBreaker):
         for customer in self.client.snapshot():
             assert customer.id is not None
             yield self._record(customer.id, customer, customer.version)
+
+    def snapshot_fingerprinted(self) -> Iterator[PeerRecord | Fingerprinted[PeerRecord]]:
+        """`snapshot`, each customer the feed's fast path reads given as its fingerprint (its
+        `decode()` is the record `snapshot` yields); the others as their records."""
+        for page in self.client.digests(page_size=self.page_size):
+            for entry in page.changes:
+                if isinstance(entry, CustomerDigest):
+                    other = entry.hq_id if entry.sync_state == "synced" else None
+                    decode = functools.partial(self._decoded, entry)
+                    yield Fingerprinted(entry.id, other, entry.version, entry.fingerprint, decode)
+                elif entry.customer is not None:
+                    yield self._record(entry.id, entry.customer, entry.customer.version)
+
+    def _decoded(self, entry: CustomerDigest) -> PeerRecord:
+        customer = entry.customer()
+        return self._record(customer.id, customer, customer.version)
 
     def get(self, record_id: str) -> PeerRecord | None:
         customer = self.client.get(record_id)

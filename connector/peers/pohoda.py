@@ -7,21 +7,29 @@ shared transport's retry policy, every message built and read by the POHODA code
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
+import functools
 import gzip
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 
+from connector.codec._fingerprint import Fingerprinted
 from connector.codec.pohoda import (
+    AddressbookDigest,
     AddressBookWrite,
+    ExportItem,
+    ExportStream,
     ItemResult,
     PohodaCodec,
     record_id_of,
@@ -48,6 +56,8 @@ BadRecord = Callable[[BadData], None]
 EXPORT_PAGE_SIZE = 1000
 # Re-read this much of POHODA's history on each poll (lastChanges has one-second resolution).
 CHANGES_OVERLAP = dt.timedelta(seconds=2)
+K = TypeVar("K")
+R = TypeVar("R", bound=ExportItem)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,10 +325,22 @@ class PohodaClient:
     # -- reads --------------------------------------------------------------------------
 
     def snapshot(
-        self, *, page_size: int = EXPORT_PAGE_SIZE, on_bad_record: BadRecord | None = None
+        self,
+        *,
+        page_size: int = EXPORT_PAGE_SIZE,
+        on_bad_record: BadRecord | None = None,
+        lookahead: bool = False,
     ) -> Iterator[Contact]:
-        """Every contact in the address book, page by page, in id order."""
-        return self._paged(last_changes=None, page_size=page_size, on_bad_record=on_bad_record)
+        """Every contact in the address book, page by page, in id order.
+
+        With `lookahead`, the next page is requested while this one is read (see `_paged`)."""
+        return self._paged(
+            last_changes=None,
+            page_size=page_size,
+            on_bad_record=on_bad_record,
+            lookahead=lookahead,
+            export=self.codec.iter_export,
+        )
 
     def changes_since(
         self, since: dt.datetime, *, page_size: int = EXPORT_PAGE_SIZE, on_bad_record: BadRecord | None = None
@@ -327,43 +349,76 @@ class PohodaClient:
 
         With `on_bad_record`, a record that fails the schema or the model on its own is
         handed to it and the others come out (see `PohodaCodec.iter_export`)."""
-        return self._paged(last_changes=since, page_size=page_size, on_bad_record=on_bad_record)
+        return self._paged(
+            last_changes=since, page_size=page_size, on_bad_record=on_bad_record, export=self.codec.iter_export
+        )
+
+    def snapshot_digests(self, *, page_size: int = EXPORT_PAGE_SIZE) -> Iterator[AddressbookDigest | Contact]:
+        """`snapshot` for a full comparison (the next page on its way while this one is
+        read): each record the fast path reads as its digest, the others as their contacts."""
+        return self._paged(
+            last_changes=None, page_size=page_size, lookahead=True, export=self.codec.iter_export_digests
+        )
 
     def _paged(
-        self, *, last_changes: dt.datetime | None, page_size: int, on_bad_record: BadRecord | None = None
-    ) -> Iterator[Contact]:
-        id_from = 1
-        while True:
+        self,
+        *,
+        last_changes: dt.datetime | None,
+        page_size: int,
+        on_bad_record: BadRecord | None = None,
+        lookahead: bool = False,
+        export: Callable[..., ExportStream[R]],
+    ) -> Iterator[R]:
+        """The pages from id 1 on, each after the last id of the one before.
+
+        With `lookahead`, the page after this one is requested (in a thread of its own, in
+        this context: the same retries and deadline) while this one is read: its idFrom is
+        guessed from the page's bytes (the highest `adb:id` of a full page). The guess is
+        only used when the page, read as always, says the same; else the answer is dropped
+        and the right page requested. A request waits for the one before (mServer takes one
+        at a time), so at most two pages are held: the one read and the one arriving.
+        """
+
+        def request(id_from: int) -> bytes:
             body = self.codec.encode_list_request(
                 pack_id=self._next_pack_id("list"),
                 last_changes=last_changes,
                 id_from=id_from,
                 count=page_size,
             )
-            seen = 0
-            last_id = 0
-            set_aside: list[str | None] = []  # the ids of records handed to on_bad_record
+            return self.post_xml(body)
 
-            def aside(error: BadData, into: list[str | None] = set_aside) -> None:
-                into.append(record_id_of(error))
-                if on_bad_record is not None:
-                    on_bad_record(error)
+        ahead = RequestAhead(request, enabled=lookahead, name="pohoda-ahead")
+        try:
+            id_from = 1
+            page = ahead.fetch(id_from)
+            while True:
+                ahead.guess(_next_id_from(page, page_size))
+                seen = 0
+                last_id = 0
+                set_aside: list[str | None] = []  # the ids of records handed to on_bad_record
 
-            for contact in self.codec.iter_export(
-                self.post_xml(body), on_bad_record=aside if on_bad_record is not None else None
-            ):
-                seen += 1
-                if contact.id is not None and contact.id.isdigit():
-                    last_id = max(last_id, int(contact.id))
-                yield contact
-            # A record set aside still counts for paging: the page was full and may end at it.
-            for record_id in set_aside:
-                seen += 1
-                if record_id is not None:
-                    last_id = max(last_id, int(record_id))
-            if seen < page_size or last_id == 0:
-                return
-            id_from = last_id + 1
+                def aside(error: BadData, into: list[str | None] = set_aside) -> None:
+                    into.append(record_id_of(error))
+                    if on_bad_record is not None:
+                        on_bad_record(error)
+
+                for contact in export(page, on_bad_record=aside if on_bad_record is not None else None):
+                    seen += 1
+                    if contact.id is not None and contact.id.isdigit():
+                        last_id = max(last_id, int(contact.id))
+                    yield contact
+                # A record set aside still counts for paging: the page was full and may end at it.
+                for record_id in set_aside:
+                    seen += 1
+                    if record_id is not None:
+                        last_id = max(last_id, int(record_id))
+                if seen < page_size or last_id == 0:
+                    return
+                id_from = last_id + 1
+                page = ahead.fetch(id_from)
+        finally:
+            ahead.close()
 
     def ext_ids_of(self, pohoda_ids: Iterable[str]) -> dict[str, str | None]:
         """The e-shop id (extId of our system) each of these records carries now, read back
@@ -457,8 +512,23 @@ class PohodaPeer:
         yield ChangeBatch(batch, (started - CHANGES_OVERLAP).isoformat(), refused=tuple(refused))
 
     def snapshot(self) -> Iterator[PeerRecord]:
-        for contact in self.client.snapshot(page_size=self.page_size):
+        # A full read: the next page is on its way while this one is read.
+        for contact in self.client.snapshot(page_size=self.page_size, lookahead=True):
             yield self._record(contact)
+
+    def snapshot_fingerprinted(self) -> Iterator[PeerRecord | Fingerprinted[PeerRecord]]:
+        """`snapshot`, each record the export's fast path reads given as its fingerprint (its
+        `decode()` is the record `snapshot` yields); the others as their records."""
+        for item in self.client.snapshot_digests(page_size=self.page_size):
+            if isinstance(item, AddressbookDigest):
+                assert item.id is not None
+                decode = functools.partial(self._decoded, item)
+                yield Fingerprinted(item.id, item.ext_id, None, item.fingerprint, decode)
+            else:
+                yield self._record(item)
+
+    def _decoded(self, item: AddressbookDigest) -> PeerRecord:
+        return self._record(item.contact())
 
     def get(self, record_id: str) -> PeerRecord | None:
         contact = self.client.get(pohoda_id=record_id)
@@ -524,6 +594,69 @@ class PohodaPeer:
             replay=item.duplicate,
             other_id=item.ext_id,
         )
+
+
+_RECORD_ID = re.compile(rb"<adb:id>\s*(\d+)\s*</adb:id>")
+
+
+def _next_id_from(page: bytes, page_size: int) -> int | None:
+    """The idFrom of the page after `page`, as its bytes suggest (None: it looks like the
+    last page). A guess: only `_paged`'s reading of the page decides."""
+    ids = _RECORD_ID.findall(page)
+    if len(ids) < page_size:
+        return None
+    return max(int(i) for i in ids) + 1
+
+
+class RequestAhead(Generic[K]):
+    """One paged read's next request made ahead of its turn (the e-shop's feed uses it too).
+
+    `guess(key)` sends the request for `key` in a thread of its own, in the caller's context
+    (the same retry policy and deadline); `fetch(key)` then takes its answer when `key` is
+    the one guessed, and else drops it and sends the request for `key` now. A request made
+    ahead that failed raises in `fetch`, where the plain call would have raised; a dropped
+    one says nothing. At most one request is ahead, so at most two pages are held: the one
+    being read and the one arriving. Not `enabled`: `guess` sends nothing.
+    """
+
+    def __init__(self, request: Callable[[K], bytes], *, enabled: bool, name: str) -> None:
+        self._request = request
+        self._enabled = enabled
+        self._name = name
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: tuple[K, concurrent.futures.Future[bytes]] | None = None
+        self.dropped = 0  # answers not used: the page said another key than the guess
+
+    def guess(self, key: K | None) -> None:
+        if not self._enabled or key is None:
+            return
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+        self._pending = (key, self._pool.submit(contextvars.copy_context().run, self._request, key))
+
+    def fetch(self, key: K) -> bytes:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if pending[0] == key:
+                return pending[1].result()
+            self._drop(pending[1])
+        return self._request(key)
+
+    def _drop(self, future: concurrent.futures.Future[bytes]) -> None:
+        self.dropped += 1
+        if not future.cancel():
+            # Under way: let it end (its answer and any error go unread) before the next
+            # request, so requests still go one at a time.
+            concurrent.futures.wait([future])
+
+    def close(self) -> None:
+        """Drop what is still ahead (the read ended early, or it failed)."""
+        if self._pending is not None:
+            self._drop(self._pending[1])
+            self.dropped -= 1  # not a wrong guess: nobody asked for it
+            self._pending = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 def _mismatch(pohoda_id: str, why: str) -> WriteResult:

@@ -4,6 +4,7 @@
 adds the repairs through the outbox; `render` writes the report as text, JSON or HTML.
 """
 
+from connector.codec._fingerprint import content_of, fingerprint
 from connector.reconcile._compare import (
     KINDS,
     Comparison,
@@ -11,8 +12,6 @@ from connector.reconcile._compare import (
     ReadProgress,
     SideRead,
     compare,
-    content_of,
-    fingerprint,
 )
 from connector.reconcile._fix import FixOutcome, repair_plan
 from connector.reconcile._report import REPORT_FORMATS, render, render_html, render_text, report_data

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import hashlib
-import json
-import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from connector.codec._fingerprint import Fingerprinted, fingerprint
 from connector.dedup import DedupEngine
 from connector.errors import BadData, PeerRefused, PeerUnreachable
-from connector.model import CONTACT_FIELDS, Consent, Contact, Link, ShipTo
+from connector.model import Contact, Link
 from connector.peers import Peer, PeerRecord
 from connector.plan import PlanSettings, auto_registrable
 from connector.store import Store
@@ -161,67 +159,6 @@ class _LinkIndex:
                 self.by_pohoda[link.pohoda_id] = link.id
 
 
-_CONTENT_FIELDS = tuple(f for f in CONTACT_FIELDS if f not in ("id", "ext_id"))
-_NESTED_FIELDS = {
-    "ship_to": tuple(f.name for f in dataclasses.fields(ShipTo)),
-    "gdpr": tuple(f.name for f in dataclasses.fields(Consent)),
-}
-
-
-def content_of(contact: Contact) -> dict[str, Any]:
-    """`contact.content()`, built without `dataclasses.asdict`'s deep copies: the same dict
-    (so the same hash as the store's synced versions) at a fraction of the cost per record."""
-    out: dict[str, Any] = {}
-    for name in _CONTENT_FIELDS:
-        value = getattr(contact, name)
-        nested = _NESTED_FIELDS.get(name)
-        if nested is not None:
-            out[name] = [{f: getattr(item, f) for f in nested} for item in value]
-        elif name == "groups":
-            out[name] = list(value)
-        else:
-            out[name] = value
-    return out
-
-
-# The fingerprint is on the hot path (one per record read), so it writes the JSON that
-# `hash_content` hashes itself: the keys in sorted order are a fixed template, each value is
-# written by the json module's own string encoder (what json.dumps uses for a string), and
-# only lists go through a JSON encoder (made once: json.dumps with options builds a new one
-# on every call). The same bytes, so the same hash as the store's synced versions.
-_SORTED_FIELDS = tuple(sorted(_CONTENT_FIELDS))
-_sorted_values = operator.attrgetter(*_SORTED_FIELDS)
-_TEMPLATE = "{" + ",".join(f"{json.dumps(name)}:%s" for name in _SORTED_FIELDS) + "}"
-_nested_values = {name: operator.attrgetter(*fields) for name, fields in _NESTED_FIELDS.items()}
-_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
-_encode_string = json.encoder.encode_basestring
-
-
-def _json_value(name: str, value: Any) -> str:
-    fields = _NESTED_FIELDS.get(name)
-    if fields is None:
-        return _encode(value)
-    values = _nested_values[name]
-    return _encode([dict(zip(fields, values(item), strict=True)) for item in value])
-
-
-def fingerprint(contact: Contact) -> str:
-    """The content hash of a record: equal to `hash_content(contact.content())`."""
-    text = _TEMPLATE % tuple(
-        [
-            "null"
-            if value is None
-            else _encode_string(value)
-            if type(value) is str
-            else "[]"
-            if value == ()
-            else _json_value(name, value)
-            for name, value in zip(_SORTED_FIELDS, _sorted_values(contact), strict=True)
-        ]
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 class _Reader:
     """One side's streamed pass: what was seen, and the few records worth keeping."""
 
@@ -243,38 +180,69 @@ class _Reader:
         # repair's write to it must name the version it was read at (the e-shop's check).
         self.versions: dict[int, str | None] = {}
 
-    def consume(self, records: Iterator[PeerRecord]) -> None:
+    def consume(self, records: Iterator[PeerRecord | Fingerprinted[PeerRecord]]) -> None:
+        """Read the side to its end (or its first fault). A record given as its fingerprint
+        is decoded only when it is kept: unlinked, differing, pending, or of a wrong id."""
         started = time.monotonic()
         by_id = self.index.by_pohoda if self.side == "pohoda" else self.index.by_eshop
         self.progress(self.side, 0, self.expected)
         try:
-            for record in records:
-                if record.contact is None:
-                    continue  # a tombstone in a full listing: not an existing record
+            for item in records:
+                record: PeerRecord | None
+                if type(item) is Fingerprinted:
+                    record, record_id, other_id, version = None, item.record_id, item.other_id, item.version
+                else:
+                    assert isinstance(item, PeerRecord)
+                    if item.contact is None:
+                        continue  # a tombstone in a full listing: not an existing record
+                    record, record_id, other_id, version = item, item.record_id, item.other_id, item.version
                 self.read.records += 1
                 if self.read.records % 1000 == 0:
                     self.progress(self.side, self.read.records, self.expected)
-                link_id = by_id.get(record.record_id)
+                link_id = by_id.get(record_id)
                 if link_id is None:
-                    self.unlinked[record.record_id] = record
+                    self.unlinked[record_id] = record or _decoded(item)
                     continue
                 self.seen.add(link_id)
                 link = self.index.links[link_id]
                 expected_other = link.eshop_id if self.side == "pohoda" else link.pohoda_id
                 if link.state in _SETTLED:
                     continue
-                if record.version is not None:
-                    self.versions[link_id] = record.version
-                differs = fingerprint(record.contact) != self.index.base_hash[link_id]
-                wrong_id = self.carries_other_id and link.state == "linked" and record.other_id != expected_other
+                if version is not None:
+                    self.versions[link_id] = version
+                content_hash = fingerprint(_contact(record)) if record is not None else _fingerprint_of(item)
+                differs = content_hash != self.index.base_hash[link_id]
+                wrong_id = self.carries_other_id and link.state == "linked" and other_id != expected_other
                 if differs or wrong_id or link.state in _PENDING:
-                    self.kept[link_id] = record
+                    self.kept[link_id] = record or _decoded(item)
             self.read.complete = True
         except READ_FAULTS as exc:
             self.read.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.read.seconds = round(time.monotonic() - started, 3)
             self.progress(self.side, self.read.records, max(self.expected, self.read.records))
+
+
+def _decoded(item: PeerRecord | Fingerprinted[PeerRecord]) -> PeerRecord:
+    assert isinstance(item, Fingerprinted)
+    return item.decode()
+
+
+def _fingerprint_of(item: PeerRecord | Fingerprinted[PeerRecord]) -> str:
+    assert isinstance(item, Fingerprinted)
+    return item.fingerprint
+
+
+@runtime_checkable
+class FingerprintedSnapshot(Protocol):
+    """A peer whose full listing can give each record as its fingerprint, decoding it in
+    full only on request (`Fingerprinted`): the same records as its `snapshot`."""
+
+    def snapshot_fingerprinted(self) -> Iterator[PeerRecord | Fingerprinted[PeerRecord]]: ...
+
+
+def _listing(peer: Peer) -> Iterator[PeerRecord | Fingerprinted[PeerRecord]]:
+    return peer.snapshot_fingerprinted() if isinstance(peer, FingerprintedSnapshot) else peer.snapshot()
 
 
 def compare(
@@ -294,8 +262,8 @@ def compare(
     # Both sides at once, each in its own thread: one peer's answer is decoded while the
     # other peer prepares its next page (each peer still gets one request at a time).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read") as pool:
-        reading = pool.submit(contextvars.copy_context().run, pohoda.consume, hq.snapshot())
-        eshop.consume(shop.snapshot())
+        reading = pool.submit(contextvars.copy_context().run, pohoda.consume, _listing(hq))
+        eshop.consume(_listing(shop))
         reading.result()
     comparison = _Classifier(store, index, pohoda, eshop, settings).run()
     comparison.seconds = round(time.monotonic() - started, 3)
