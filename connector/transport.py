@@ -13,6 +13,7 @@ ever nor make the connector hold more than the limit.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import dataclasses
@@ -23,7 +24,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import tenacity
@@ -499,3 +500,57 @@ class CircuitBreaker:
     def reset(self) -> None:
         self._open_until = None
         self.reason = ""
+
+
+_K = TypeVar("_K")
+
+
+class RequestAhead(Generic[_K]):
+    """One paged read's next request made ahead of its turn (POHODA's export and the e-shop's feed).
+
+    `guess(key)` sends the request for `key` in a thread of its own, in the caller's context
+    (the same retry policy and deadline); `fetch(key)` then takes its answer when `key` is
+    the one guessed, and else drops it and sends the request for `key` now. A request made
+    ahead that failed raises in `fetch`, where the plain call would have raised; a dropped
+    one says nothing. At most one request is ahead, so at most two pages are held: the one
+    being read and the one arriving. Not `enabled`: `guess` sends nothing.
+    """
+
+    def __init__(self, request: Callable[[_K], bytes], *, enabled: bool, name: str) -> None:
+        self._request = request
+        self._enabled = enabled
+        self._name = name
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pending: tuple[_K, concurrent.futures.Future[bytes]] | None = None
+        self.dropped = 0  # answers not used: the page said another key than the guess
+
+    def guess(self, key: _K | None) -> None:
+        if not self._enabled or key is None:
+            return
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+        self._pending = (key, self._pool.submit(contextvars.copy_context().run, self._request, key))
+
+    def fetch(self, key: _K) -> bytes:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            if pending[0] == key:
+                return pending[1].result()
+            self._drop(pending[1])
+        return self._request(key)
+
+    def _drop(self, future: concurrent.futures.Future[bytes]) -> None:
+        self.dropped += 1
+        if not future.cancel():
+            # Under way: let it end (its answer and any error go unread) before the next
+            # request, so requests still go one at a time.
+            concurrent.futures.wait([future])
+
+    def close(self) -> None:
+        """Drop what is still ahead (the read ended early, or it failed)."""
+        if self._pending is not None:
+            self._drop(self._pending[1])
+            self.dropped -= 1  # not a wrong guess: nobody asked for it
+            self._pending = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -14,8 +14,8 @@ from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 
+from connector.codec import Fingerprinted
 from connector.codec import eshop as codec
-from connector.codec._fingerprint import Fingerprinted
 from connector.codec.eshop import (
     ChangePage,
     CustomerDigest,
@@ -46,8 +46,7 @@ from connector.peers.base import (
     WithoutBreaker,
     WriteResult,
 )
-from connector.peers.pohoda import RequestAhead
-from connector.transport import PeerKeys, RetryPolicy, make_client, send
+from connector.transport import PeerKeys, RequestAhead, RetryPolicy, make_client, send
 
 log = get_logger(__name__)
 

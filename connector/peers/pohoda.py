@@ -7,9 +7,7 @@ shared transport's retry policy, every message built and read by the POHODA code
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import contextlib
-import contextvars
 import dataclasses
 import datetime as dt
 import functools
@@ -20,11 +18,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
-from connector.codec._fingerprint import Fingerprinted
+from connector.codec import Fingerprinted
 from connector.codec.pohoda import (
     AddressbookDigest,
     AddressBookWrite,
@@ -46,7 +44,7 @@ from connector.errors import (
 from connector.log import get_logger
 from connector.model import Contact
 from connector.peers.base import Capabilities, ChangeBatch, PeerRecord, PeerWrite, SideName, WriteResult
-from connector.transport import CircuitBreaker, PeerKeys, RetryPolicy, make_client, safe_url, send
+from connector.transport import CircuitBreaker, PeerKeys, RequestAhead, RetryPolicy, make_client, safe_url, send
 
 log = get_logger(__name__)
 
@@ -606,57 +604,6 @@ def _next_id_from(page: bytes, page_size: int) -> int | None:
     if len(ids) < page_size:
         return None
     return max(int(i) for i in ids) + 1
-
-
-class RequestAhead(Generic[K]):
-    """One paged read's next request made ahead of its turn (the e-shop's feed uses it too).
-
-    `guess(key)` sends the request for `key` in a thread of its own, in the caller's context
-    (the same retry policy and deadline); `fetch(key)` then takes its answer when `key` is
-    the one guessed, and else drops it and sends the request for `key` now. A request made
-    ahead that failed raises in `fetch`, where the plain call would have raised; a dropped
-    one says nothing. At most one request is ahead, so at most two pages are held: the one
-    being read and the one arriving. Not `enabled`: `guess` sends nothing.
-    """
-
-    def __init__(self, request: Callable[[K], bytes], *, enabled: bool, name: str) -> None:
-        self._request = request
-        self._enabled = enabled
-        self._name = name
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._pending: tuple[K, concurrent.futures.Future[bytes]] | None = None
-        self.dropped = 0  # answers not used: the page said another key than the guess
-
-    def guess(self, key: K | None) -> None:
-        if not self._enabled or key is None:
-            return
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
-        self._pending = (key, self._pool.submit(contextvars.copy_context().run, self._request, key))
-
-    def fetch(self, key: K) -> bytes:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            if pending[0] == key:
-                return pending[1].result()
-            self._drop(pending[1])
-        return self._request(key)
-
-    def _drop(self, future: concurrent.futures.Future[bytes]) -> None:
-        self.dropped += 1
-        if not future.cancel():
-            # Under way: let it end (its answer and any error go unread) before the next
-            # request, so requests still go one at a time.
-            concurrent.futures.wait([future])
-
-    def close(self) -> None:
-        """Drop what is still ahead (the read ended early, or it failed)."""
-        if self._pending is not None:
-            self._drop(self._pending[1])
-            self.dropped -= 1  # not a wrong guess: nobody asked for it
-            self._pending = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
 
 
 def _mismatch(pohoda_id: str, why: str) -> WriteResult:

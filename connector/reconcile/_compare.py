@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
 
-from connector.codec._fingerprint import Fingerprinted, fingerprint
+from connector.codec import Fingerprinted, fingerprint
 from connector.dedup import DedupEngine
 from connector.errors import BadData, PeerRefused, PeerUnreachable
 from connector.model import Contact, Link
