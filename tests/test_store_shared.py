@@ -243,6 +243,13 @@ def assert_each_delivered_once(
     assert pohoda["max_in_flight"] <= 1 + orphaned
 
 
+# The kill and the restart tests: enough operations that the four workers are still busy
+# (several batches each to go) when it comes after the first 300. What they prove is that
+# claims cut short are taken over and sent once, which takes concurrency and a cut, not volume;
+# the 20,000 of issue 18's acceptance are delivered by the test above them.
+MID_RUN_ESHOP, MID_RUN_POHODA = 1_500, 300
+
+
 @pytest.mark.slow
 def test_four_workers_deliver_20000_operations_each_once(tmp_path: Path, on_postgres: str) -> None:
     settings = {"CONNECTOR_POHODA_BATCH_SIZE": "100"}
@@ -257,9 +264,10 @@ def test_four_workers_deliver_20000_operations_each_once(tmp_path: Path, on_post
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_batch_has_its_claims_taken_over_after_the_lease(tmp_path: Path, on_postgres: str) -> None:
-    # A slow e-shop keeps every worker mid-batch most of the time.
+    # A slow e-shop keeps every worker mid-batch most of the time. At the kill (300 done),
+    # some 1,500 of the 1,800 operations are still to go: several batches for each worker.
     lease = {"CONNECTOR_STORE_LEASE_S": "3", "CONNECTOR_ESHOP_BATCH_SIZE": "50"}
-    with seeded_sandbox(tmp_path / "box", 3_000, pohoda_ops=600, settings=lease) as box:
+    with seeded_sandbox(tmp_path / "box", MID_RUN_ESHOP, pohoda_ops=MID_RUN_POHODA, settings=lease) as box:
         box.eshop_faults(delay_ms=100)
         workers = start_workers(box, 4, tmp_path / "logs")
         wait_for_progress(box, done=300)
@@ -269,7 +277,7 @@ def test_a_worker_killed_mid_batch_has_its_claims_taken_over_after_the_lease(tmp
         assert wait_all(workers[1:], 110) == [0, 0, 0]
         # The killed worker held claims: they waited for their lease before being taken over.
         assert time.monotonic() - killed_at >= 3
-        assert_each_delivered_once(box, 3_000, 600, lost_chunks=2, orphaned=1)
+        assert_each_delivered_once(box, MID_RUN_ESHOP, MID_RUN_POHODA, lost_chunks=2, orphaned=1)
 
 
 @pytest.mark.slow
@@ -279,7 +287,7 @@ def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: 
     try:
         monkeypatch.setenv(SANDBOX_STORE_ENV, server.url)
         settings = {"CONNECTOR_STORE_LEASE_S": "5", "CONNECTOR_ESHOP_BATCH_SIZE": "50"}
-        with seeded_sandbox(tmp_path / "box", 3_000, pohoda_ops=600, settings=settings) as box:
+        with seeded_sandbox(tmp_path / "box", MID_RUN_ESHOP, pohoda_ops=MID_RUN_POHODA, settings=settings) as box:
             box.eshop_faults(delay_ms=100)
             workers = start_workers(box, 4, tmp_path / "logs")
             wait_for_progress(box, done=300)
@@ -292,6 +300,6 @@ def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: 
             )
             assert outages >= 1  # the workers did see the server go
             # Each of the four may have lost the answers of its chunk in flight to each side.
-            assert_each_delivered_once(box, 3_000, 600, lost_chunks=4, orphaned=1)
+            assert_each_delivered_once(box, MID_RUN_ESHOP, MID_RUN_POHODA, lost_chunks=4, orphaned=1)
     finally:
         server.close()
