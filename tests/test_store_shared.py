@@ -5,6 +5,7 @@ live through a SIGKILL of one of them and a restart of the server."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -94,7 +95,6 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_a_released_one_at_once(st
 
 
 def test_on_sqlite_a_dead_process_claims_are_free_at_once(tmp_path: Path) -> None:
-    import subprocess
     import sys
 
     url = f"sqlite:///{tmp_path / 'connector.db'}"
@@ -213,6 +213,17 @@ def wait_for_progress(box: Sandbox, *, done: int, timeout_s: float = 60) -> None
         time.sleep(0.1)
 
 
+def workers_finished(box: Sandbox, workers: list[subprocess.Popen[bytes]], timeout_s: float) -> list[int]:
+    """The workers' exit codes; if they are still running at the deadline (killed there),
+    what they left says where they were: the outbox's states and the simulators' requests."""
+    try:
+        return wait_all(workers, timeout_s)
+    except subprocess.TimeoutExpired:
+        left = outbox_states(box)
+        requests = box.eshop_stats().get("requests"), box.pohoda_stats().get("requests")
+        raise AssertionError(f"workers still running after {timeout_s} s: outbox {left}, requests {requests}") from None
+
+
 def assert_each_delivered_once(
     box: Sandbox, eshop_ops: int, pohoda_ops: int, *, lost_chunks: int = 0, orphaned: int = 0
 ) -> None:
@@ -255,7 +266,7 @@ def test_four_workers_deliver_20000_operations_each_once(tmp_path: Path, on_post
     settings = {"CONNECTOR_POHODA_BATCH_SIZE": "100"}
     with seeded_sandbox(tmp_path / "box", 16_000, pohoda_ops=4_000, settings=settings) as box:
         workers = start_workers(box, 4, tmp_path / "logs")
-        assert wait_all(workers, 150) == [0, 0, 0, 0]
+        assert workers_finished(box, workers, 150) == [0, 0, 0, 0]
         assert_each_delivered_once(box, 16_000, 4_000)
         # Full packs of 100, save where a claim came up short (another worker held some of the
         # oldest rows at that instant); none sent twice (POHODA's imports counted above).
@@ -274,7 +285,7 @@ def test_a_worker_killed_mid_batch_has_its_claims_taken_over_after_the_lease(tmp
         workers[0].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         assert workers[0].wait(10) == -signal.SIGKILL
-        assert wait_all(workers[1:], 110) == [0, 0, 0]
+        assert workers_finished(box, workers[1:], 110) == [0, 0, 0]
         # The killed worker held claims: they waited for their lease before being taken over.
         assert time.monotonic() - killed_at >= 3
         assert_each_delivered_once(box, MID_RUN_ESHOP, MID_RUN_POHODA, lost_chunks=2, orphaned=1)
@@ -294,7 +305,7 @@ def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: 
             server.stop("immediate")  # a crash: every session is cut mid-transaction
             time.sleep(2.0)
             server.start()
-            assert wait_all(workers, 110) == [0, 0, 0, 0]
+            assert workers_finished(box, workers, 110) == [0, 0, 0, 0]
             outages = sum(
                 '"store_outages": 0' not in (tmp_path / "logs" / f"worker-{i}.out").read_text() for i in range(4)
             )
