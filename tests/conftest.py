@@ -3,17 +3,47 @@ the store's backends (SQLite always; PostgreSQL where CONNECTOR_TEST_POSTGRES_UR
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager as contextlib_contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICIAL_XSD_DIR = REPO.parent / "shared" / "pohoda-xsd"
+
+
+# httpx's shortcuts (`httpx.get`, `httpx.post`, ...) build a client, and with it a TLS context
+# that loads the CA bundle, on every call: 30-200 ms each on this machine, though every URL the
+# tests and `connector.sim.Sandbox` reach that way is plain http:// on loopback. A scenario test
+# makes hundreds of such calls (each registration, each /_sim read). The test process shares one
+# context instead, as connector.transport does for the connector's own clients; nothing of what
+# a request sends or receives changes.
+_HTTPX_SHORTCUTS = ("request", "get", "post", "put", "patch", "delete", "head", "options", "stream")
+
+
+def _with_shared_tls_context(shortcut: Callable[..., Any], context: Any) -> Callable[..., Any]:
+    @functools.wraps(shortcut)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("verify", context)
+        return shortcut(*args, **kwargs)
+
+    return call
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _httpx_shortcuts_share_one_tls_context() -> Iterator[None]:
+    context = httpx.create_ssl_context()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in _HTTPX_SHORTCUTS:
+            patch.setattr(httpx, name, _with_shared_tls_context(getattr(httpx, name), context))
+        yield
 
 
 @pytest.fixture(scope="session")

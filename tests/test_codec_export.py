@@ -332,13 +332,15 @@ print(count, peak_kb // 1024)
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak memory is read from /proc (Linux)")
 def test_memory_does_not_grow_with_the_export(codec, tmp_path):
-    """Records leave the stream's tree as they are read: 40 times the records, not the memory."""
+    """Records leave the stream's tree as they are read: 20 times the records, not the memory.
+    (bench/ measures the peak over 100,000; here the growth alone is checked, and a tree of
+    10,000 records held whole would exceed the bound five times over.)"""
     peaks = {}
-    for n in (500, 20_000):
+    for n in (500, 10_000):
         path = tmp_path / f"export-{n}.xml"
         path.write_bytes(exported(codec, pohoda_contacts(n)))
         done = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, check=True)
         count, peaks[n] = (int(x) for x in done.stdout.split())
         assert count == n
-    # A tree of 20,000 such records alone takes some 200 MB.
-    assert peaks[20_000] - peaks[500] < 25, peaks
+    # A tree of 10,000 such records alone takes some 140 MB (lxml, measured: 24 -> 168 MB peak).
+    assert peaks[10_000] - peaks[500] < 25, peaks

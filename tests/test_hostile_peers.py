@@ -162,8 +162,9 @@ def test_a_live_run_keeps_its_lock_and_a_second_run_waits(box: Sandbox, monkeypa
     monkeypatch.setattr(run_module, "HEARTBEAT_S", 0.2)
     for n in range(30):
         box.register({"name": f"Pomalý {n}", "email": f"pomaly{n}@example.cz"})
-    # Packs of 5, each POHODA request 0.3 s: the run lasts several times LOCK_STALE_S.
-    box.pohoda_faults(delay_ms=300)
+    # Packs of 5, each POHODA request 1 s: the run cannot end (six packs, and its reads, take
+    # 7 s at least) before the second run asks at 2 s, however quick or loaded the machine is.
+    box.pohoda_faults(delay_ms=1000)
     config = load_config(None, env={**box.env, "CONNECTOR_POHODA_BATCH_SIZE": "5"})
     first: list[object] = []
     with Runtime(config) as slow:
@@ -181,6 +182,7 @@ def test_a_live_run_keeps_its_lock_and_a_second_run_waits(box: Sandbox, monkeypa
         # A first run already ended (or failed) would leave no lock to find, and the second
         # run's answer would say nothing about the heartbeat: CI once saw it "done", unexplained.
         first_still_running = worker.is_alive()
+        box.pohoda_faults(delay_ms=0)  # the answer is in: the first run may finish quickly now
         worker.join(60)
     assert first_still_running, f"the first run ended before the second asked for the lock: {first!r}"
     assert second.state == "skipped" and "another run is active" in second.message
