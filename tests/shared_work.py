@@ -7,6 +7,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -130,7 +131,9 @@ def start_workers(box: Sandbox, count: int, logs: Path, **env: str) -> list[subp
     logs.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, **box.env, **env}
     environment.pop("CONNECTOR_SANDBOX_STORE_URL", None)
-    return [
+    # A worker stopped with SIGABRT (wait_all's deadline) writes every thread's stack to its log.
+    environment["PYTHONFAULTHANDLER"] = "1"
+    workers = [
         subprocess.Popen(
             DELIVER,
             env=environment,
@@ -139,6 +142,19 @@ def start_workers(box: Sandbox, count: int, logs: Path, **env: str) -> list[subp
         )
         for i in range(count)
     ]
+    for i, worker in enumerate(workers):
+        worker.err_log = logs / f"worker-{i}.err"  # type: ignore[attr-defined]
+    return workers
+
+
+def worker_stacks(workers: Sequence[subprocess.Popen[bytes]]) -> str:
+    """The end of each worker's error log (after wait_all's SIGABRT: its threads' stacks)."""
+    parts = []
+    for worker in workers:
+        log = getattr(worker, "err_log", None)
+        if log is not None and log.exists():
+            parts.append(f"\n--- {log.name} (exit {worker.returncode}):\n{log.read_text(errors='replace')[-4000:]}")
+    return "".join(parts)
 
 
 def wait_all(processes: Sequence[subprocess.Popen[bytes]], timeout_s: float) -> list[int]:
@@ -152,8 +168,12 @@ def wait_all(processes: Sequence[subprocess.Popen[bytes]], timeout_s: float) -> 
     except subprocess.TimeoutExpired:
         for process in processes:
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                process.send_signal(signal.SIGABRT)  # faulthandler: the stacks, then the end
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         raise
     return codes
 
