@@ -131,7 +131,8 @@ def marked(conn: sa.Connection, side: str, limit: int, *, claim: bool = False) -
 
     `claim` (for `refresh`, in its transaction): on PostgreSQL the marks are locked, and
     those a writer holds are skipped (FOR UPDATE SKIP LOCKED) for the next refresh, so a
-    refresh never waits for a writer and the two can never wait for each other.
+    refresh never waits for a writer and the two can never wait for each other; on SQLite
+    the refresh takes the write lock, so no writer commits until it is done.
     """
     query = (
         sa.select(dedup_dirty.c.record_id, dedup_dirty.c.content_hash)
@@ -139,7 +140,13 @@ def marked(conn: sa.Connection, side: str, limit: int, *, claim: bool = False) -
         .order_by(dedup_dirty.c.record_id)
         .limit(limit)
     )
-    if claim:
+    if claim and conn.dialect.name == "sqlite":
+        # The database's one write lock first: SQLite reads outside a transaction until its
+        # first write, so a writer could otherwise commit between the marks read here and the
+        # mirror rows `refresh` reads, and a record written X, Y, then X again meanwhile would
+        # keep Y's entries with X's mark taken away.
+        conn.execute(dedup_index.update().where(dedup_index.c.side == side).values(side=side))
+    elif claim:
         query = query.with_for_update(skip_locked=True)
     return [(row.record_id, row.content_hash) for row in conn.execute(query)]
 
