@@ -132,22 +132,6 @@ def fingerprint_of_values(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def content_of(contact: Contact) -> dict[str, Any]:
-    """`contact.content()`, built without `dataclasses.asdict`'s deep copies: the same dict
-    (so the same hash as the store's synced versions) at a fraction of the cost per record."""
-    out: dict[str, Any] = {}
-    for name in _CONTENT_FIELDS:
-        value = getattr(contact, name)
-        nested = _NESTED_FIELDS.get(name)
-        if nested is not None:
-            out[name] = [{f: getattr(item, f) for f in nested} for item in value]
-        elif name == "groups":
-            out[name] = list(value)
-        else:
-            out[name] = value
-    return out
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Fingerprinted(Generic[T]):
     """A record read for what a full comparison needs of it: its ids, its version and its
@@ -164,7 +148,6 @@ class Fingerprinted(Generic[T]):
 __all__ = [
     "SORTED_FIELDS",
     "Fingerprinted",
-    "content_of",
     "encode_string",
     "fingerprint",
     "fingerprint_of_values",

@@ -4,7 +4,7 @@
 adds the repairs through the outbox; `render` writes the report as text, JSON or HTML.
 """
 
-from connector.codec import content_of, fingerprint
+from connector.codec import fingerprint
 from connector.reconcile._compare import (
     KINDS,
     Comparison,
@@ -27,7 +27,6 @@ __all__ = [
     "ReconcileResult",
     "SideRead",
     "compare",
-    "content_of",
     "fingerprint",
     "reconcile",
     "render",
