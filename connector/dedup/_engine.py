@@ -432,7 +432,7 @@ def _blocks(entries: array[int], block_cap: int) -> Iterator[list[int]]:
         yield [entry & slot_mask for entry in entries[start : last + 2]]
 
 
-def _without_cyclic_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
+def without_cyclic_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """`function` run with the cyclic garbage collector off, and switched back on after.
 
     A batch makes millions of small objects and keeps most of them to its end, none of them in
@@ -452,7 +452,7 @@ def _without_cyclic_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
     return run
 
 
-@_without_cyclic_gc
+@without_cyclic_gc
 def find_duplicates(
     records: Iterable[tuple[str, Contact]] | Iterable[tuple[str, Features]],
     *,
@@ -544,7 +544,7 @@ class BatchInput:
             joined.extend(runs.pop())
         return _sort_entries(joined)  # Timsort merges the sorted runs in one pass each
 
-    @_without_cyclic_gc
+    @without_cyclic_gc
     def clusters(
         self,
         *,

@@ -22,6 +22,7 @@ from connector.dedup._engine import (
     BatchInput,
     Cluster,
     part_entries,
+    without_cyclic_gc,
 )
 from connector.dedup._features import Features, blocking_keys, prepare
 from connector.dedup._fork import available_cpus, in_parts
@@ -34,6 +35,7 @@ _PARALLEL_MIN_BYTES = PARALLEL_MIN_RECORDS * 250
 # Parts per process: each process takes the next part when done with one, so that a process
 # on a core shared with another program reads fewer.
 _PARTS_PER_WORKER = 4
+_BLOCK = 1 << 20  # bytes read at a time while the file is cut into parts
 
 
 @dataclass(frozen=True)
@@ -92,22 +94,32 @@ def _read_part(part: int, _parts: int) -> _Part:
 
 
 def _bounds(path: str, parts: int) -> list[tuple[int, int, int]]:
-    """`parts` byte ranges of the file, each ending at a line end, with each one's first line number."""
+    """`parts` byte ranges of the file, each ending at a line end, with each one's first line
+    number: the file is read once in blocks, never held whole."""
     size = os.path.getsize(path)
-    with open(path, "rb") as source:
-        data = source.read()
     bounds: list[tuple[int, int, int]] = []
-    start, line = 0, 1
-    for part in range(parts):
-        end = size if part == parts - 1 else data.find(b"\n", max(start, size * (part + 1) // parts))
-        end = size if end < 0 else min(size, end + 1)
-        if end > start:
-            bounds.append((start, end, line))
-            line += data.count(b"\n", start, end)
-        start = end
+    start, first_line = 0, 1  # the part being cut
+    line, position = 1, 0  # the line at `position`, where the block read next begins
+    targets = [size * (part + 1) // parts for part in range(parts - 1)]
+    with open(path, "rb") as source:
+        while position < size and targets:
+            block = source.read(_BLOCK)
+            at = 0
+            while targets and (cut := block.find(b"\n", max(at, targets[0] - position))) >= 0:
+                line += block.count(b"\n", at, cut + 1)
+                end = position + cut + 1
+                bounds.append((start, end, first_line))
+                start, first_line, at = end, line, cut + 1
+                while targets and targets[0] < end:
+                    targets.pop(0)
+            line += block.count(b"\n", at)
+            position += len(block)
+    if size > start:
+        bounds.append((start, size, first_line))
     return bounds
 
 
+@without_cyclic_gc
 def find_duplicates_in_file(
     path: str | os.PathLike[str],
     *,
