@@ -133,7 +133,7 @@ def start_workers(box: Sandbox, count: int, logs: Path, **env: str) -> list[subp
     environment.pop("CONNECTOR_SANDBOX_STORE_URL", None)
     # A worker stopped with SIGABRT (wait_all's deadline) writes every thread's stack to its log.
     environment["PYTHONFAULTHANDLER"] = "1"
-    workers = [
+    return [
         subprocess.Popen(
             DELIVER,
             env=environment,
@@ -142,19 +142,13 @@ def start_workers(box: Sandbox, count: int, logs: Path, **env: str) -> list[subp
         )
         for i in range(count)
     ]
-    for i, worker in enumerate(workers):
-        worker.err_log = logs / f"worker-{i}.err"  # type: ignore[attr-defined]
-    return workers
 
 
-def worker_stacks(workers: Sequence[subprocess.Popen[bytes]]) -> str:
-    """The end of each worker's error log (after wait_all's SIGABRT: its threads' stacks)."""
-    parts = []
-    for worker in workers:
-        log = getattr(worker, "err_log", None)
-        if log is not None and log.exists():
-            parts.append(f"\n--- {log.name} (exit {worker.returncode}):\n{log.read_text(errors='replace')[-4000:]}")
-    return "".join(parts)
+def worker_stacks(logs: Path) -> str:
+    """The end of each worker's error log in `logs` (after wait_all's SIGABRT: its threads' stacks)."""
+    return "".join(
+        f"\n--- {log.name}:\n{log.read_text(errors='replace')[-4000:]}" for log in sorted(logs.glob("worker-*.err"))
+    )
 
 
 def wait_all(processes: Sequence[subprocess.Popen[bytes]], timeout_s: float) -> list[int]:

@@ -214,7 +214,9 @@ def wait_for_progress(box: Sandbox, *, done: int, timeout_s: float = 60) -> None
         time.sleep(0.1)
 
 
-def workers_finished(box: Sandbox, workers: list[subprocess.Popen[bytes]], timeout_s: float) -> list[int]:
+def workers_finished(
+    box: Sandbox, workers: list[subprocess.Popen[bytes]], timeout_s: float, logs: Path
+) -> list[int]:
     """The workers' exit codes; if they are still running at the deadline (killed there),
     what they left says where they were: the outbox's states and the simulators' requests."""
     try:
@@ -223,7 +225,7 @@ def workers_finished(box: Sandbox, workers: list[subprocess.Popen[bytes]], timeo
         left = outbox_states(box)
         requests = box.eshop_stats().get("requests"), box.pohoda_stats().get("requests")
         raise AssertionError(
-            f"workers still running after {timeout_s} s: outbox {left}, requests {requests}{worker_stacks(workers)}"
+            f"workers still running after {timeout_s} s: outbox {left}, requests {requests}{worker_stacks(logs)}"
         ) from None
 
 
@@ -270,7 +272,7 @@ def test_four_workers_deliver_20000_operations_each_once(tmp_path: Path, on_post
     with seeded_sandbox(tmp_path / "box", 16_000, pohoda_ops=4_000, settings=settings) as box:
         workers = start_workers(box, 4, tmp_path / "logs")
         # The deadline only bounds a hang: three such runs at once took 97 s each at load 7.
-        assert workers_finished(box, workers, 240) == [0, 0, 0, 0]
+        assert workers_finished(box, workers, 240, tmp_path / "logs") == [0, 0, 0, 0]
         assert_each_delivered_once(box, 16_000, 4_000)
         # Full packs of 100, save where a claim came up short (another worker held some of the
         # oldest rows at that instant); none sent twice (POHODA's imports counted above).
@@ -289,7 +291,7 @@ def test_a_worker_killed_mid_batch_has_its_claims_taken_over_after_the_lease(tmp
         workers[0].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         assert workers[0].wait(10) == -signal.SIGKILL
-        assert workers_finished(box, workers[1:], 110) == [0, 0, 0]
+        assert workers_finished(box, workers[1:], 110, tmp_path / "logs") == [0, 0, 0]
         # The killed worker held claims: they waited for their lease before being taken over.
         assert time.monotonic() - killed_at >= 3
         assert_each_delivered_once(box, MID_RUN_ESHOP, MID_RUN_POHODA, lost_chunks=2, orphaned=1)
@@ -309,7 +311,7 @@ def test_workers_live_through_a_postgresql_restart(tmp_path: Path, monkeypatch: 
             server.stop("immediate")  # a crash: every session is cut mid-transaction
             time.sleep(2.0)
             server.start()
-            assert workers_finished(box, workers, 110) == [0, 0, 0, 0]
+            assert workers_finished(box, workers, 110, tmp_path / "logs") == [0, 0, 0, 0]
             outages = sum(
                 '"store_outages": 0' not in (tmp_path / "logs" / f"worker-{i}.out").read_text() for i in range(4)
             )
