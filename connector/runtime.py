@@ -6,7 +6,7 @@ take their parts from a `Runtime`, which closes what it opened.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from connector.config import Config
@@ -83,16 +83,26 @@ class Runtime:
     @property
     def hq(self) -> Peer:
         if self._hq is None:
-            config = self.config
-            config.require(*REQUIRED["hq"])
-            options = dict(self._hq_options)
-            if self._uses_store:
-                # mServer serves one request at a time: one in flight across every process
-                # that shares this store, not just this one's threads.
-                key = f"mserver:{(config.pohoda.url or '').rstrip('/')}"
-                options.setdefault("gate", lambda: self.store.one_at_a_time(key))
-            self._hq = PohodaPeer.from_config(config, **options)
+            self._hq = self._new_hq(lambda: self.store)
         return self._hq
+
+    def hq_for_child(self) -> Peer:
+        """The HQ peer for a forked child of this process (call it in the child): built anew
+        from this configuration and options, its mServer gate on the child's own connections
+        to the store, so that nothing of the parent's, HTTP or database, is used there."""
+        child_store = self.store.for_child() if self._uses_store else None
+        return self._new_hq(None if child_store is None else lambda: child_store)
+
+    def _new_hq(self, store: Callable[[], Store] | None) -> Peer:
+        config = self.config
+        config.require(*REQUIRED["hq"])
+        options = dict(self._hq_options)
+        if store is not None:
+            # mServer serves one request at a time: one in flight across every process
+            # that shares this store, not just this one's threads.
+            key = f"mserver:{(config.pohoda.url or '').rstrip('/')}"
+            options.setdefault("gate", lambda: store().one_at_a_time(key))
+        return PohodaPeer.from_config(config, **options)
 
     @property
     def shop(self) -> Peer:

@@ -8,6 +8,7 @@ differs: the few that a person or `--fix` needs.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import time
@@ -22,6 +23,7 @@ from connector.errors import BadData, PeerRefused, PeerUnreachable
 from connector.model import Contact, Link
 from connector.peers import Peer, PeerRecord
 from connector.plan import PlanSettings, auto_registrable
+from connector.reconcile._apart import ReadApart, can_fork
 from connector.store import Store
 
 # What a peer does wrong that ends the read of that side (not a configuration error: that
@@ -106,6 +108,9 @@ class SideRead:
     complete: bool = False
     error: str | None = None
     seconds: float = 0.0
+    # Read here ("thread") or by a forked child ("child"), and that child's own peak RSS.
+    process: str = "thread"
+    peak_rss_mb: float | None = None
 
 
 @dataclasses.dataclass
@@ -252,19 +257,38 @@ def compare(
     settings: PlanSettings,
     *,
     progress: ReadProgress | None = None,
+    hq_apart: Callable[[], Peer] | None = None,
 ) -> Comparison:
-    """Both sides in full, through the links, the last synced versions and the dedup rules."""
+    """Both sides in full, through the links, the last synced versions and the dedup rules.
+
+    With `hq_apart` (where processes can fork) POHODA is read in a forked child, which calls
+    it for a peer of its own; else in a thread of this process, through `hq`.
+    """
     started = time.monotonic()
     report = progress or (lambda _side, _done, _total: None)
     index = _LinkIndex(store.iter_links_with_base_hash())
     pohoda = _Reader("pohoda", index, report, len(index.by_pohoda), carries_other_id=hq.capabilities.stores_external_id)
     eshop = _Reader("eshop", index, report, len(index.by_eshop), carries_other_id=shop.capabilities.stores_external_id)
-    # Both sides at once, each in its own thread: one peer's answer is decoded while the
-    # other peer prepares its next page (each peer still gets one request at a time).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read") as pool:
-        reading = pool.submit(contextvars.copy_context().run, pohoda.consume, _listing(hq))
-        eshop.consume(_listing(shop))
-        reading.result()
+    # Both sides at once: one peer's answer is decoded while the other peer prepares its next
+    # page (each peer still gets one request at a time). In a child, POHODA's decoding has a
+    # core of its own; in a thread, the two sides' decoding takes turns.
+    if hq_apart is not None and can_fork():
+        pohoda.read.process = "child"
+        apart = ReadApart(pohoda, hq_apart, _listing)
+        try:
+            eshop.consume(_listing(shop))
+        except BaseException:
+            apart.stop()
+            with contextlib.suppress(Exception):
+                apart.result()
+            raise
+        apart.result()
+        pohoda.read.peak_rss_mb = apart.peak_rss_mb
+    else:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read") as pool:
+            reading = pool.submit(contextvars.copy_context().run, pohoda.consume, _listing(hq))
+            eshop.consume(_listing(shop))
+            reading.result()
     comparison = _Classifier(store, index, pohoda, eshop, settings).run()
     comparison.seconds = round(time.monotonic() - started, 3)
     return comparison

@@ -64,7 +64,9 @@ def run_reconcile(config: Config, *, fix: bool = False, progress: ReadProgress |
 
 
 def _compare(runtime: Runtime, progress: ReadProgress | None) -> Comparison:
-    comparison = compare(runtime.store, runtime.hq, runtime.shop, runtime.settings, progress=progress)
+    comparison = compare(
+        runtime.store, runtime.hq, runtime.shop, runtime.settings, progress=progress, hq_apart=runtime.hq_for_child
+    )
     log.info(
         "reconcile.compared",
         differences=len(comparison.findings),

@@ -261,7 +261,7 @@ class PohodaSimulator:
         payload = self.faults.corrupt(payload)
         headers: dict[str, str] = {}
         if "gzip" in request.headers.get("accept-encoding", "").lower():
-            payload = gzip.compress(payload, compresslevel=5)
+            payload = gzip.compress(payload, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         return Response(payload, media_type=CONTENT_TYPE, headers=headers)
 

@@ -148,6 +148,9 @@ class Store:
         self._held: dict[tuple[str, str], sa.Connection] = {}
         self._local_gates: dict[str, threading.Lock] = {}
         self._dead_checked_at = -float("inf")
+        # In a forked child: the parent's pool, kept referenced so that none of its
+        # connections is finalized (closed) here.
+        self._parents_pool: object | None = None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, lease_s: float = LEASE_S) -> Store:
@@ -155,6 +158,17 @@ class Store:
         if migrate:
             store.migrate()
         return store
+
+    def for_child(self) -> Store:
+        """This store for a forked child of its process (call it in the child): the same
+        database through connections of the child's own. The parent's pooled connections
+        are neither used nor closed here (closing one would end the parent's session), as
+        SQLAlchemy advises after a fork (`Engine.dispose(close=False)`)."""
+        parents_pool = self.engine.pool
+        self.engine.dispose(close=False)
+        child = Store(self.engine, lease_s=self.lease_s)
+        child._parents_pool = parents_pool
+        return child
 
     @property
     def shares_work(self) -> bool:
