@@ -331,10 +331,15 @@ class Population:
         return other
 
     def namesake(self, person: Entity) -> Entity:
-        """Same name and town, another street and birth date."""
+        """Same name and town, another street and birth date.
+
+        Another street, not only another house in the same one: a namesake at 121 of the
+        street the person lives at 211 of, with a birth date missing, is to any reader one
+        person with two digits swapped (the corruption model's own transposition).
+        """
         other = self.person()
         street, kind, house, _, _ = self.address(person.country)
-        while (street, house) == (person.street, person.house):
+        while street == person.street:
             street, kind, house, _, _ = self.address(person.country)
         other = dataclasses.replace(
             other, country=person.country, female=person.female, given=person.given, family=person.family,

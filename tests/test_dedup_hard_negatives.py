@@ -87,3 +87,28 @@ def test_the_shortcut_dismisses_exactly_the_generation_apart_pairs_the_verdict_v
         a, b = prepare(SON), prepare(other)
         found = verdict(compare_features(a, b).levels, DEFAULT_MODEL)
         assert dismissed(a, b) == (found.vetoed and not found.identifier) == expected, email
+
+
+# Namesakes in one town: one name, two streets, birth dates one digit apart (the evaluation
+# split linked such pairs before a birth-date typo stopped being decisive beside another street).
+TOWN = {"zip": "787 01", "city": "Šumperk"}
+NAMESAKE = Contact(name="Adéla Holubová", street="Na Výsluní 70", birth_date="2000-09-03", **TOWN)
+
+
+def test_namesakes_in_two_streets_with_birth_dates_a_digit_apart_are_not_linked() -> None:
+    other = Contact(name="Adéla Holubová", street="Bezručova 33", birth_date="2000-09-23", **TOWN)
+    clusters = find_duplicates([*background(), ("a", NAMESAKE), ("b", other)], review=True)
+    assert not any({"a", "b"} <= set(c.ids) for c in clusters if c.band == "link"), clusters
+    match = DedupEngine([*background(), ("a", NAMESAKE)]).best_match(other)
+    assert match is None or match.band == "review", match
+
+
+def test_a_birth_date_typo_in_one_street_or_beside_a_shared_contact_is_still_one_customer() -> None:
+    typo = NAMESAKE.replace(birth_date="2000-09-23")
+    clusters = find_duplicates([*background(), ("a", NAMESAKE), ("typo", typo)])
+    assert any({"a", "typo"} <= set(c.ids) for c in clusters if c.band == "link"), clusters
+    # Another street and the typo, but one e-mail: the e-mail is the evidence.
+    moved = NAMESAKE.replace(street="Bezručova 33", birth_date="2000-09-23", email="adela.h@seznam.cz")
+    engine = DedupEngine([*background(), ("a", NAMESAKE.replace(email="adela.h@seznam.cz"))])
+    match = engine.best_match(moved)
+    assert match is not None and match.band == "link", match

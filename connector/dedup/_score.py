@@ -30,6 +30,7 @@ from connector.dedup._compare import (
     PLACE_ZIP_TYPO,
     SAME,
     STREET_CLOSE,
+    STREET_DIFFERENT,
     STREET_EXACT,
     STREET_SWAPPED,
     Comparison,
@@ -143,9 +144,12 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
     # A link needs decisive evidence besides a high sum, so that no weight the data suggests
     # can link two people on a name and a town: a company id; an e-mail or phone with a name
     # that does not conflict (families share both, so one far-off name token needs the contact
-    # and nothing against it); a name (or a rare misspelling of one) with a birth date; a name
-    # at one street in one place (a house number's two digits swapped included: a typo far more
-    # often than a namesake in one street, on the tuning split).
+    # and nothing against it); a name (or a rare misspelling of one) with a birth date, but a
+    # birth date one digit off only where the streets do not differ (a namesake in another
+    # street of one town, born 2000-09-03 and 2000-09-23: two errors in one record are rare,
+    # on the tuning split no true pair without a contact rests on both); a name at one street
+    # in one place (a house number's two digits swapped included: a typo far more often than a
+    # namesake in one street, on the tuning split).
     at_one_address = street in (STREET_EXACT, STREET_CLOSE, STREET_SWAPPED) and place in (
         PLACE_ZIP,
         PLACE_ZIP_TYPO,
@@ -161,7 +165,10 @@ def _verdict(levels: tuple[int, ...], model: MatchModel) -> Verdict:
                 or (name == MISSING and not names_conflict)
             )
         )
-        or ((names_agree or name == NAME_VARIANT) and birth in (BIRTH_EXACT, BIRTH_TYPO))
+        or (
+            (names_agree or name == NAME_VARIANT)
+            and (birth == BIRTH_EXACT or (birth == BIRTH_TYPO and street != STREET_DIFFERENT))
+        )
         or ((names_agree or name == NAME_VARIANT) and at_one_address)
     )
     linkable = not vetoed and decisive and not (names_conflict and not company_id)
