@@ -84,3 +84,39 @@ def test_each_escape_in_attributes_and_text(odd):
     changes = (codec.EshopChange("7", "v", at, customer), codec.EshopChange("8", odd, at, None))
     page = codec.ChangePage(changes, odd, True)
     assert codec._changes_text(page).encode("utf-8") == tree_bytes(page)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(entries, min_size=1, max_size=4), st.one_of(st.just(""), ODD, tokens), st.booleans())
+def test_a_page_joined_from_entries_checked_alone_is_the_page_written_whole(generated, cursor, more):
+    """What the e-shop simulator sends from its kept entries: the same bytes as the page
+    written and checked whole, or, where an entry did not pass alone, the page checked whole."""
+    changes, kept = [], []
+    for i, (contact, version, at, hq_id, _alive) in enumerate(generated):
+        customer = codec.EshopCustomer(
+            contact.replace(id=f"c{i}", ext_id=None), version, at, hq_id or None, "synced" if hq_id else None
+        )
+        changes.append(codec.EshopChange(f"c{i}", version, at, customer))
+        kept.append(codec.customer_entry(customer))
+    page = codec.ChangePage(tuple(changes), cursor, more)
+    try:
+        whole = codec.encode_changes(page)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            codec.encode_changes(page, entries=kept)
+        return
+    assert codec.encode_changes(page, entries=kept) == whole
+    if None not in kept:
+        assert codec.schema().validate(etree.fromstring(whole))
+
+
+def test_an_entry_the_schema_refuses_alone_is_not_kept_and_its_page_is_checked_whole():
+    at = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    good = codec.EshopCustomer(Contact(id="1", name="Jana"), "1", at)
+    bad = codec.EshopCustomer(Contact(id="2", name="x" * 5000), "2", at)  # beyond the schema's length
+    assert codec.customer_entry(good) is not None and codec.customer_entry(bad) is None
+    page = codec.ChangePage(tuple(codec.EshopChange(c.id, c.version, at, c) for c in (good, bad)), "2", False)
+    with pytest.raises(Exception) as joined:
+        codec.encode_changes(page, entries=[codec.customer_entry(good), None])
+    with pytest.raises(type(joined.value)):
+        codec.encode_changes(page)

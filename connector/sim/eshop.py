@@ -180,12 +180,12 @@ class EshopSimulator:
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
             return _xml_error(400, ErrorReport("invalid_parameter", f"limit must be 1..{MAX_PAGE}", "limit"))
         try:
-            page = self.shop.changes(cursor, int(raw_limit))
+            page, entries = self.shop.changes_and_entries(cursor, int(raw_limit))
         except BadCursor as exc:
             return _xml_error(400, ErrorReport("invalid_cursor", str(exc), "cursor"))
         except CursorExpired as exc:
             return _xml_error(410, ErrorReport("cursor_expired", str(exc), "cursor"))
-        return self._answer(codec.encode_changes(page))
+        return self._answer(codec.encode_changes(page, entries=entries))
 
     async def _get(self, request: Request) -> Response:
         refusal = await self._guard(request)
