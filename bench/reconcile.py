@@ -2,11 +2,13 @@
 
 The floor is what no reconcile can avoid, measured in the same run: lxml parsing and
 `etree.XMLSchema` validation of both exports' bytes (POHODA's listAddressBook pages, the
-e-shop's feed pages), in this process. The simulators and the seeding run in a child
-process, so that this process's peak RSS is the reconcile's own.
+e-shop's feed pages), in this process. The simulators and the seeding run in child
+processes, so that this process's peak RSS is the reconcile's own; the comparison's POHODA
+reader is a forked child of this one, its peak reported apart (child_peak_rss_mb) and the
+two processes' memory together as their summed PSS, sampled (peak_pss_mb).
 
 Usage: python bench/reconcile.py [--count 100000] [--fix]; the last line is one JSON object
-with wall_s, floor_s and peak_rss_mb.
+with wall_s, floor_s, peak_rss_mb, child_peak_rss_mb and peak_pss_mb.
 """
 
 from __future__ import annotations
