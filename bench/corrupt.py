@@ -76,6 +76,9 @@ EVALUATION = Split("evaluation", (1001, 1002, 1003, 1004, 1005), RATES_B)
 # The evaluation split was looked at while the engine was tuned in earlier rounds; these seeds
 # (with the evaluation's rates) were first run once, for a report's figures, and never tuned on.
 HOLDOUT = Split("holdout", (8101, 8102, 8103, 8104, 8105), RATES_B)
+# The holdout's linked namesakes were looked at when the namesake rule was made (2026-12), so a
+# second holdout, run once for the report that followed and never looked into pair by pair.
+HOLDOUT2 = Split("holdout2", (9301, 9302, 9303, 9304, 9305), RATES_B)
 
 
 def _w(text: str) -> list[str]:
