@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
-
 from connector.codec import shoptet as codec
 from connector.model import Contact
+from connector.sim import _http
 from connector.sim._server import RunningServer
 from connector.sim.shoptet import DEFAULT_TOKEN, ShoptetSimulator, seed_customers
 
@@ -53,17 +52,17 @@ class ShoptetShopBox:
         return f"{self.server.url}/_sim{path}"
 
     def contacts(self) -> list[dict[str, Any]]:
-        answer = httpx.get(self._url("/customers"), timeout=60)
+        answer = _http.get(self._url("/customers"), timeout=60)
         answer.raise_for_status()
         return [canonical(customer) for customer in answer.json()]
 
     def notifications(self) -> list[dict[str, Any]]:
-        answer = httpx.get(self._url("/notifications"), timeout=60)
+        answer = _http.get(self._url("/notifications"), timeout=60)
         answer.raise_for_status()
         return [{**row, "customer_id": row["guid"]} for row in answer.json()]
 
     def register(self, contact: Mapping[str, Any]) -> str:
-        answer = httpx.post(self._url("/register"), json=wire_of(contact), timeout=30)
+        answer = _http.post(self._url("/register"), json=wire_of(contact), timeout=30)
         answer.raise_for_status()
         return str(answer.json()["guid"])
 
@@ -77,17 +76,17 @@ class ShoptetShopBox:
         body: dict[str, Any] = codec.encode_customer_patch(target)["data"]
         account = codec.encode_account_patch(target)["data"]
         body.update({k: account[k] for k in ("email", "phone") if k in account})
-        answer = httpx.patch(self._url(f"/customers/{customer_id}"), json=body, timeout=30)
+        answer = _http.patch(self._url(f"/customers/{customer_id}"), json=body, timeout=30)
         answer.raise_for_status()
 
     def delete(self, customer_id: str) -> None:
-        httpx.delete(self._url(f"/customers/{customer_id}"), timeout=30).raise_for_status()
+        _http.delete(self._url(f"/customers/{customer_id}"), timeout=30).raise_for_status()
 
     def faults(self, **settings: Any) -> None:
-        httpx.post(self._url("/faults"), json=settings, timeout=30).raise_for_status()
+        _http.post(self._url("/faults"), json=settings, timeout=30).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(self._url("/stats"), timeout=30).json())
+        return dict(_http.get(self._url("/stats"), timeout=30).json())
 
     def close(self) -> None:
         self.server.stop()

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
-
 from connector.codec import woocommerce as codec
 from connector.model import Contact
+from connector.sim import _http
 from connector.sim._server import RunningServer
 from connector.sim.woocommerce import DEFAULT_CONSUMER_KEY, DEFAULT_CONSUMER_SECRET, WooCommerceSimulator
 
@@ -54,17 +53,17 @@ class WooCommerceShopBox:
         return f"{self.server.url}/_sim{path}"
 
     def contacts(self) -> list[dict[str, Any]]:
-        answer = httpx.get(self._url("/customers"), params={"role": "customer"}, timeout=60)
+        answer = _http.get(self._url("/customers"), params={"role": "customer"}, timeout=60)
         answer.raise_for_status()
         return [canonical(customer) for customer in answer.json()]
 
     def notifications(self) -> list[dict[str, Any]]:
-        answer = httpx.get(self._url("/notifications"), timeout=60)
+        answer = _http.get(self._url("/notifications"), timeout=60)
         answer.raise_for_status()
         return [{**row, "customer_id": str(row["customer_id"])} for row in answer.json()]
 
     def register(self, contact: Mapping[str, Any]) -> str:
-        answer = httpx.post(self._url("/register"), json=wire_of(contact), timeout=30)
+        answer = _http.post(self._url("/register"), json=wire_of(contact), timeout=30)
         answer.raise_for_status()
         return str(answer.json()["id"])
 
@@ -75,17 +74,17 @@ class WooCommerceShopBox:
         contact = codec.decode_customer(current).contact.replace(**changes)
         body = codec.encode_customer(contact.replace(ext_id=None))
         body.pop("meta_data", None)  # the shopper's form does not touch the connector's keys
-        answer = httpx.patch(self._url(f"/customers/{customer_id}"), json=body, timeout=30)
+        answer = _http.patch(self._url(f"/customers/{customer_id}"), json=body, timeout=30)
         answer.raise_for_status()
 
     def delete(self, customer_id: str) -> None:
-        httpx.delete(self._url(f"/customers/{customer_id}"), timeout=30).raise_for_status()
+        _http.delete(self._url(f"/customers/{customer_id}"), timeout=30).raise_for_status()
 
     def faults(self, **settings: Any) -> None:
-        httpx.post(self._url("/faults"), json=settings, timeout=30).raise_for_status()
+        _http.post(self._url("/faults"), json=settings, timeout=30).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(self._url("/stats"), timeout=30).json())
+        return dict(_http.get(self._url("/stats"), timeout=30).json())
 
     def close(self) -> None:
         self.server.stop()

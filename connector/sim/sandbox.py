@@ -17,6 +17,7 @@ import httpx
 
 from connector.config import Config, load_config
 from connector.model import Contact
+from connector.sim import _http
 from connector.sim._sandbox_prestashop import PRESTASHOP_BOXES
 from connector.sim._sandbox_prestashop import PrestaShopBox as PrestaShopBox  # the PrestaShop box, public here
 from connector.sim._sandbox_shoptet import ShoptetShopBox as ShoptetShopBox  # public here, for `connector sim`
@@ -79,27 +80,27 @@ class ConnectorShopBox:
         }
 
     def contacts(self) -> list[dict[str, Any]]:
-        return _jsonl(httpx.get(f"{self.server.url}/_sim/contacts", timeout=60))
+        return _jsonl(_http.get(f"{self.server.url}/_sim/contacts", timeout=60))
 
     def notifications(self) -> list[dict[str, Any]]:
-        return _jsonl(httpx.get(f"{self.server.url}/_sim/notifications", timeout=60))
+        return _jsonl(_http.get(f"{self.server.url}/_sim/notifications", timeout=60))
 
     def register(self, contact: Mapping[str, Any]) -> str:
-        answer = httpx.post(f"{self.server.url}/_sim/register", json=dict(contact), timeout=30)
+        answer = _http.post(f"{self.server.url}/_sim/register", json=dict(contact), timeout=30)
         answer.raise_for_status()
         return str(answer.json()["id"])
 
     def edit(self, customer_id: str, **changes: Any) -> None:
-        httpx.patch(f"{self.server.url}/_sim/customers/{customer_id}", json=changes, timeout=30).raise_for_status()
+        _http.patch(f"{self.server.url}/_sim/customers/{customer_id}", json=changes, timeout=30).raise_for_status()
 
     def delete(self, customer_id: str) -> None:
-        httpx.delete(f"{self.server.url}/_sim/customers/{customer_id}", timeout=30).raise_for_status()
+        _http.delete(f"{self.server.url}/_sim/customers/{customer_id}", timeout=30).raise_for_status()
 
     def faults(self, **settings: Any) -> None:
-        httpx.post(f"{self.server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
+        _http.post(f"{self.server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.server.url}/_sim/stats", timeout=30).json())
+        return dict(_http.get(f"{self.server.url}/_sim/stats", timeout=30).json())
 
     def close(self) -> None:
         self.server.stop()
@@ -194,7 +195,7 @@ class Sandbox:
     # -- what each side holds, read over HTTP like a test or a person would ---------------
 
     def pohoda_contacts(self) -> list[dict[str, Any]]:
-        return _jsonl(httpx.get(f"{self.pohoda_server.url}/_sim/contacts", timeout=60))
+        return _jsonl(_http.get(f"{self.pohoda_server.url}/_sim/contacts", timeout=60))
 
     def eshop_contacts(self) -> list[dict[str, Any]]:
         return self.shop.contacts()
@@ -214,21 +215,21 @@ class Sandbox:
 
     def add_at_counter(self, contact: Mapping[str, Any]) -> str:
         """A contact created in POHODA by a person at the counter; returns the POHODA id."""
-        answer = httpx.post(f"{self.pohoda_server.url}/_sim/contacts", json=dict(contact), timeout=30)
+        answer = _http.post(f"{self.pohoda_server.url}/_sim/contacts", json=dict(contact), timeout=30)
         answer.raise_for_status()
         return str(answer.json()["id"])
 
     def edit_in_pohoda(self, pohoda_id: str, **changes: Any) -> None:
-        httpx.patch(f"{self.pohoda_server.url}/_sim/contacts/{pohoda_id}", json=changes, timeout=30).raise_for_status()
+        _http.patch(f"{self.pohoda_server.url}/_sim/contacts/{pohoda_id}", json=changes, timeout=30).raise_for_status()
 
     def pohoda_faults(self, **settings: Any) -> None:
-        httpx.post(f"{self.pohoda_server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
+        _http.post(f"{self.pohoda_server.url}/_sim/faults", json=settings, timeout=30).raise_for_status()
 
     def eshop_faults(self, **settings: Any) -> None:
         self.shop.faults(**settings)
 
     def pohoda_stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.pohoda_server.url}/_sim/stats", timeout=30).json())
+        return dict(_http.get(f"{self.pohoda_server.url}/_sim/stats", timeout=30).json())
 
     def eshop_stats(self) -> dict[str, Any]:
         return self.shop.stats()

@@ -43,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.codec import compiled, field_of
+from connector.sim import _http
 from connector.sim._faults import FaultConfigError, FaultInjection, Faults, TrafficStats
 from connector.sim._webhooks import WebhookDelivery
 from connector.sim._woo_store import ROLES, WooError, WooStore, WooUser
@@ -218,7 +219,7 @@ class WooCommerceSimulator:
             webhook_id = self._next_webhook_id
             self._next_webhook_id += 1
         if ping:
-            answer = httpx.post(delivery_url, data={"webhook_id": str(webhook_id)}, timeout=5.0)
+            answer = _http.post(delivery_url, data={"webhook_id": str(webhook_id)}, timeout=5.0)
             if not 200 <= answer.status_code < 300:
                 raise ValueError(f"the delivery URL answered the ping with {answer.status_code}")
         with self._webhook_lock:
