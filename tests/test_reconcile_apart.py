@@ -8,6 +8,7 @@ child a real forked process.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 from reconcile_seed import apply_to, divergence
 
 from connector.errors import ConfigError
-from connector.reconcile import Comparison, compare, reconcile
+from connector.peers import Peer
+from connector.reconcile import Comparison, _apart, compare, reconcile
 from connector.reconcile._apart import can_fork
 from connector.runtime import Runtime
 from connector.sim.sandbox import Sandbox
@@ -92,3 +94,19 @@ def test_what_the_child_raises_is_raised_here(box: Sandbox) -> None:
 
     with Runtime(box.config) as runtime, pytest.raises(ConfigError, match=r"pohoda\.url: not a URL"):
         compare(runtime.store, runtime.hq, runtime.shop, runtime.settings, hq_apart=no_peer)  # type: ignore[arg-type]
+
+
+def test_a_child_that_hangs_is_stopped_and_its_side_left_unread(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_apart, "SILENCE_S", 1.0)
+    with Runtime(box.config) as runtime:
+
+        def hung() -> Peer:
+            time.sleep(60)  # as on a lock that no thread of the child will release
+            return runtime.hq_for_child()
+
+        started = time.monotonic()
+        comparison = compare(runtime.store, runtime.hq, runtime.shop, runtime.settings, hq_apart=hung)
+    assert time.monotonic() - started < 30
+    read = comparison.reads["pohoda"]
+    assert not read.complete and read.error is not None and "sent nothing for 1 s" in read.error
+    assert comparison.counts()["gone_in_pohoda"] == 0 and comparison.withheld > 0

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 Listing = Callable[[Peer], "Iterator[PeerRecord | Fingerprinted[PeerRecord]]"]
 
+# A child that sends nothing for this long (it reports every 1,000 records, and each request
+# to a peer has its own deadline) is taken for hung and stopped: say, on a lock that another
+# thread of the parent held when it forked. Its side is then unread to its end.
+SILENCE_S = 900.0
+
 
 def can_fork() -> bool:
     """Forked children are available here (not on Windows, where the thread reads instead)."""
@@ -77,6 +82,7 @@ class ReadApart:
         self._progress: ReadProgress = reader.progress
         self._answer: tuple[Any, ...] | None = None
         self._failure: BaseException | None = None
+        self._silent_for: float | None = None
         context = multiprocessing.get_context("fork")
         receiving, sending = context.Pipe(duplex=False)
         self._receiving = receiving
@@ -92,8 +98,13 @@ class ReadApart:
         self._relay.start()
 
     def _listen(self) -> None:
+        silence = SILENCE_S
         try:
             while True:
+                if not self._receiving.poll(silence):
+                    self._silent_for = silence
+                    self.stop()
+                    return
                 message = self._receiving.recv()
                 if message[0] == "progress":
                     self._progress(*message[1:])
@@ -122,10 +133,12 @@ class ReadApart:
         answer = self._answer
         read = self.reader.read
         if answer is None:
-            # Killed, or out of memory: nothing of the side can be trusted to be complete.
+            # Killed, out of memory, or hung: nothing of the side can be trusted to be complete.
             read.complete = False
             code = self._process.exitcode
             read.error = f"the process reading {self.reader.side} ended without an answer (exit code {code})"
+            if self._silent_for is not None:
+                read.error += f": it sent nothing for {self._silent_for:.0f} s and was stopped"
             self._progress(self.reader.side, read.records, max(self.reader.expected, read.records))
             return
         if answer[0] == "raise":
