@@ -61,8 +61,8 @@ def _child(reader: _Reader, open_peer: Callable[[], Peer], listing: Listing, con
             reader.consume(listing(peer))
         finally:
             peer.close()
-        kept = (reader.read, reader.seen, reader.kept, reader.unlinked, reader.versions)
-        conn.send(("done", kept, _own_peak_rss_mb()))
+        reader.read.peak_rss_mb = _own_peak_rss_mb()
+        conn.send(("done", (reader.read, reader.seen, reader.kept, reader.unlinked, reader.versions)))
     except BaseException as exc:
         try:
             conn.send(("raise", exc))
@@ -78,7 +78,7 @@ class ReadApart:
 
     def __init__(self, reader: _Reader, open_peer: Callable[[], Peer], listing: Listing) -> None:
         self.reader = reader
-        self.peak_rss_mb: float | None = None
+        reader.read.process = "child"
         self._progress: ReadProgress = reader.progress
         self._answer: tuple[Any, ...] | None = None
         self._failure: BaseException | None = None
@@ -145,7 +145,6 @@ class ReadApart:
             raise answer[1]
         reader = self.reader
         reader.read, reader.seen, reader.kept, reader.unlinked, reader.versions = answer[1]
-        self.peak_rss_mb = answer[2]
 
 
 __all__ = ["ReadApart", "can_fork"]

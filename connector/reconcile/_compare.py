@@ -273,7 +273,6 @@ def compare(
     # page (each peer still gets one request at a time). In a child, POHODA's decoding has a
     # core of its own; in a thread, the two sides' decoding takes turns.
     if hq_apart is not None and can_fork():
-        pohoda.read.process = "child"
         apart = ReadApart(pohoda, hq_apart, _listing)
         try:
             eshop.consume(_listing(shop))
@@ -283,7 +282,6 @@ def compare(
                 apart.result()
             raise
         apart.result()
-        pohoda.read.peak_rss_mb = apart.peak_rss_mb
     else:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-read") as pool:
             reading = pool.submit(contextvars.copy_context().run, pohoda.consume, _listing(hq))

@@ -67,6 +67,10 @@ class StoredCustomer:
     updated_at: dt.datetime
     hq_id: str | None = None
     sync_state: SyncState | None = None
+    # The feed entry as written and checked at the last write (`customer_entry`), with the
+    # state it was written from: a full read of the feed joins these instead of writing and
+    # checking 100,000 entries again, as a shop's cache would keep them.
+    entry: tuple[tuple[Any, ...], str | None] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def public(self) -> EshopCustomer:
         return EshopCustomer(self.contact, str(self.seq), self.updated_at, self.hq_id, self.sync_state)
@@ -182,10 +186,6 @@ class Shop:
         # Case-folded e-mail -> ids having it (seeds may share one): the uniqueness check in O(1).
         self._by_email: dict[str, set[str]] = {}
         self._feed = _Feed()
-        # Each customer's feed entry as text, written and checked at its last write (as a
-        # shop's cache keeps it), with the state it was written from: a full read of the feed
-        # joins them instead of writing and checking 100,000 entries again.
-        self._entries: dict[str, tuple[tuple[Any, ...], str | None]] = {}
         self._seq = 0
         self._next_id = 1
         self.history_from = 0
@@ -199,7 +199,6 @@ class Shop:
             self._tombstones.clear()
             self._keys.clear()
             self._feed.clear()
-            self._entries.clear()
             self.notifications.clear()
             self.counters.clear()
             self._seq = 0
@@ -239,15 +238,14 @@ class Shop:
     def _put(self, stored: StoredCustomer, *, old_seq: int | None = None) -> None:
         """A customer's write into the feed, its entry written and checked with it."""
         self._feed.put(stored, old_seq=old_seq)
-        self._entries[stored.contact.id or ""] = (_entry_key(stored), customer_entry(stored.public()))
+        stored.entry = (_entry_key(stored), customer_entry(stored.public()))
 
     def _entry(self, stored: StoredCustomer) -> str | None:
         """The customer's checked entry, when it was written from the state it is in."""
-        kept = self._entries.get(stored.contact.id or "")
-        if kept is None:
+        if stored.entry is None:
             return None
-        key = kept[0]
-        return kept[1] if key[0] is stored.contact and key[1:] == _entry_key(stored)[1:] else None
+        key, text = stored.entry
+        return text if key[0] is stored.contact and key[1:] == _entry_key(stored)[1:] else None
 
     def _set_contact(self, stored: StoredCustomer, contact: Contact) -> None:
         """Store new content: a write (next version, feed entry), the e-mail index kept."""
@@ -317,7 +315,6 @@ class Shop:
                 return False
             self._index(customer_id, stored.contact, None)
             self._feed.drop(stored)
-            self._entries.pop(customer_id, None)
             earlier = self._tombstones.get(customer_id)
             if earlier is not None:
                 self._feed.drop(earlier)
