@@ -508,13 +508,8 @@ def _customer_text(customer: EshopCustomer, add: Callable[[str], object]) -> Non
 
 def _joined_changes(page: ChangePage, entries: Sequence[str | None]) -> bytes | None:
     head = _changes_text(ChangePage((), page.next_cursor, page.has_more))
-    if head is None:
-        return None
-    try:  # the envelope (its cursor) is checked as the page it is when empty
-        empty = parse_bytes(head.encode("utf-8"), what="changes", max_bytes=len(head) * 4 + 1)
-    except MalformedXML:
-        return None
-    if not schema().validate(empty):
+    # The envelope (its cursor) is checked as the page it is when empty.
+    if head is None or not _feed_validates(head.encode("utf-8")):
         return None
     out = [head[:-2], ">"] if page.changes else [head]
     for change, entry in zip(page.changes, entries, strict=True):
@@ -558,16 +553,22 @@ def customer_entry(customer: EshopCustomer) -> str | None:
     parts: list[str] = []
     _customer_text(customer, parts.append)
     entry = "".join(parts)
-    text = _changes_text(ChangePage((), "0", False))
-    assert text is not None and text.endswith("/>")
-    data = f"{text[:-2]}>{entry}</changes>".encode()
     if _NOT_XML_TEXT.search(entry):
         return None
+    return entry if _feed_validates(f"{_ONE_ENTRY_PAGE}{entry}</changes>".encode()) else None
+
+
+# A page of one entry: the envelope that `customer_entry` checks an entry in.
+_ONE_ENTRY_PAGE = f"<?xml version='1.0' encoding='UTF-8'?>\n<changes xmlns=\"{NS}\" nextCursor=\"0\" hasMore=\"false\">"
+
+
+def _feed_validates(data: bytes) -> bool:
+    """Whether a feed page written as text parses and validates."""
     try:
         parsed = parse_bytes(data, what="changes", max_bytes=len(data) + 1)
     except MalformedXML:
-        return None
-    return entry if schema().validate(parsed) else None
+        return False
+    return bool(schema().validate(parsed))
 
 
 def encode_changes(page: ChangePage, *, entries: Sequence[str | None] | None = None) -> bytes:
@@ -585,11 +586,7 @@ def encode_changes(page: ChangePage, *, entries: Sequence[str | None] | None = N
     text = _changes_text(page)
     if text is not None:
         data = text.encode("utf-8")
-        try:
-            parsed = parse_bytes(data, what="changes", max_bytes=len(data) + 1)
-        except MalformedXML:
-            parsed = None
-        if parsed is not None and schema().validate(parsed):
+        if _feed_validates(data):
             return data
         # Not what it should be: the tree below says what is wrong, as it always did.
     root = etree.Element(_q("changes"), nsmap={None: NS})
