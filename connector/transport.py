@@ -261,9 +261,10 @@ class RetryPolicy:
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
-    # Loading the system's CA certificates takes a few hundred milliseconds; every client of
-    # the process shares one context instead of building its own.
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS context. Loading the system's CA certificates takes a few hundred
+    milliseconds; every client of the process (the connector's, and the simulators' own calls)
+    shares this one instead of building its own."""
     return ssl.create_default_context()
 
 
@@ -291,7 +292,7 @@ def make_client(
         headers=all_headers,
         transport=transport,
         follow_redirects=False,
-        verify=_tls_context(),
+        verify=tls_context(),
         event_hooks={"request": [_clamp_timeouts], "response": [_bound_response(max_response_bytes)]},
     )
 

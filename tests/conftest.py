@@ -39,7 +39,9 @@ def _with_shared_tls_context(shortcut: Callable[..., Any], context: Any) -> Call
 
 @pytest.fixture(scope="session", autouse=True)
 def _httpx_shortcuts_share_one_tls_context() -> Iterator[None]:
-    context = httpx.create_ssl_context()
+    from connector.transport import tls_context  # the connector's own clients share it too
+
+    context = tls_context()
     with pytest.MonkeyPatch.context() as patch:
         for name in _HTTPX_SHORTCUTS:
             patch.setattr(httpx, name, _with_shared_tls_context(getattr(httpx, name), context))

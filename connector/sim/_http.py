@@ -8,16 +8,11 @@ test makes hundreds of such calls. Nothing of what a request sends or receives c
 
 from __future__ import annotations
 
-import functools
-import ssl
 from typing import Any
 
 import httpx
 
-
-@functools.cache
-def _context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+from connector.transport import tls_context as _context
 
 
 def get(url: str, **options: Any) -> httpx.Response:
